@@ -1,0 +1,178 @@
+"""The agents: Mongolia the balancer, its two neighbours, and the other partners.
+
+Agents hold decisions; the numbers they decide over live in arrays owned by
+the model (``model.fdi_stock[i]`` and so on), so a partner agent is a view on
+row ``i`` of those arrays plus the behaviour that is its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import BalanceModel
+
+# Share of Mongolia's diplomatic effort by strategy: (to China, to Russia, to third neighbours).
+STRATEGY_SPLIT = {
+    "balance": (0.25, 0.25, 0.5),
+    "third_neighbour": (0.1, 0.1, 0.8),
+    "lean_china": (0.5, 0.2, 0.3),
+    "lean_russia": (0.2, 0.5, 0.3),
+}
+
+
+@dataclass
+class Episode:
+    """One pressure episode: who presses, over which red line, with what."""
+
+    neighbour: int
+    red_line: str
+    start_step: int
+    tools: list[str]
+    import_fee: np.ndarray  # extra fee on exports to each partner (fraction of price)
+    surcharge: np.ndarray  # extra transit fee charged by each neighbour
+    energy_markup: np.ndarray  # price rise on fuel bought from each partner
+    backed_by: int | None = None
+    quarters: int = 0
+    cost_bn_usd: float = 0.0
+    meetings_suspended: bool = False
+    outcome: str = "active"
+    log: list[str] = field(default_factory=list)
+
+
+class Partner(mesa.Agent):
+    """A trading and investing partner: a row of the model's partner arrays."""
+
+    def __init__(self, model: BalanceModel, index: int, partner_id: str, name: str,
+                 group: str) -> None:
+        super().__init__(model)
+        self.index = index
+        self.partner_id = partner_id
+        self.name = name
+        self.group = group
+
+    @property
+    def export_share(self) -> float:
+        return float(self.model.export_share[self.index])
+
+    @property
+    def fdi_share(self) -> float:
+        return float(self.model.fdi_share[self.index])
+
+    @property
+    def level(self) -> str:
+        return self.model.level_name(self.index)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+
+class ThirdNeighbour(Partner):
+    """A distant partner whose attention fades without concrete steps (P5).
+
+    Its attention and engagement move with Mongolia's diplomacy in
+    ``Mongolia.conduct_diplomacy`` (vectorised over all third neighbours).
+    """
+
+    @property
+    def attention(self) -> float:
+        return float(self.model.attention[self.index])
+
+
+class Neighbour(Partner):
+    """Russia or China: controls transit, guards red lines, applies pressure."""
+
+    def __init__(self, model: BalanceModel, index: int, partner_id: str, name: str,
+                 group: str, red_lines: dict, tools: dict, pressure_threshold: float,
+                 patience_quarters: int) -> None:
+        super().__init__(model, index, partner_id, name, group)
+        self.red_lines = red_lines
+        self.tools = tools
+        self.pressure_threshold = pressure_threshold
+        self.patience_quarters = patience_quarters
+        self.episode: Episode | None = None
+        self.forced_crossing: str | None = None  # set by a scheduled event
+
+    @property
+    def leverage(self) -> float:
+        return float(self.model.effective_leverage[self.index])
+
+    def press(self) -> None:
+        """Keep up or drop an episode; otherwise check red lines and decide to press."""
+        model = self.model
+        if self.episode is not None:
+            self.episode.quarters += 1
+            if self.episode.quarters >= self.patience_quarters:
+                model.end_episode(self, conceded=False)
+            return
+        crossed = self.forced_crossing or self._red_line_crossed()
+        forced = self.forced_crossing is not None
+        self.forced_crossing = None
+        if crossed and (forced or self.leverage >= self.pressure_threshold):
+            model.start_episode(self, crossed)
+
+    def _red_line_crossed(self) -> str | None:
+        """One draw a quarter against the summed hazards of all red lines."""
+        model = self.model
+        above = model.western_alignment > model.pressure_cfg.western_alignment_tolerance
+        draw = model.rng.random()
+        for name, line in self.red_lines.items():
+            hazard = line.hazard_per_year
+            if line.alignment_trigger and above:
+                hazard += model.pressure_cfg.alignment_hazard_per_year
+            draw -= hazard / 4.0
+            if draw < 0.0:
+                return name
+        return None
+
+
+class Mongolia(mesa.Agent):
+    """The balancer: screens investment, answers pressure, spends diplomatic effort."""
+
+    def __init__(self, model: BalanceModel, response: str, concession_threshold: float,
+                 strategy: str) -> None:
+        super().__init__(model)
+        self.response = response
+        self.concession_threshold = concession_threshold
+        self.strategy = strategy
+
+    def respond_to_pressure(self) -> None:
+        """Concede when an episode has cost more than the policy tolerates (P1)."""
+        model = self.model
+        for neighbour in model.neighbours:
+            episode = neighbour.episode
+            if episode is None or episode.quarters == 0:
+                continue
+            tolerated = self.concession_threshold * model.annual_revenue
+            if self.response == "concede" or (
+                self.response == "threshold" and episode.cost_bn_usd >= tolerated
+            ):
+                model.end_episode(neighbour, conceded=True)
+
+    def conduct_diplomacy(self) -> None:
+        """Split effort by strategy; attention and engagement move; levels climb."""
+        model = self.model
+        cfg = model.diplomacy_cfg
+        china, russia, third = STRATEGY_SPLIT[self.strategy]
+        effort = np.zeros(model.n_partners)
+        effort[model.CHINA], effort[model.RUSSIA] = china, russia
+        attention = model.attention
+        is_third = model.is_third
+        if is_third.any():
+            effort[is_third] = third / is_third.sum()
+        effort *= cfg.effort_per_year / 4.0
+        effort[model.meetings_suspended] = 0.0
+        engagement = cfg.third_neighbour_engagement
+        attention[is_third] = np.clip(
+            attention[is_third] * (1.0 - cfg.attention_decay_per_year / 4.0)
+            + cfg.attention_response * engagement * effort[is_third], 0.0, 1.0)
+        reciprocity = np.where(is_third, attention * engagement, model.is_neighbour * 1.0)
+        model.engagement += effort * reciprocity
+        ready = (model.engagement >= cfg.upgrade_threshold * (model.level + 1)) & (
+            model.level < model.max_level)
+        for index in np.flatnonzero(ready):
+            model.set_level(index, model.level[index] + 1, reason="diplomacy")

@@ -1,0 +1,109 @@
+"""The command line behind run.py: parse, then call into sim.
+
+Every user error (a bad scenario, a bad --set) is printed as one clear line
+and exits with status 2; nothing here prints a traceback for those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.scenario import BASELINE, ScenarioError
+
+EPILOG = """examples:
+  python run.py run scenarios/baseline.toml
+  python run.py run scenarios/baseline.toml --seed 7 --set investment.cap.enforcement=strict
+  python run.py calibrate
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="run.py",
+        description="Mongolia between Russia, China and its third neighbours: "
+                    "an agent-based model (Mesa).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser(
+        "run", help="run a scenario: summary table, per-step CSV, plots",
+        description="Run one scenario and write a results folder "
+                    "results/<scenario>-<timestamp>/ (never overwritten).")
+    run.add_argument("scenario", nargs="?", default=str(BASELINE),
+                     help="scenario TOML file (default: scenarios/baseline.toml)")
+    _scenario_options(run)
+    run.add_argument("--steps", type=_positive, help="quarters to simulate (default: the "
+                                                     "scenario's steps)")
+    run.add_argument("--out", metavar="DIR", help="parent folder for the results folder "
+                                                  "(default: results/)")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    run.set_defaults(func=_cmd_run)
+
+    cal = sub.add_parser(
+        "calibrate", help="compare the simulated baseline with the documented figures",
+        description="Run a scenario over several seeds and check each calibration target "
+                    "(scenarios/calibration.toml); exit 1 if any target fails.")
+    cal.add_argument("scenario", nargs="?", default=str(BASELINE),
+                     help="scenario TOML file (default: scenarios/baseline.toml)")
+    cal.add_argument("--seeds", type=_positive, default=8,
+                     help="number of seeds to run (default: 8)")
+    cal.add_argument("--targets", metavar="FILE", help="targets file (default: "
+                                                       "calibration.toml beside the scenario)")
+    cal.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)")
+    cal.set_defaults(func=_cmd_calibrate)
+    return parser
+
+
+def _scenario_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override a scenario key, validated like the file, e.g. "
+                             "trade.transit_fee.china=0.12 (repeatable)")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: files already written are complete; nothing half-written "
+              "was left behind", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim.runner import run_and_report
+
+    folder = run_and_report(Path(args.scenario), args.overrides, seed=args.seed,
+                            steps=args.steps, out=args.out, plots=not args.no_plots)
+    print(f"\nresults: {folder}")
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.calibration import calibrate, format_report, load_targets
+    from sim.scenario import load_scenario
+
+    scenario_path = Path(args.scenario)
+    config = load_scenario(scenario_path, args.overrides)
+    targets_path = Path(args.targets) if args.targets else scenario_path.parent / \
+        "calibration.toml"
+    targets = load_targets(targets_path)
+    rows = calibrate(config, targets, seeds=args.seeds)
+    print(format_report(rows, config, args.seeds))
+    return 0 if all(row["passed"] for row in rows) else 1

@@ -1,0 +1,97 @@
+"""Turning a run into tables: the per-step frame and the summary metrics.
+
+The per-step frame is wide (one row per step, one column per metric, vector
+metrics spread as ``metric.partner``); ``long_frame`` melts it into the tidy
+long form (step, year, quarter, metric, partner, value).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sim.model import VECTOR_METRICS, BalanceModel
+from sim.scenario import Scenario
+
+COMMODITY_METRICS = ("commodity_to_china", "china_commodity_share")
+
+# Summary metrics: name -> (column of the wide frame, how it is reduced over the run).
+SUMMARY_METRICS = {
+    "china_export_share_mean": ("export_share.china", "mean"),
+    "russia_export_share_mean": ("export_share.russia", "mean"),
+    "third_neighbour_export_share_mean": ("third_neighbour_export_share", "mean"),
+    "export_hhi_mean": ("export_hhi", "mean"),
+    "export_revenue_bn_usd_total": ("export_revenue_bn_usd", "sum"),
+    "china_fdi_share_final": ("fdi_share.china", "last"),
+    "largest_fdi_share_max": ("largest_fdi_share", "max"),
+    "largest_fdi_share_final": ("largest_fdi_share", "last"),
+    "third_neighbour_fdi_share_final": ("third_neighbour_fdi_share", "last"),
+    "fdi_stock_bn_usd_final": ("fdi_stock_bn_usd", "last"),
+    "cap_breach_quarters": ("cap_breaches", "nonzero"),
+    "fdi_rejected_bn_usd_total": ("fdi_rejected_bn_usd", "sum"),
+    "fdi_redirected_bn_usd_total": ("fdi_redirected_bn_usd", "sum"),
+    "pressure_quarters": ("active_pressure", "nonzero"),
+    "pressure_cost_bn_usd_total": ("pressure_cost_bn_usd", "sum"),
+    "concessions": ("concessions", "last"),
+    "autonomy_mean": ("autonomy", "mean"),
+    "autonomy_final": ("autonomy", "last"),
+    "leverage_china_mean": ("leverage_china", "mean"),
+    "leverage_russia_mean": ("leverage_russia", "mean"),
+}
+
+
+def model_frame(model: BalanceModel) -> pd.DataFrame:
+    """The DataCollector's table, with partner and commodity vectors spread into columns."""
+    raw = model.datacollector.get_model_vars_dataframe()
+    raw.index = pd.RangeIndex(len(raw), name="step")
+    parts = [raw.drop(columns=[*VECTOR_METRICS, *COMMODITY_METRICS])]
+    for name, labels in [*((m, model.partner_ids) for m in VECTOR_METRICS),
+                         *((m, model.commodity_names) for m in COMMODITY_METRICS)]:
+        block = np.stack(raw[name].to_numpy())
+        parts.append(pd.DataFrame(block, index=raw.index,
+                                  columns=[f"{name}.{label}" for label in labels]))
+    frame = pd.concat(parts, axis=1).reset_index()
+    return frame
+
+
+def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tidy form: one row per step and metric (and partner or commodity, if any)."""
+    ids = ["step", "year", "quarter"]
+    long = frame.melt(id_vars=ids, var_name="metric", value_name="value")
+    split = long["metric"].str.split(".", n=1, expand=True)
+    long["metric"] = split[0]
+    long["partner"] = split[1] if split.shape[1] > 1 else None
+    return long[[*ids, "metric", "partner", "value"]]
+
+
+def summarize(frame: pd.DataFrame) -> dict[str, float]:
+    """Scalar outcomes of one run (steps after the initial state only)."""
+    run = frame[frame["step"] > 0]
+    out = {}
+    for name, (column, how) in SUMMARY_METRICS.items():
+        series = run[column]
+        if how == "nonzero":
+            value = float((series > 0).sum())
+        elif how == "last":
+            value = float(series.iloc[-1])
+        else:
+            value = float(getattr(series, how)())
+        out[name] = value
+    return out
+
+
+def simulate(config: Scenario, seed: int | None = None, steps: int | None = None,
+             progress=None) -> tuple[BalanceModel, pd.DataFrame]:
+    """Run one model to the end; ``progress`` is called once per step if given."""
+    model = BalanceModel(config, rng=config.seed if seed is None else seed)
+    for _ in range(config.steps if steps is None else steps):
+        model.step()
+        if progress is not None:
+            progress()
+    return model, model_frame(model)
+
+
+def run_summary(config: Scenario, seed: int) -> dict[str, float]:
+    """Summary metrics of one seeded run: the unit of work of replications and sweeps."""
+    _, frame = simulate(config, seed)
+    return summarize(frame)

@@ -1,0 +1,479 @@
+"""Scenario files: the schema every parameter lives in, and the loader.
+
+A scenario is a TOML file validated by the pydantic models below. Loading
+resolves ``extends`` (deep merge, parent first), applies ``--set`` overrides and
+validates the result; any problem becomes one :class:`ScenarioError` that names
+the file, the key path, what was found and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+BASELINE = SCENARIO_DIR / "baseline.toml"
+
+LEVELS = ("initial", "extended", "comprehensive", "strategic", "comprehensive_strategic")
+Level = Literal["initial", "extended", "comprehensive", "strategic", "comprehensive_strategic"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class ScenarioError(Exception):
+    """A scenario problem a user can fix: file, key path, found, expected."""
+
+    def __init__(self, file: str | Path, key: str, found: str, expected: str) -> None:
+        self.file, self.key, self.found, self.expected = str(file), key, found, expected
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {found}; expected {expected}")
+
+
+class Strict(BaseModel):
+    """Base for every table: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- investment -------------------------------------------------------------------------
+
+
+class Cap(Strict):
+    level: float = Field(1 / 3, gt=0.0, le=1.0,
+                         description="largest share one origin may hold (fraction; F3: 1/3)")
+    basis: Literal["stock", "inflow"] = Field(
+        "stock", description="what the cap is measured on: the FDI stock or each quarter's inflows")
+    enforcement: Literal["strict", "leaky", "none"] = Field(
+        "leaky", description="strict: never exceeded; leaky: a fraction of the excess slips through")
+    leak: Fraction = Field(
+        0.6, description="fraction of the excess over the cap let through when enforcement is leaky")
+
+
+class Investment(Strict):
+    cap: Cap = Cap()
+    redirect_share: Fraction = Field(
+        0.3, description="fraction of rejected FDI offered again by partners under the cap")
+    depreciation_per_year: Fraction = Field(
+        0.06, description="share of the FDI stock written off each year (1/year)")
+    offer_noise: NonNegative = Field(
+        0.25, description="log-normal spread of quarterly FDI offers (sd of log)")
+    mining_supply_elasticity: NonNegative = Field(
+        0.4, description="elasticity of mining export supply to the total FDI stock")
+
+
+# --- trade ------------------------------------------------------------------------------
+
+
+class Commodity(Strict):
+    supply_bn_usd: NonNegative = Field(description="export supply at reference prices (bn USD/year)")
+    mining: bool = Field(description="whether the commodity counts as mining (F4)")
+    price_volatility: NonNegative = Field(
+        0.05, description="quarterly sd of the log price shock")
+    price_persistence: Fraction = Field(0.9, description="AR(1) persistence of the log price")
+
+
+class Imports(Strict):
+    fuel_bn_usd: NonNegative = Field(1.2, description="fuel and electricity imports (bn USD/year)")
+    goods_bn_usd: NonNegative = Field(4.5, description="other imports (bn USD/year)")
+    refinery_substitution: Fraction = Field(
+        0.0, description="share of fuel imports replaced by domestic refining (F7)")
+
+
+class Trade(Strict):
+    cost_elasticity: NonNegative = Field(
+        2.75, description="elasticity of a partner's share to its netback price (Limao-Venables)")
+    relation_elasticity: NonNegative = Field(
+        1.0, description="elasticity of a partner's share to the relationship")
+    transit_fee: dict[str, Fraction] = Field(
+        default_factory=dict,
+        description="fee each neighbour charges on exports crossing it (fraction of price)")
+    commodities: dict[str, Commodity] = Field(description="Mongolia's export commodities")
+    imports: Imports = Imports()
+
+
+# --- pressure and response --------------------------------------------------------------
+
+
+class ExposureWeights(Strict):
+    exports: Fraction = Field(0.3, description="weight of the neighbour's export share")
+    transit: Fraction = Field(0.2, description="weight of the share of exports crossing it")
+    energy: Fraction = Field(0.2, description="weight of its share of fuel and power imports")
+    fdi: Fraction = Field(0.2, description="weight of its share of the FDI stock")
+    debt: Fraction = Field(0.1, description="weight of its share of external debt")
+
+
+class Pressure(Strict):
+    response: Literal["threshold", "concede", "resist"] = Field(
+        "threshold", description="Mongolia's policy when pressed (P1)")
+    concession_threshold: NonNegative = Field(
+        0.02, description="episode cost, as a fraction of annual export revenue, that makes "
+                          "Mongolia concede under the threshold policy")
+    concession_autonomy_cost: Fraction = Field(
+        0.08, description="autonomy lost by a concession (index points)")
+    autonomy_recovery_per_year: Fraction = Field(
+        0.25, description="share of lost autonomy recovered each year")
+    western_alignment_tolerance: Fraction = Field(
+        0.45, description="western alignment above which neighbours see a red line crossed (P3)")
+    alignment_hazard_per_year: Fraction = Field(
+        0.5, description="yearly chance a neighbour reacts while western alignment is "
+                         "above its tolerance")
+    exposure: ExposureWeights = ExposureWeights()
+
+
+class Alignment(Strict):
+    level: Fraction = Field(0.4, description="Sino-Russian alignment, 0 rivals to 1 allied (P2)")
+    trend_per_year: Annotated[float, Field(ge=-0.2, le=0.2)] = Field(
+        0.0, description="yearly change of the alignment (1/year)")
+
+
+# --- diplomacy --------------------------------------------------------------------------
+
+
+class Diplomacy(Strict):
+    strategy: Literal["balance", "third_neighbour", "lean_china", "lean_russia"] = Field(
+        "balance", description="how Mongolia splits its diplomatic effort")
+    effort_per_year: NonNegative = Field(4.0, description="diplomatic effort (units/year)")
+    upgrade_threshold: NonNegative = Field(
+        6.0, description="engagement needed per rung to move up the ladder (effort units)")
+    third_neighbour_engagement: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        1.0, description="multiplier on third neighbours' attention and investment (P5)")
+    attention_decay_per_year: Fraction = Field(
+        0.15, description="share of a third neighbour's attention lost each year (P5)")
+    attention_response: NonNegative = Field(
+        0.5, description="attention gained per unit of effort received")
+    level_trade_bonus: NonNegative = Field(
+        0.08, description="relationship gain per rung of the ladder (trade)")
+    level_investment_bonus: NonNegative = Field(
+        0.12, description="investment appetite gain per rung of the ladder")
+
+
+# --- partners ---------------------------------------------------------------------------
+
+
+class RedLine(Strict):
+    hazard_per_year: Fraction = Field(
+        0.0, description="yearly chance that Mongolia or events cross it")
+    alignment_trigger: bool = Field(
+        False, description="crossed when western alignment exceeds the tolerance (P3)")
+
+
+class Tools(Strict):
+    import_fee: Fraction = Field(0.0, description="fee on the neighbour's imports from Mongolia")
+    transit_cost: Fraction = Field(0.0, description="extra transit fee on exports crossing it")
+    suspend_meetings: bool = Field(False, description="suspend high-level meetings")
+    energy_supply: Fraction = Field(0.0, description="price rise on the fuel and power it sells")
+    debt_call: Fraction = Field(
+        0.0, description="one-off repayment demanded (fraction of annual export revenue)")
+
+
+class Partner(Strict):
+    name: str = Field(description="display name")
+    group: Literal["neighbour", "third", "other"] = Field(
+        "third", description="neighbour (Russia, China), third neighbour, or rest of world")
+    route: str = Field("direct", description="'direct', or the neighbour whose territory "
+                                             "exports to this partner cross")
+    transport_cost: Fraction = Field(0.1, description="freight cost (fraction of price)")
+    demand: dict[str, NonNegative] = Field(
+        default_factory=dict, description="demand by commodity (bn USD/year at reference prices)")
+    fuel_supply: NonNegative = Field(0.0, description="weight as a source of fuel and power")
+    goods_supply: NonNegative = Field(0.0, description="weight as a source of other imports")
+    fdi_appetite_bn_usd: NonNegative = Field(0.0, description="FDI offered (bn USD/year)")
+    fdi_stock_bn_usd: NonNegative = Field(0.0, description="initial FDI stock (bn USD)")
+    debt_share: NonNegative = Field(0.0, description="weight in Mongolia's external debt")
+    relation: Annotated[float, Field(gt=0.0, le=2.0)] = Field(
+        1.0, description="base relationship (1 = neutral)")
+    level: Level = Field("initial", description="partnership level (source C)")
+    max_level: Level = Field("strategic", description="highest level diplomacy alone can reach")
+    attention: Fraction = Field(1.0, description="attention paid to Mongolia (third only, P5)")
+    red_lines: dict[str, RedLine] = Field(default_factory=dict, description="neighbours only")
+    tools: Tools = Tools()
+    pressure_threshold: Fraction = Field(
+        0.2, description="effective leverage needed before it applies pressure")
+    patience_quarters: Annotated[int, Field(ge=1, le=40)] = Field(
+        6, description="quarters it keeps pressure on before giving up")
+
+
+# --- the whole file ---------------------------------------------------------------------
+
+
+class Scenario(Strict):
+    name: str = Field("scenario", description="short name, used for the results folder")
+    description: str = Field("", description="one line: the question this scenario asks")
+    seed: Annotated[int, Field(ge=0)] = Field(42, description="master random seed")
+    start_year: Annotated[int, Field(ge=1900, le=2100)] = Field(
+        2010, description="calendar year of step 0")
+    steps: Annotated[int, Field(ge=1, le=2000)] = Field(140, description="quarters to simulate")
+    calibration_year: Annotated[int, Field(ge=1900, le=2200)] = Field(
+        2018, description="year the calibration targets refer to")
+    investment: Investment = Investment()
+    trade: Trade
+    pressure: Pressure = Pressure()
+    alignment: Alignment = Alignment()
+    diplomacy: Diplomacy = Diplomacy()
+    partners: dict[str, Partner] = Field(description="every trading and investing partner")
+
+    def to_toml(self) -> str:
+        """The fully resolved scenario, runnable on its own."""
+        return tomli_w.dumps(self.model_dump(mode="json"))
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read, inherit, override and validate a scenario file."""
+    path = Path(path)
+    data, origin = _read_chain(path, ())
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_path(data, key.split("."), value)
+        origin[tuple(key.split("."))] = f"--set {text}"
+    return validate(data, path, origin)
+
+
+def validate(data: dict, path: str | Path = "<scenario>",
+             origin: dict[tuple, str] | None = None) -> Scenario:
+    """Validate a merged dict; errors name the file that set the offending key."""
+    origin = origin or {}
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, path, origin) from None
+    _check_references(scenario, path)
+    return scenario
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key.path=value``; the value is read as TOML, or as a bare string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ScenarioError("--set", text, f"found {text!r}",
+                            "KEY.PATH=VALUE, e.g. trade.transit_fee.china=0.12")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(path, "", "file not found", "an existing scenario file") from None
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read it ({exc.strerror})", "a readable file") \
+            from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "", f"invalid TOML: {exc}", "valid TOML") from None
+
+
+def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[tuple, str]]:
+    """Read ``path`` and everything it extends; return merged data and key origins."""
+    resolved = path.resolve()
+    if resolved in chain:
+        names = " -> ".join(str(p) for p in (*chain, resolved))
+        raise ScenarioError(path, "extends", f"a cycle: {names}", "a chain without cycles")
+    data = _read_toml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        base, origin = {}, {}
+    else:
+        if not isinstance(parent, str):
+            raise ScenarioError(path, "extends", f"found {parent!r}",
+                                "a path to another scenario file, as a string")
+        parent_path = path.parent / parent
+        if not parent_path.exists():
+            raise ScenarioError(path, "extends", f"{parent!r} does not exist "
+                                f"(looked for {parent_path})",
+                                "a path relative to this file")
+        base, origin = _read_chain(parent_path, (*chain, resolved))
+    _merge(base, data, origin, str(path), ())
+    return base, origin
+
+
+def _merge(base: dict, new: dict, origin: dict, source: str, prefix: tuple) -> None:
+    """Deep-merge ``new`` into ``base``: tables merge, anything else replaces."""
+    for key, value in new.items():
+        here = (*prefix, key)
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, origin, source, here)
+        else:
+            base[key] = value
+            for known in [k for k in origin if k[: len(here)] == here]:
+                del origin[known]
+            origin[here] = source
+            if isinstance(value, dict):
+                _mark(value, origin, source, here)
+
+
+def _mark(table: dict, origin: dict, source: str, prefix: tuple) -> None:
+    for key, value in table.items():
+        origin[(*prefix, key)] = source
+        if isinstance(value, dict):
+            _mark(value, origin, source, (*prefix, key))
+
+
+def _set_path(data: dict, keys: list[str], value: Any) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[keys[-1]] = value
+
+
+def _source_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
+    for n in range(len(loc), 0, -1):
+        if loc[:n] in origin:
+            return origin[loc[:n]]
+    return default
+
+
+def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -> ScenarioError:
+    """Turn pydantic's report into one clear message about the first problem."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = tuple(str(part) for part in err["loc"])
+    key = ".".join(loc)
+    source = _source_of(loc, origin, str(path))
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        listed = ", ".join(known) if known else "nothing here"
+        return ScenarioError(source, key, f"unknown key '{loc[-1]}'{hint}",
+                             f"one of: {listed}{more}")
+    if err["type"] == "missing":
+        return ScenarioError(source, key, "missing", f"a value for this required key{more}")
+    field = _field_at(loc)
+    about = f" ({field.description})" if field is not None and field.description else ""
+    found = err.get("input")
+    shown = f"{found!r} ({type(found).__name__})" if not isinstance(found, dict) else "a table"
+    expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+    return ScenarioError(source, key, f"found {shown}", f"{expected}{about}{more}")
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated/Optional so the walk below sees the container or model."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def _walk(loc: tuple) -> tuple[Any, Any]:
+    """Follow a key path through the schema: (annotation there, FieldInfo or None)."""
+    node: Any = Scenario
+    info = None
+    for part in loc:
+        node = _unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            info = node.model_fields.get(part)
+            if info is None:
+                return None, None
+            node = info.annotation
+        elif get_origin(node) in (dict, list):
+            node = get_args(node)[-1]
+        else:
+            return None, None
+    return _unwrap(node), info
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    node, _ = _walk(loc)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _field_at(loc: tuple):
+    return _walk(loc)[1]
+
+
+def describe_schema() -> list[tuple[str, str, str]]:
+    """Every key path with its type and description, for docs and --help."""
+    rows: list[tuple[str, str, str]] = []
+
+    def visit(model: type[BaseModel], prefix: str) -> None:
+        for name, info in model.model_fields.items():
+            ann = _unwrap(info.annotation)
+            path = f"{prefix}{name}"
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                visit(ann, path + ".")
+            elif get_origin(ann) is dict and isinstance(_unwrap(get_args(ann)[1]), type) \
+                    and issubclass(_unwrap(get_args(ann)[1]), BaseModel):
+                visit(_unwrap(get_args(ann)[1]), path + ".<name>.")
+            else:
+                rows.append((path, typing_name(ann), info.description or ""))
+
+    visit(Scenario, "")
+    return rows
+
+
+def typing_name(annotation: Any) -> str:
+    if get_origin(annotation) is Literal:
+        return " | ".join(repr(a) for a in get_args(annotation))
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _check_references(scenario: Scenario, path: str | Path) -> None:
+    """Cross-field rules pydantic cannot see: routes, commodities, neighbours."""
+    partners = scenario.partners
+    neighbours = [pid for pid, p in partners.items() if p.group == "neighbour"]
+    if sorted(neighbours) != ["china", "russia"]:
+        raise ScenarioError(path, "partners", f"neighbours {sorted(neighbours)}",
+                            "exactly two partners with group = 'neighbour': china and russia "
+                            "(F8: Mongolia lies between them)")
+    for fee_key in scenario.trade.transit_fee:
+        if fee_key not in neighbours:
+            raise ScenarioError(path, f"trade.transit_fee.{fee_key}", f"unknown neighbour "
+                                f"'{fee_key}'", f"one of: {', '.join(neighbours)}")
+    commodities = scenario.trade.commodities
+    if not commodities:
+        raise ScenarioError(path, "trade.commodities", "no commodities", "at least one")
+    for pid, partner in partners.items():
+        routes = ["direct", *neighbours]
+        if partner.route not in routes:
+            raise ScenarioError(path, f"partners.{pid}.route", f"found {partner.route!r}",
+                                f"one of: {', '.join(routes)}")
+        if partner.group == "neighbour" and partner.route != "direct":
+            raise ScenarioError(path, f"partners.{pid}.route", f"found {partner.route!r}",
+                                "'direct' for a neighbour (it borders Mongolia)")
+        for good in partner.demand:
+            if good not in commodities:
+                close = difflib.get_close_matches(good, list(commodities), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ScenarioError(path, f"partners.{pid}.demand.{good}",
+                                    f"unknown commodity '{good}'{hint}",
+                                    f"one of: {', '.join(commodities)}")
+        if LEVELS.index(partner.level) > LEVELS.index(partner.max_level):
+            raise ScenarioError(path, f"partners.{pid}.level", f"found {partner.level!r}",
+                                f"at most max_level ({partner.max_level!r})")
+    if sum(p.fdi_stock_bn_usd for p in partners.values()) <= 0:
+        raise ScenarioError(path, "partners.*.fdi_stock_bn_usd", "a total FDI stock of 0",
+                            "a positive total (shares of a zero stock are undefined)")
+    for good in commodities:
+        if sum(p.demand.get(good, 0.0) for p in partners.values()) <= 0:
+            raise ScenarioError(path, f"trade.commodities.{good}", "no partner demands it",
+                                "demand for every commodity from at least one partner")
+
+
+__all__ = [
+    "BASELINE", "LEVELS", "SCENARIO_DIR", "Scenario", "ScenarioError", "describe_schema",
+    "load_scenario", "parse_override", "validate",
+]
