@@ -90,7 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sim.runner import run_and_report
 
     folder = run_and_report(Path(args.scenario), args.overrides, seed=args.seed,
-                            steps=args.steps, out=args.out, plots=not args.no_plots)
+                            steps=args.steps, out=args.out, plots_wanted=not args.no_plots)
     print(f"\nresults: {folder}")
     return 0
 

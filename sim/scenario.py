@@ -50,9 +50,9 @@ class Cap(Strict):
     basis: Literal["stock", "inflow"] = Field(
         "stock", description="what the cap is measured on: the FDI stock or each quarter's inflows")
     enforcement: Literal["strict", "leaky", "none"] = Field(
-        "leaky", description="strict: never exceeded; leaky: a fraction of the excess slips through")
+        "leaky", description="strict: never exceeded; leaky: part of the excess slips through")
     leak: Fraction = Field(
-        0.6, description="fraction of the excess over the cap let through when enforcement is leaky")
+        0.6, description="fraction of the excess over the cap let through (leaky enforcement)")
 
 
 class Investment(Strict):
@@ -71,7 +71,7 @@ class Investment(Strict):
 
 
 class Commodity(Strict):
-    supply_bn_usd: NonNegative = Field(description="export supply at reference prices (bn USD/year)")
+    supply_bn_usd: NonNegative = Field(description="export supply at reference prices (bn USD/yr)")
     mining: bool = Field(description="whether the commodity counts as mining (F4)")
     price_volatility: NonNegative = Field(
         0.05, description="quarterly sd of the log price shock")
@@ -335,6 +335,10 @@ def _set_path(data: dict, keys: list[str], value: Any) -> None:
 
 
 def _source_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
+    """The file (or --set) that wrote the key at ``loc`` or, failing that, its table."""
+    below = {src for key, src in origin.items() if key[: len(loc)] == loc}
+    if len(below) == 1:
+        return below.pop()
     for n in range(len(loc), 0, -1):
         if loc[:n] in origin:
             return origin[loc[:n]]
