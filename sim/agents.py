@@ -139,6 +139,8 @@ class Mongolia(mesa.Agent):
         self.response = response
         self.concession_threshold = concession_threshold
         self.strategy = strategy
+        self._split_for: str | None = None
+        self._split = np.zeros(0)
 
     def respond_to_pressure(self) -> None:
         """Concede when an episode has cost more than the policy tolerates (P1)."""
@@ -153,26 +155,30 @@ class Mongolia(mesa.Agent):
             ):
                 model.end_episode(neighbour, conceded=True)
 
+    def effort_split(self) -> np.ndarray:
+        """Diplomatic effort per partner this quarter, by strategy (effort units)."""
+        if self._split_for != self.strategy:
+            model = self.model
+            china, russia, third = STRATEGY_SPLIT[self.strategy]
+            split = np.zeros(model.n_partners)
+            split[model.CHINA], split[model.RUSSIA] = china, russia
+            split[model.is_third] = third / max(model.is_third.sum(), 1)
+            self._split = split * model.diplomacy_cfg.effort_per_year / 4.0
+            self._split_for = self.strategy
+        return self._split
+
     def conduct_diplomacy(self) -> None:
-        """Split effort by strategy; attention and engagement move; levels climb."""
+        """Spend effort; third neighbours' attention moves (P5); levels climb the ladder."""
         model = self.model
-        cfg = model.diplomacy_cfg
-        china, russia, third = STRATEGY_SPLIT[self.strategy]
-        effort = np.zeros(model.n_partners)
-        effort[model.CHINA], effort[model.RUSSIA] = china, russia
+        effort = self.effort_split()
+        if model.active_pressure:
+            effort = np.where(model.meetings_suspended, 0.0, effort)
         attention = model.attention
-        is_third = model.is_third
-        if is_third.any():
-            effort[is_third] = third / is_third.sum()
-        effort *= cfg.effort_per_year / 4.0
-        effort[model.meetings_suspended] = 0.0
-        engagement = cfg.third_neighbour_engagement
-        attention[is_third] = np.clip(
-            attention[is_third] * (1.0 - cfg.attention_decay_per_year / 4.0)
-            + cfg.attention_response * engagement * effort[is_third], 0.0, 1.0)
-        reciprocity = np.where(is_third, attention * engagement, model.is_neighbour * 1.0)
-        model.engagement += effort * reciprocity
-        ready = (model.engagement >= cfg.upgrade_threshold * (model.level + 1)) & (
-            model.level < model.max_level)
-        for index in np.flatnonzero(ready):
-            model.set_level(index, model.level[index] + 1, reason="diplomacy")
+        attention *= model.attention_retention
+        attention += model.attention_gain * effort
+        np.minimum(attention, 1.0, out=attention)
+        model.engagement += effort * (attention * model.engagement_weight + model.is_neighbour)
+        ready = model.engagement >= model.upgrade_needed
+        if ready.any():
+            for index in np.flatnonzero(ready):
+                model.set_level(index, model.level[index] + 1, reason="diplomacy")

@@ -14,8 +14,14 @@ from sim import economy
 from sim.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
 from sim.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
 
+# What the DataCollector records each step (model attributes of the same names).
+SCALAR_METRICS = ("export_revenue_bn_usd", "fdi_stock_bn_usd", "fdi_rejected_bn_usd",
+                  "fdi_redirected_bn_usd", "fdi_divested_bn_usd", "active_pressure",
+                  "pressure_cost_bn_usd", "concessions", "autonomy", "alignment",
+                  "western_alignment")
 VECTOR_METRICS = ("export_share", "import_share", "fuel_share", "fdi_share", "fdi_inflow_share",
-                  "level", "attention")
+                  "level", "attention", "effective_leverage")  # by partner
+COMMODITY_METRICS = ("exports_by_commodity", "commodity_to_china")  # by commodity
 
 
 class BalanceModel(mesa.Model):
@@ -132,6 +138,12 @@ class BalanceModel(mesa.Model):
                 agent = Partner(self, i, pid, spec.name, spec.group)
             self.partners.append(agent)
         self.initial_fdi_total = self.fdi_stock.sum()
+        self.neighbour_index = np.array([self.CHINA, self.RUSSIA])
+        self.crosses = np.stack([self.route == k for k in self.neighbour_index]) * 1.0
+        self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
+        self.exposure = np.zeros(n)
+        self.effective_leverage = np.zeros(n)
+        self.setup_diplomacy(config.diplomacy)
 
     def _setup_trade(self, config: Scenario) -> None:
         goods = config.trade.commodities
@@ -159,11 +171,14 @@ class BalanceModel(mesa.Model):
         self.energy_markup = np.zeros(n)
         self.meetings_suspended = np.zeros(n, dtype=bool)
         self.fdi_inflow = np.zeros(n)
-        self.fdi_rejected = self.fdi_redirected = self.fdi_divested = 0.0
-        self.pressure_cost = 0.0
+        self.fdi_rejected_bn_usd = self.fdi_redirected_bn_usd = self.fdi_divested_bn_usd = 0.0
+        self.fdi_stock_bn_usd = float(self.fdi_stock.sum())
+        self.active_pressure = 0
+        self.pressure_cost_bn_usd = 0.0
         self.concessions = 0
         self.autonomy_loss = 0.0
         self.episodes_ended: list[Episode] = []
+        self._trade_key: tuple | None = None
         self.fdi_share = economy.shares(self.fdi_stock)
         self.fdi_inflow_share = np.zeros(n)
 
@@ -178,59 +193,77 @@ class BalanceModel(mesa.Model):
         self.log_price = self.price_persistence * self.log_price + shock
 
     def _exports(self, import_fee: np.ndarray, surcharge: np.ndarray,
-                 relation: np.ndarray) -> tuple[np.ndarray, float]:
-        """Export value by partner and commodity, and revenue (bn USD this quarter)."""
+                 relation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Partner shares of each commodity, and revenue per unit of each commodity's value."""
         back = economy.netback(self.transport, self.route, self.transit_fee, surcharge,
                                import_fee)
         alloc = economy.export_allocation(self.demand, relation, back,
                                           self.trade_cfg.relation_elasticity,
                                           self.trade_cfg.cost_elasticity)
-        value = self.commodity_value[None, :] * alloc
-        revenue = self.commodity_value @ ((back @ alloc) / self.reference_netback)
-        return value, float(revenue)
+        return alloc, (back @ alloc) / self.reference_netback
 
     def _clear_trade(self) -> None:
-        growth = (self.fdi_stock.sum() / self.initial_fdi_total) ** \
+        growth = (self.fdi_stock_bn_usd / self.initial_fdi_total) ** \
             self.config.investment.mining_supply_elasticity
-        supply = self.supply_base * np.where(self.is_mining, growth, 1.0)
-        self.commodity_value = supply * np.exp(self.log_price) / 4.0
-        relation = self._relation()
-        self.export_value, self.export_revenue = self._exports(
-            self.import_fee, self.surcharge, relation)
-        self.exports_by_partner = self.export_value.sum(axis=1)
-        self.export_share = economy.shares(self.exports_by_partner)
-        imports = self.trade_cfg.imports
-        fuel = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
-        self.fuel_share = economy.shares(self.fuel_supply * relation)
-        goods_share = economy.shares(self.goods_supply * relation)
-        self.imports_by_partner = fuel * self.fuel_share + imports.goods_bn_usd / 4.0 * goods_share
-        self.import_share = economy.shares(self.imports_by_partner)
-        self.energy_cost = fuel * float(self.fuel_share @ self.energy_markup)
-        self.pressure_cost = 0.0
+        supply = self.supply_base * (self.is_mining * (growth - 1.0) + 1.0)
+        self.commodity_value = value = supply * np.exp(self.log_price) / 4.0
+        if self._trade_inputs() != self._trade_key:
+            self._allocate_trade()
+        self.exports_by_commodity = value  # every unit supplied is sold (shares sum to 1)
+        self.exports_by_partner = self.allocation @ value
+        self.export_share = self.exports_by_partner / value.sum()
+        self.commodity_to_china = value * self.allocation[self.CHINA]
+        self.export_revenue_bn_usd = float(value @ self.revenue_factor)
+        self.pressure_cost_bn_usd = 0.0
         for neighbour in self.neighbours:
             if neighbour.episode is not None:
-                cost = self._episode_cost(neighbour.episode, fuel, relation)
+                cost = self._episode_cost(neighbour.episode)
                 neighbour.episode.cost_bn_usd += cost
-                self.pressure_cost += cost
+                self.pressure_cost_bn_usd += cost
 
-    def _episode_cost(self, episode: Episode, fuel: float, relation: np.ndarray) -> float:
+    def _trade_inputs(self) -> tuple:
+        """Everything the allocation depends on besides prices and supply."""
+        imports = self.trade_cfg.imports
+        return (self.level.tobytes(), self.meetings_suspended.tobytes(),
+                self.import_fee.tobytes(), self.surcharge.tobytes(), self.transit_fee.tobytes(),
+                self.transport.tobytes(), self.demand.tobytes(), self.base_relation.tobytes(),
+                self.fdi_appetite.tobytes(),
+                imports.fuel_bn_usd, imports.goods_bn_usd, imports.refinery_substitution)
+
+    def _allocate_trade(self) -> None:
+        """Partner shares of each commodity and of imports; redone only when inputs change."""
+        self._trade_key = self._trade_inputs()
+        self.relation = relation = self._relation()
+        self.allocation, self.revenue_factor = self._exports(
+            self.import_fee, self.surcharge, relation)
+        imports = self.trade_cfg.imports
+        self.fuel_imports = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
+        self.fuel_share = economy.shares(self.fuel_supply * relation)
+        goods_share = economy.shares(self.goods_supply * relation)
+        self.imports_by_partner = (self.fuel_imports * self.fuel_share
+                                   + imports.goods_bn_usd / 4.0 * goods_share)
+        self.import_share = economy.shares(self.imports_by_partner)
+        # FDI offers per unit of attention: appetite, relationship, ladder (bn USD/quarter).
+        self.offer_base = (self.fdi_appetite / 4.0 * self.investment_attention * relation
+                           * (1.0 + self.diplomacy_cfg.level_investment_bonus * self.level))
+
+    def _episode_cost(self, episode: Episode) -> float:
         """Revenue lost and fuel overpaid because of this episode alone, this quarter."""
+        relation = self.relation
         if episode.meetings_suspended:
             relation = relation / np.where(np.arange(self.n_partners) == episode.neighbour,
                                            0.8, 1.0)
-        _, without = self._exports(self.import_fee - episode.import_fee,
-                                   self.surcharge - episode.surcharge, relation)
-        energy = fuel * float(self.fuel_share @ episode.energy_markup)
-        return max(without - self.export_revenue, 0.0) + energy
+        _, factor = self._exports(self.import_fee - episode.import_fee,
+                                  self.surcharge - episode.surcharge, relation)
+        lost = float(self.commodity_value @ (factor - self.revenue_factor))
+        energy = self.fuel_imports * float(self.fuel_share @ episode.energy_markup)
+        return max(lost, 0.0) + energy
 
     def _invest(self) -> None:
         inv = self.config.investment
-        cfg = self.diplomacy_cfg
-        attention = np.where(self.is_third, self.attention * cfg.third_neighbour_engagement, 1.0)
         sigma = inv.offer_noise
         noise = np.exp(sigma * self.rng.standard_normal(self.n_partners) - sigma**2 / 2.0)
-        offers = (self.fdi_appetite / 4.0 * attention * self._relation()
-                  * (1.0 + cfg.level_investment_bonus * self.level) * noise)
+        offers = self.offer_base * self.attention * noise
         stock = self.fdi_stock * (1.0 - inv.depreciation_per_year / 4.0)
         cap = self.cap
         held = stock if cap.basis == "stock" else np.zeros_like(stock)
@@ -238,38 +271,43 @@ class BalanceModel(mesa.Model):
             held, offers, cap.level, "stock", cap.enforcement, cap.leak)
         rejected = offers - accepted
         # Part of what was turned away is offered again by origins not at the cap.
-        open_to = self.fdi_appetite * (rejected <= 1e-12)
-        redirect = inv.redirect_share * rejected.sum() * economy.shares(open_to)
-        held = (stock if cap.basis == "stock" else np.zeros_like(stock)) + accepted - divested
-        extra, _ = economy.screen_investment(held, redirect, cap.level, "stock",
-                                             cap.enforcement, cap.leak)
-        self.fdi_inflow = accepted + extra
-        self.fdi_stock = stock - divested + self.fdi_inflow
-        self.fdi_rejected = float(rejected.sum() - extra.sum())
-        self.fdi_redirected = float(extra.sum())
-        self.fdi_divested = float(divested.sum())
-        self.fdi_share = economy.shares(self.fdi_stock)
-        self.fdi_inflow_share = economy.shares(self.fdi_inflow)
+        turned_away = float(rejected.sum())
+        redirected = 0.0
+        if turned_away > 1e-12:
+            open_to = self.fdi_appetite * (rejected <= 1e-12)
+            redirect = turned_away * inv.redirect_share * economy.shares(open_to)
+            extra, _ = economy.screen_investment(held + accepted - divested, redirect, cap.level,
+                                                 "stock", cap.enforcement, cap.leak)
+            accepted = accepted + extra
+            redirected = float(extra.sum())
+        self.fdi_inflow = accepted
+        self.fdi_stock = stock - divested + accepted
+        self.fdi_rejected_bn_usd = turned_away - redirected
+        self.fdi_redirected_bn_usd = redirected
+        self.fdi_divested_bn_usd = float(divested.sum())
+        self.fdi_stock_bn_usd = total = float(self.fdi_stock.sum())
+        self.fdi_share = self.fdi_stock / total if total > 0 else np.zeros_like(stock)
+        self.fdi_inflow_share = economy.shares(accepted)
 
     def _measure_dependence(self) -> None:
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
         w = self.pressure_cfg.exposure
-        both = [self.CHINA, self.RUSSIA]
-        transit = np.array([self.export_share[self.route == k].sum() for k in both])
-        debt = economy.shares(self.debt_weight)[both]
-        exposure = (w.exports * self.export_share[both] + w.transit * transit
-                    + w.energy * self.fuel_share[both] + w.fdi * self.fdi_share[both]
-                    + w.debt * debt)
-        pooled = np.minimum(exposure + self.alignment * exposure[::-1], 1.0)
-        self.exposure = np.zeros(self.n_partners)
-        self.exposure[both] = exposure
-        self.effective_leverage = np.zeros(self.n_partners)
-        self.effective_leverage[both] = pooled
-        third_level = self.level[self.is_third] / (len(LEVELS) - 1)
-        self.western_alignment = float((third_level * self.attention[self.is_third]).mean()) \
-            if self.is_third.any() else 0.0
+        transit = (self.crosses @ self.export_share).tolist()
+        debt_total = max(float(self.debt_weight.sum()), 1e-12)
+        exposure = [
+            w.exports * self.export_share.item(k) + w.transit * transit[j]
+            + w.energy * self.fuel_share.item(k) + w.fdi * self.fdi_share.item(k)
+            + w.debt * self.debt_weight.item(k) / debt_total
+            for j, k in enumerate((self.CHINA, self.RUSSIA))]
+        china, russia = exposure
+        pooled = (min(china + self.alignment * russia, 1.0),
+                  min(russia + self.alignment * china, 1.0))
+        self.exposure[self.neighbour_index] = exposure
+        self.effective_leverage[self.neighbour_index] = pooled
+        self.western_alignment = float(
+            (self.level * self.attention) @ self.is_third / self.third_count)
         self.autonomy_loss *= 1.0 - self.pressure_cfg.autonomy_recovery_per_year / 4.0
-        self.autonomy = float(np.clip(1.0 - pooled.max() - self.autonomy_loss, 0.0, 1.0))
+        self.autonomy = min(max(1.0 - max(pooled) - self.autonomy_loss, 0.0), 1.0)
 
     # --- pressure episodes -------------------------------------------------------------
 
@@ -329,6 +367,7 @@ class BalanceModel(mesa.Model):
         self.surcharge[:] = 0.0
         self.energy_markup[:] = 0.0
         self.meetings_suspended[:] = False
+        self.active_pressure = self.active_episodes
         for neighbour in self.neighbours:
             ep = neighbour.episode
             if ep is not None:
@@ -339,9 +378,26 @@ class BalanceModel(mesa.Model):
 
     # --- partnership ladder ------------------------------------------------------------
 
+    def setup_diplomacy(self, cfg) -> None:
+        """Per-partner constants of the diplomacy settings (call again if they change)."""
+        self.diplomacy_cfg = cfg
+        # Attention moves only for third neighbours; others keep 1 (they never look away).
+        self.attention_retention = np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1)
+        self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
+        self.investment_attention = np.where(self.is_third, cfg.third_neighbour_engagement, 1.0)
+        self.attention_gain = cfg.attention_response * cfg.third_neighbour_engagement \
+            * self.is_third
+        # Engagement needed for the next rung; infinite at a partner's highest rung.
+        self.upgrade_needed = np.where(self.level < self.max_level,
+                                       cfg.upgrade_threshold * (self.level + 1.0), np.inf)
+        self._trade_key = None  # offers depend on these settings: recompute next quarter
+
     def set_level(self, index: int, level: int, reason: str) -> None:
+        """Move a partner on the ladder (by diplomacy or by a scheduled event)."""
         self.level[index] = level
         self.engagement[index] = 0.0
+        self.upgrade_needed[index] = self.diplomacy_cfg.upgrade_threshold * (level + 1.0) \
+            if level < self.max_level[index] else np.inf
         self.log(f"{self.partner_names[index]}: partnership now {LEVELS[level].replace('_', ' ')}"
                  f" ({reason})")
 
@@ -360,7 +416,7 @@ class BalanceModel(mesa.Model):
 
     @property
     def annual_revenue(self) -> float:
-        return 4.0 * self.export_revenue
+        return 4.0 * self.export_revenue_bn_usd
 
     @property
     def active_episodes(self) -> int:
@@ -401,37 +457,6 @@ def _with_overrides(config: Scenario, investment_cap, cap_basis, cap_enforcement
     return validate(data, "<BalanceModel keyword arguments>")
 
 
-def _reporters() -> dict:
-    """Model reporters: scalars by name, per-partner vectors as arrays."""
-    scalars = {
-        "year": lambda m: m.year,
-        "quarter": lambda m: m.quarter if m.steps else 0,
-        "export_revenue_bn_usd": lambda m: m.export_revenue,
-        "export_hhi": lambda m: economy.herfindahl(m.export_share),
-        "import_hhi": lambda m: economy.herfindahl(m.import_share),
-        "fdi_hhi": lambda m: economy.herfindahl(m.fdi_share),
-        "largest_fdi_share": lambda m: float(m.fdi_share.max()),
-        "cap_breaches": lambda m: int((m.cap_basis_share() > m.cap.level + 1e-9).sum()),
-        "fdi_stock_bn_usd": lambda m: float(m.fdi_stock.sum()),
-        "fdi_rejected_bn_usd": lambda m: m.fdi_rejected,
-        "fdi_redirected_bn_usd": lambda m: m.fdi_redirected,
-        "fdi_divested_bn_usd": lambda m: m.fdi_divested,
-        "third_neighbour_export_share": lambda m: float(m.export_share[m.is_third].sum()),
-        "third_neighbour_fdi_share": lambda m: float(m.fdi_share[m.is_third].sum()),
-        "mining_export_share": lambda m: float(
-            m.export_value[:, m.is_mining].sum() / m.export_value.sum()),
-        "active_pressure": lambda m: m.active_episodes,
-        "pressure_cost_bn_usd": lambda m: m.pressure_cost,
-        "concessions": lambda m: m.concessions,
-        "autonomy": lambda m: m.autonomy,
-        "alignment": lambda m: m.alignment,
-        "western_alignment": lambda m: m.western_alignment,
-        "leverage_china": lambda m: float(m.effective_leverage[m.CHINA]),
-        "leverage_russia": lambda m: float(m.effective_leverage[m.RUSSIA]),
-        "commodity_to_china": lambda m: m.export_value[m.CHINA].copy(),
-        "china_commodity_share": lambda m: m.export_value[m.CHINA]
-        / m.export_value.sum(axis=0),
-    }
-    vectors = {name: (lambda attr: lambda m: getattr(m, attr).astype(float))(name)
-               for name in VECTOR_METRICS}
-    return {**scalars, **vectors}
+def _reporters() -> dict[str, str]:
+    """Raw state by attribute name (Mesa copies each); sim.results derives the rest."""
+    return {name: name for name in (*SCALAR_METRICS, *VECTOR_METRICS, *COMMODITY_METRICS)}

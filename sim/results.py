@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.model import VECTOR_METRICS, BalanceModel
+from sim.model import COMMODITY_METRICS, SCALAR_METRICS, VECTOR_METRICS, BalanceModel
 from sim.scenario import Scenario
-
-COMMODITY_METRICS = ("commodity_to_china", "china_commodity_share")
 
 # Summary metrics: name -> (column of the wide frame, how it is reduced over the run).
 SUMMARY_METRICS = {
@@ -41,17 +39,44 @@ SUMMARY_METRICS = {
 
 
 def model_frame(model: BalanceModel) -> pd.DataFrame:
-    """The DataCollector's table, with partner and commodity vectors spread into columns."""
+    """The DataCollector's table, vectors spread into ``metric.partner`` columns, plus
+    the indicators derived from them (concentration, cap breaches, group shares)."""
     raw = model.datacollector.get_model_vars_dataframe()
-    raw.index = pd.RangeIndex(len(raw), name="step")
-    parts = [raw.drop(columns=[*VECTOR_METRICS, *COMMODITY_METRICS])]
-    for name, labels in [*((m, model.partner_ids) for m in VECTOR_METRICS),
-                         *((m, model.commodity_names) for m in COMMODITY_METRICS)]:
-        block = np.stack(raw[name].to_numpy())
-        parts.append(pd.DataFrame(block, index=raw.index,
-                                  columns=[f"{name}.{label}" for label in labels]))
-    frame = pd.concat(parts, axis=1).reset_index()
-    return frame
+    steps = np.arange(len(raw))
+    columns: dict[str, np.ndarray] = {
+        "step": steps,
+        "year": model.start_year + np.maximum(steps - 1, 0) // 4,
+        "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
+    }
+    for name in SCALAR_METRICS:
+        columns[name] = raw[name].to_numpy(dtype=float)
+    blocks = {name: np.stack(raw[name].to_numpy()).astype(float)
+              for name in (*VECTOR_METRICS, *COMMODITY_METRICS)}
+    export, fdi, by_good = blocks["export_share"], blocks["fdi_share"], \
+        blocks["exports_by_commodity"]
+    basis = fdi if model.cap.basis == "stock" else blocks["fdi_inflow_share"]
+    columns.update({
+        "export_hhi": (export**2).sum(axis=1),
+        "import_hhi": (blocks["import_share"] ** 2).sum(axis=1),
+        "fdi_hhi": (fdi**2).sum(axis=1),
+        "largest_fdi_share": fdi.max(axis=1),
+        "cap_breaches": (basis > model.cap.level + 1e-9).sum(axis=1),
+        "third_neighbour_export_share": export[:, model.is_third].sum(axis=1),
+        "third_neighbour_fdi_share": fdi[:, model.is_third].sum(axis=1),
+        "mining_export_share": by_good[:, model.is_mining].sum(axis=1) / by_good.sum(axis=1),
+        "leverage_china": blocks["effective_leverage"][:, model.CHINA],
+        "leverage_russia": blocks["effective_leverage"][:, model.RUSSIA],
+    })
+    for name in VECTOR_METRICS:
+        for i, partner in enumerate(model.partner_ids):
+            columns[f"{name}.{partner}"] = blocks[name][:, i]
+    for name in COMMODITY_METRICS:
+        for i, good in enumerate(model.commodity_names):
+            columns[f"{name}.{good}"] = blocks[name][:, i]
+    china = blocks["commodity_to_china"] / np.maximum(by_good, 1e-300)
+    for i, good in enumerate(model.commodity_names):
+        columns[f"china_commodity_share.{good}"] = china[:, i]
+    return pd.DataFrame(columns)
 
 
 def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
