@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)")
     cal.set_defaults(func=_cmd_calibrate)
+    _add_dashboard_command(sub)
     return parser
 
 
@@ -107,3 +108,60 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     rows = calibrate(config, targets, seeds=args.seeds)
     print(format_report(rows, config, args.seeds))
     return 0 if all(row["passed"] for row in rows) else 1
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+def _add_dashboard_command(sub: argparse._SubParsersAction) -> None:
+    dash = sub.add_parser(
+        "dashboard", help="live dashboard for a class: a page in the browser (Solara)",
+        description="Start the live dashboard (sim/app.py) and print its address. It listens "
+                    "on 127.0.0.1 only, unless --host opens it wider. Ctrl+C stops it.")
+    dash.add_argument("scenario", nargs="?", default=str(BASELINE),
+                      help="scenario TOML file to open first (default: "
+                           "scenarios/baseline.toml); the page can pick others")
+    dash.add_argument("--port", type=_port, default=8765, help="port (default: 8765)")
+    dash.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default: 127.0.0.1, this machine only; "
+                           "0.0.0.0 lets other machines on the network open the page)")
+    dash.set_defaults(func=_cmd_dashboard)
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, found {text}")
+    return value
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    import os
+    import socket
+    import subprocess
+
+    from sim.app import ENV_SCENARIO
+    from sim.scenario import load_scenario
+
+    scenario = Path(args.scenario).resolve()
+    load_scenario(scenario)  # a bad file fails here, with the same one line as `run`
+    app = Path(__file__).with_name("app.py")
+    # Offline and quiet: no version check or telemetry calls out, no hook-rule warning
+    # about Mesa's own code in the instructor's terminal.
+    env = {**os.environ, ENV_SCENARIO: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+           "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS",
+                                            "ignore::UserWarning:solara.validate_hooks")}
+    command = [sys.executable, "-m", "solara", "run", str(app), "--production",
+               "--no-check-version", "--host", args.host, "--port", str(args.port)]
+    shown = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    print(f"dashboard: http://{shown}:{args.port}/  ({scenario.name}; Ctrl+C to stop)",
+          flush=True)
+    child = subprocess.Popen(command, env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.wait()  # it got the same Ctrl+C; let it shut down cleanly
+        print("\ndashboard stopped", file=sys.stderr)
+        return 0
