@@ -156,13 +156,9 @@ class BalanceModel(mesa.Model):
         self.demand = np.array([[p.demand.get(c, 0.0) for c in goods]
                                 for p in config.partners.values()])
         self.trade_cfg = config.trade
-        # Revenue is measured against trade costs at the start (no pressure).
-        zero = np.zeros(self.n_partners)
-        back = economy.netback(self.transport, self.route, self.transit_fee, zero, zero)
-        alloc = economy.export_allocation(self.demand, self._relation(), back,
-                                          config.trade.relation_elasticity,
-                                          config.trade.cost_elasticity)
-        self.reference_netback = back @ alloc
+        # Supply is valued at delivered prices net of freight; what transit fees and
+        # pressure take off that is revenue lost to Mongolia.
+        self.freight_netback = np.maximum(1.0 - self.transport, economy.MIN_NETBACK)
 
     def _reset_flows(self) -> None:
         n = self.n_partners
@@ -200,7 +196,7 @@ class BalanceModel(mesa.Model):
         alloc = economy.export_allocation(self.demand, relation, back,
                                           self.trade_cfg.relation_elasticity,
                                           self.trade_cfg.cost_elasticity)
-        return alloc, (back @ alloc) / self.reference_netback
+        return alloc, (back / self.freight_netback) @ alloc
 
     def _clear_trade(self) -> None:
         growth = (self.fdi_stock_bn_usd / self.initial_fdi_total) ** \

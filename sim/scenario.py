@@ -245,7 +245,11 @@ def validate(data: dict, path: str | Path = "<scenario>",
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _explain(exc, path, origin) from None
-    _check_references(scenario, path)
+    try:
+        _check_references(scenario, path)
+    except ScenarioError as exc:  # name the file that set the offending key
+        source = _source_of(tuple(exc.key.split(".")), origin, str(path))
+        raise ScenarioError(source, exc.key, exc.found, exc.expected) from None
     return scenario
 
 

@@ -1,0 +1,284 @@
+"""The model's mechanisms and invariants, each checked on runs that could break them."""
+
+from __future__ import annotations
+
+import inspect
+
+import mesa
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sim.economy import screen_investment
+from sim.model import BalanceModel
+from sim.results import model_frame, simulate
+from sim.scenario import BASELINE, load_scenario
+
+SHARES = ("export_share", "import_share", "fuel_share", "fdi_share")
+
+
+def run(config, steps=20, seed=1, **kwargs):
+    model = BalanceModel(config, rng=seed, **kwargs)
+    for _ in range(steps):
+        model.step()
+    return model, model_frame(model)
+
+
+def share_columns(frame, metric):
+    return frame[[c for c in frame.columns if c.startswith(metric + ".")]]
+
+
+# --- accounting invariants over random parameter draws -----------------------------------
+
+draws = st.fixed_dictionaries({
+    "investment.cap.level": st.floats(0.1, 1.0),
+    "investment.cap.enforcement": st.sampled_from(["strict", "leaky", "none"]),
+    "investment.cap.basis": st.sampled_from(["stock", "inflow"]),
+    "investment.cap.leak": st.floats(0.0, 1.0),
+    "alignment.level": st.floats(0.0, 1.0),
+    "trade.transit_fee.china": st.floats(0.0, 0.6),
+    "trade.transit_fee.russia": st.floats(0.0, 0.6),
+    "diplomacy.third_neighbour_engagement": st.floats(0.0, 5.0),
+    "diplomacy.strategy": st.sampled_from(["balance", "third_neighbour", "lean_china",
+                                           "lean_russia"]),
+    "pressure.response": st.sampled_from(["threshold", "concede", "resist"]),
+    "pressure.western_alignment_tolerance": st.floats(0.0, 1.0),
+    "partners.china.red_lines.tibet.hazard_per_year": st.floats(0.0, 1.0),
+    "investment.offer_noise": st.floats(0.0, 1.5),
+})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(draw=draws, seed=st.integers(0, 2**32))
+def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
+    config = load_scenario(BASELINE, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
+                                      for k, v in draw.items()])
+    model, frame = run(config, steps=24, seed=seed)
+    for metric in SHARES:
+        totals = share_columns(frame, metric).sum(axis=1)
+        np.testing.assert_allclose(totals, 1.0, atol=1e-9, err_msg=metric)
+    assert (share_columns(frame, "fdi_share").to_numpy() >= 0).all()
+    assert (model.fdi_stock >= 0).all()
+    assert (frame["fdi_stock_bn_usd"] > 0).all()
+    assert (frame["export_revenue_bn_usd"] > 0).all()
+    assert frame["autonomy"].between(0, 1).all()
+    assert (frame["fdi_rejected_bn_usd"] >= -1e-12).all()
+
+
+# --- the one-third cap ---------------------------------------------------------------------
+
+@settings(max_examples=30, deadline=None)
+@given(cap=st.floats(0.12, 0.9), seed=st.integers(0, 2**32),
+       basis=st.sampled_from(["stock", "inflow"]))
+def test_strict_cap_never_exceeded_at_any_step(cap, seed, basis):
+    config = load_scenario(BASELINE, [f"investment.cap.level={cap}",
+                                      "investment.cap.enforcement='strict'",
+                                      f"investment.cap.basis='{basis}'"])
+    _, frame = run(config, steps=40, seed=seed)
+    metric = "fdi_share" if basis == "stock" else "fdi_inflow_share"
+    shares = share_columns(frame, metric).to_numpy()[1:]
+    assert shares.max() <= cap + 1e-9
+    assert (frame["cap_breaches"].iloc[1:] == 0).all()
+
+
+def test_strict_cap_rejects_and_redirects_and_divests(baseline):
+    config = load_scenario(BASELINE, ["investment.cap.enforcement='strict'"])
+    _, frame = run(config, steps=40)
+    assert frame["fdi_rejected_bn_usd"].iloc[1:].sum() > 0
+    assert frame["fdi_redirected_bn_usd"].iloc[1:].sum() > 0
+    assert frame["fdi_divested_bn_usd"].iloc[1] > 0  # China starts above a third (F2)
+    assert frame["largest_fdi_share"].iloc[1:].max() <= 1 / 3 + 1e-9
+
+
+def test_leaky_cap_as_practised_keeps_china_above_half(baseline):
+    _, frame = run(baseline, steps=60)
+    assert (frame["fdi_share.china"].iloc[1:] > 0.5).all()  # F2
+    assert frame["cap_breaches"].iloc[1:].min() >= 1
+
+
+def test_screening_never_accepts_more_than_offered():
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        n = int(rng.integers(2, 10))
+        stock, offers = rng.exponential(1, n), rng.exponential(0.3, n)
+        for enforcement in ("strict", "leaky", "none"):
+            accepted, divested = screen_investment(stock, offers, 1 / 3, "stock",
+                                                   enforcement, 0.5)
+            assert (accepted <= offers + 1e-12).all() and (accepted >= 0).all()
+            assert (divested <= stock + 1e-12).all() and (divested >= 0).all()
+
+
+# --- reproducibility -----------------------------------------------------------------------
+
+def test_same_seed_gives_identical_frames(baseline):
+    _, a = run(baseline, steps=60, seed=11)
+    _, b = run(baseline, steps=60, seed=11)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_seeds_differ(baseline):
+    _, a = run(baseline, steps=30, seed=1)
+    _, b = run(baseline, steps=30, seed=2)
+    assert not np.allclose(a["export_revenue_bn_usd"], b["export_revenue_bn_usd"])
+
+
+def test_seed_defaults_to_the_scenario_seed(baseline):
+    a = BalanceModel(baseline)
+    b = BalanceModel(baseline, rng=baseline.seed)
+    for _ in range(10):
+        a.step()
+        b.step()
+    pd.testing.assert_frame_equal(model_frame(a), model_frame(b))
+
+
+# --- trade through neighbours --------------------------------------------------------------
+
+def test_raising_chinas_transit_fee_moves_trade_to_the_russian_route(baseline):
+    _, before = run(baseline, steps=12)
+    raised = load_scenario(BASELINE, ["trade.transit_fee.china=0.3"])
+    _, after = run(raised, steps=12)
+    via_russia = [f"export_share.{pid}" for pid, p in baseline.partners.items()
+                  if p.route == "russia"]
+    assert after[via_russia].iloc[-1].sum() > before[via_russia].iloc[-1].sum()
+    assert after["export_revenue_bn_usd"].iloc[-1] < before["export_revenue_bn_usd"].iloc[-1]
+
+
+def test_russia_supplies_most_fuel_and_refinery_cuts_fuel_imports(baseline):
+    model, frame = run(baseline, steps=4)
+    assert frame["fuel_share.russia"].iloc[-1] == frame.filter(like="fuel_share.").iloc[-1].max()
+    refinery = load_scenario(BASELINE, ["trade.imports.refinery_substitution=0.75"])
+    with_refinery, _ = run(refinery, steps=4)
+    assert with_refinery.fuel_imports == pytest.approx(model.fuel_imports * 0.25)
+
+
+# --- pressure and response -----------------------------------------------------------------
+
+def force_china_episode(config, response="threshold", steps_after=8, seed=5):
+    model = BalanceModel(config, rng=seed, response=response)
+    china = model.neighbours[0] if model.neighbours[0].partner_id == "china" \
+        else model.neighbours[1]
+    model.step()
+    china.forced_crossing = "tibet"
+    for _ in range(steps_after):
+        model.step()
+    return model, model_frame(model)
+
+
+def quiet(config_overrides=()):
+    """Baseline with no spontaneous red-line crossings, so only forced episodes happen."""
+    return load_scenario(BASELINE, [
+        "partners.china.red_lines.tibet.hazard_per_year=0",
+        "partners.china.red_lines.taiwan.hazard_per_year=0",
+        "partners.china.red_lines.xinjiang.hazard_per_year=0",
+        "partners.russia.red_lines.energy.hazard_per_year=0",
+        "partners.russia.red_lines.railways.hazard_per_year=0", *config_overrides])
+
+
+def test_forced_crossing_applies_tools_and_mongolia_concedes():
+    model, frame = force_china_episode(quiet())
+    assert any("China presses over tibet: import fees, extra transit costs" in line
+               for line in model.event_log)
+    assert frame["pressure_cost_bn_usd"].max() > 0
+    assert model.concessions == 1
+    assert any("Mongolia concedes to China" in line for line in model.event_log)
+    assert frame["active_pressure"].iloc[-1] == 0
+
+
+def test_resisting_lasts_until_the_neighbour_gives_up():
+    config = quiet()
+    model, frame = force_china_episode(config, response="resist", steps_after=12)
+    patience = config.partners["china"].patience_quarters
+    assert model.concessions == 0
+    assert frame["active_pressure"].sum() == patience
+    assert any("lifts its pressure" in line for line in model.event_log)
+    conceding, _ = force_china_episode(config, response="threshold", steps_after=12)
+    assert conceding.autonomy_loss > model.autonomy_loss  # conceding costs autonomy (P1)
+
+
+def test_pressure_costs_more_the_more_dependent_mongolia_is():
+    high, _ = force_china_episode(quiet(), response="resist", steps_after=3)
+    low, _ = force_china_episode(quiet(["partners.china.demand.coal=0.5",
+                                        "partners.china.demand.copper=0.4",
+                                        "partners.rest_of_world.demand.coal=1.0",
+                                        "partners.rest_of_world.demand.copper=1.0",
+                                        "partners.rest_of_world.route='russia'"]),
+                                 response="resist", steps_after=3)
+    cost_high = sum(n.episode.cost_bn_usd for n in high.neighbours if n.episode)
+    cost_low = sum(n.episode.cost_bn_usd for n in low.neighbours if n.episode)
+    assert cost_high > cost_low > 0
+
+
+def test_alignment_pools_leverage_and_backs_pressure():
+    apart = BalanceModel(quiet(), alignment=0.0, rng=1)
+    allied = BalanceModel(quiet(), alignment=1.0, rng=1)
+    assert allied.effective_leverage[allied.CHINA] > apart.effective_leverage[apart.CHINA]
+    model, _ = force_china_episode(quiet(["alignment.level=1.0", "alignment.trend_per_year=0"]),
+                                   response="resist", steps_after=1)
+    assert any("backed by Russia" in line for line in model.event_log)
+    assert model.surcharge[model.RUSSIA] > 0  # the other route is no way out
+
+
+def test_western_alignment_beyond_tolerance_triggers_pressure():
+    config = quiet(["pressure.western_alignment_tolerance=0.0",
+                    "pressure.alignment_hazard_per_year=1.0"])
+    _, frame = run(config, steps=40)
+    assert frame["active_pressure"].sum() > 0
+
+
+# --- partnership ladder and attention ------------------------------------------------------
+
+def test_diplomacy_climbs_the_ladder_and_attention_fades_without_effort():
+    keen = load_scenario(BASELINE, ["diplomacy.effort_per_year=40",
+                                    "diplomacy.strategy='third_neighbour'"])
+    model, frame = run(keen, steps=40)
+    start = frame.filter(like="level.").iloc[0]
+    end = frame.filter(like="level.").iloc[-1]
+    assert (end >= start).all() and (end > start).sum() >= 5
+    assert any("partnership now" in line for line in model.event_log)
+    idle = load_scenario(BASELINE, ["diplomacy.effort_per_year=0"])
+    _, frame = run(idle, steps=20)
+    assert frame["attention.united_states"].iloc[-1] < frame["attention.united_states"].iloc[0]
+    assert (frame.filter(like="level.").diff().iloc[1:] == 0).all().all()
+
+
+def test_higher_level_raises_trade_and_investment(baseline):
+    low = load_scenario(BASELINE, ["partners.japan.level='initial'"])
+    high = load_scenario(BASELINE, ["partners.japan.level='strategic'"])
+    _, a = run(low, steps=8)
+    _, b = run(high, steps=8)
+    assert b["export_share.japan"].iloc[-1] > a["export_share.japan"].iloc[-1]
+    assert b["fdi_share.japan"].iloc[-1] > a["fdi_share.japan"].iloc[-1]
+
+
+# --- Mesa integration ----------------------------------------------------------------------
+
+def test_keyword_arguments_override_and_are_validated():
+    model = BalanceModel(investment_cap=0.25, cap_enforcement="strict", rng=1)
+    assert model.cap.level == 0.25 and model.cap.enforcement == "strict"
+    from sim.scenario import ScenarioError
+
+    with pytest.raises(ScenarioError, match="investment.cap.level"):
+        BalanceModel(investment_cap=3.0)
+
+
+def test_mesa_batch_run_varies_the_cap():
+    kwargs = {"parameters": {"investment_cap": [0.25, 1 / 3, 0.5],
+                             "cap_enforcement": "strict"},
+              "max_steps": 12, "number_processes": 1, "data_collection_period": -1,
+              "display_progress": False}
+    if "rng" in inspect.signature(mesa.batch_run).parameters:
+        kwargs["rng"] = [7]
+    else:
+        kwargs["iterations"] = 1
+    rows = pd.DataFrame(mesa.batch_run(BalanceModel, **kwargs))
+    assert sorted(rows["investment_cap"].round(4)) == [0.25, 0.3333, 0.5]
+    assert (rows["fdi_stock_bn_usd"] > 0).all()
+    largest = rows.apply(lambda r: max(r["fdi_share"]), axis=1)
+    assert (largest <= rows["investment_cap"] + 1e-9).all()
+
+
+def test_simulate_runs_the_scenario_length(baseline):
+    model, frame = simulate(baseline.model_copy(update={"steps": 9}))
+    assert len(frame) == 10 and model.steps == 9 and not model.running

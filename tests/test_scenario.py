@@ -1,0 +1,159 @@
+"""Scenario files: every kind of bad input gets one clear error naming file and key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, write
+
+from sim.scenario import BASELINE, ScenarioError, describe_schema, load_scenario, parse_override
+
+
+def child(tmp_path, body: str, name: str = "child.toml"):
+    return write(tmp_path / name, f'extends = "{BASELINE}"\n{body}')
+
+
+def error_of(path, overrides=()) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path, overrides)
+    return info.value
+
+
+def test_baseline_loads_with_every_partner_group(baseline):
+    groups = {p.group for p in baseline.partners.values()}
+    assert groups == {"neighbour", "third", "other"}
+    assert sum(p.group == "third" for p in baseline.partners.values()) >= 8
+
+
+def test_unknown_key_names_file_key_and_suggests(tmp_path):
+    path = child(tmp_path, "[trade]\ncost_elastcity = 3.0\n")
+    err = error_of(path)
+    assert err.file == str(path)
+    assert err.key == "trade.cost_elastcity"
+    assert "did you mean 'cost_elasticity'" in str(err)
+
+
+def test_unknown_top_level_key(tmp_path):
+    err = error_of(child(tmp_path, "stpes = 10\n"))
+    assert err.key == "stpes" and "did you mean 'steps'" in str(err)
+
+
+def test_wrong_type_says_found_and_expected(tmp_path):
+    err = error_of(child(tmp_path, '[trade.transit_fee]\nchina = "high"\n'))
+    assert err.key == "trade.transit_fee.china"
+    assert "'high'" in err.found and "number" in err.expected
+
+
+def test_out_of_range_names_bound_and_description(tmp_path):
+    err = error_of(child(tmp_path, "[investment.cap]\nlevel = 1.5\n"))
+    assert err.key == "investment.cap.level"
+    assert "less than or equal to 1" in err.expected and "F3" in err.expected
+
+
+def test_bad_choice_lists_allowed_values(tmp_path):
+    err = error_of(child(tmp_path, '[investment.cap]\nenforcement = "sometimes"\n'))
+    assert err.key == "investment.cap.enforcement" and "'strict'" in err.expected
+
+
+def test_error_in_parent_names_parent_file(tmp_path):
+    parent = write(tmp_path / "parent.toml", f'extends = "{BASELINE}"\n[alignment]\nlevel = 7\n')
+    kid = write(tmp_path / "kid.toml", 'extends = "parent.toml"\nname = "kid"\n')
+    err = error_of(kid)
+    assert err.file == str(parent) and err.key == "alignment.level"
+
+
+def test_extends_deep_merges_tables(tmp_path, baseline):
+    config = load_scenario(child(tmp_path, "[investment.cap]\nenforcement = \"strict\"\n"))
+    assert config.investment.cap.enforcement == "strict"
+    assert config.investment.cap.level == baseline.investment.cap.level
+    assert config.partners.keys() == baseline.partners.keys()
+
+
+def test_extends_missing_file(tmp_path):
+    path = write(tmp_path / "a.toml", 'extends = "nowhere.toml"\n')
+    err = error_of(path)
+    assert err.key == "extends" and "nowhere.toml" in err.found
+
+
+def test_extends_cycle_names_the_chain(tmp_path):
+    write(tmp_path / "a.toml", 'extends = "b.toml"\n')
+    write(tmp_path / "b.toml", 'extends = "a.toml"\n')
+    err = error_of(tmp_path / "a.toml")
+    assert "cycle" in err.found and "a.toml -> " in err.found and "b.toml" in err.found
+
+
+def test_malformed_toml_reports_line_and_column(tmp_path):
+    path = write(tmp_path / "bad.toml", 'name = "x"\nsteps = = 3\n')
+    err = error_of(path)
+    assert err.file == str(path) and "line 2" in str(err) and "column" in str(err)
+
+
+def test_set_override_is_validated_like_the_file():
+    config = load_scenario(BASELINE, ["trade.transit_fee.china=0.12"])
+    assert config.trade.transit_fee["china"] == 0.12
+    err = error_of(BASELINE, ["trade.transit_fee.china=2"])
+    assert err.file == "--set trade.transit_fee.china=2"
+    assert err.key == "trade.transit_fee.china"
+
+
+def test_set_unknown_key_and_bare_strings():
+    err = error_of(BASELINE, ["diplomacy.stratgy=balance"])
+    assert err.file.startswith("--set") and "did you mean 'strategy'" in str(err)
+    config = load_scenario(BASELINE, ["diplomacy.strategy=third_neighbour"])
+    assert config.diplomacy.strategy == "third_neighbour"
+
+
+def test_set_without_equals_is_an_error():
+    with pytest.raises(ScenarioError, match="KEY.PATH=VALUE"):
+        parse_override("investment.cap.level")
+
+
+def test_cross_references_are_checked(tmp_path):
+    err = error_of(child(tmp_path, '[partners.japan]\nroute = "korea"\n'))
+    assert err.key == "partners.japan.route" and "china" in err.expected
+    assert err.file.endswith("child.toml")
+    err = error_of(child(tmp_path, "[partners.japan.demand]\ncoall = 0.1\n", "c2.toml"))
+    assert err.key == "partners.japan.demand.coall" and "did you mean 'coal'" in err.found
+
+
+def test_new_third_neighbour_is_a_scenario_edit(tmp_path):
+    path = child(tmp_path, """
+[partners.mongolia_friend]
+name = "Switzerland"
+route = "russia"
+level = "extended"
+attention = 0.5
+fdi_appetite_bn_usd = 0.05
+fdi_stock_bn_usd = 0.1
+demand = { other_minerals = 0.3 }
+""")
+    from sim.results import simulate
+
+    config = load_scenario(path)
+    model, frame = simulate(config, steps=8)
+    assert "export_share.mongolia_friend" in frame.columns
+    assert frame["export_share.mongolia_friend"].iloc[-1] > 0.01
+
+
+def test_every_schema_field_has_a_description():
+    rows = describe_schema()
+    assert len(rows) > 60
+    missing = [path for path, _, text in rows if not text]
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("args, key", [
+    (["--set", "investment.cap.level=abc"], "investment.cap.level"),
+    (["--set", "investment.cap.levl=0.3"], "investment.cap.levl"),
+    (["--set", "nonsense"], "nonsense"),
+])
+def test_cli_bad_input_exits_2_with_one_line(args, key, tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", "--out",
+                             str(tmp_path), *args], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and key in lines[0]
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written for a bad scenario
