@@ -46,19 +46,21 @@ def screen_investment(stock: np.ndarray, offers: np.ndarray, cap: float, basis: 
     stock basis sells down the excess (returned as ``divested``). Leaky: the
     strict amount plus ``leak`` times the rest of the offer; nothing is sold.
     """
-    held = stock if basis == "stock" else np.zeros_like(offers)
-    wanted = held + offers
-    if enforcement == "none" or cap >= 1.0 or wanted.max() <= cap * wanted.sum():
+    if enforcement == "none" or cap >= 1.0:
         return offers.copy(), np.zeros_like(offers)
-    position = cap_positions(wanted, cap)
+    held = stock if basis == "stock" else np.zeros_like(offers)
+    position = cap_positions(held + offers, cap)
+    if position is None:  # everyone fits under the cap
+        return offers.copy(), np.zeros_like(offers)
     accepted = np.minimum(np.maximum(position - held, 0.0), offers)
     if enforcement == "leaky":
         return accepted + leak * (offers - accepted), np.zeros_like(offers)
     return accepted, np.maximum(held - position, 0.0)
 
 
-def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray:
-    """Largest holdings <= ``wanted`` with every share of the total <= ``cap``.
+def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray | None:
+    """Largest holdings <= ``wanted`` with every share of the total <= ``cap``
+    (None when ``wanted`` already obeys the cap).
 
     Water-filling: the k largest holders are cut to ``cap`` times the total,
     where the total is what the others hold divided by (1 - k * cap); k is the
@@ -66,6 +68,9 @@ def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray:
     Python over a dozen partners beats a dozen numpy calls here.
     """
     values = wanted.tolist()
+    total = math.fsum(values)
+    if max(values) <= cap * total:
+        return None
     order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
     for k, index in enumerate(order):
         rest = math.fsum(values[i] for i in order[k:])  # exact: no residue of subtractions

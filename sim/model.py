@@ -12,6 +12,7 @@ import numpy as np
 
 from sim import economy
 from sim.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
+from sim.events import Timeline
 from sim.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
 
 # What the DataCollector records each step (model attributes of the same names).
@@ -67,6 +68,7 @@ class BalanceModel(mesa.Model):
                                  config.diplomacy.strategy)
         self._clear_trade()
         self._measure_dependence()
+        self.timeline = Timeline(config.events, config.start_year)  # scheduled events
         self.datacollector = mesa.DataCollector(model_reporters=_reporters())
         self.datacollector.collect(self)
 
@@ -79,6 +81,7 @@ class BalanceModel(mesa.Model):
     # --- the step: one quarter ---------------------------------------------------------
 
     def step(self) -> None:
+        self.timeline.apply(self)           # scheduled events due this quarter
         self.alignment = float(np.clip(
             self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0, 1.0))
         self._move_prices()                 # commodity prices: AR(1) shocks
@@ -258,7 +261,7 @@ class BalanceModel(mesa.Model):
     def _invest(self) -> None:
         inv = self.config.investment
         sigma = inv.offer_noise
-        noise = np.exp(sigma * self.rng.standard_normal(self.n_partners) - sigma**2 / 2.0)
+        noise = self.rng.lognormal(-sigma**2 / 2.0, sigma, self.n_partners)  # mean 1
         offers = self.offer_base * self.attention * noise
         stock = self.fdi_stock * (1.0 - inv.depreciation_per_year / 4.0)
         cap = self.cap

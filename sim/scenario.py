@@ -12,10 +12,13 @@ import difflib
 import tomllib
 import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+if TYPE_CHECKING:  # defined in sim.events, which builds on the tables below
+    from sim.events import Event
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 BASELINE = SCENARIO_DIR / "baseline.toml"
@@ -217,10 +220,13 @@ class Scenario(Strict):
     alignment: Alignment = Alignment()
     diplomacy: Diplomacy = Diplomacy()
     partners: dict[str, Partner] = Field(description="every trading and investing partner")
+    events: list[Event] = Field(
+        default_factory=list, description="scheduled events, [[events]] tables (sim/events.py); "
+                                          "a file's events come after those it extends")
 
     def to_toml(self) -> str:
         """The fully resolved scenario, runnable on its own."""
-        return tomli_w.dumps(self.model_dump(mode="json"))
+        return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
 
 # --- loading ----------------------------------------------------------------------------
@@ -310,6 +316,11 @@ def _merge(base: dict, new: dict, origin: dict, source: str, prefix: tuple) -> N
     """Deep-merge ``new`` into ``base``: tables merge, anything else replaces."""
     for key, value in new.items():
         here = (*prefix, key)
+        if here == ("events",) and isinstance(value, list) and isinstance(base.get(key), list):
+            for n in range(len(value)):  # events add to the parent's timeline
+                origin[("events", str(len(base[key]) + n))] = source
+            base[key] = base[key] + value
+            continue
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value, origin, source, here)
         else:
@@ -357,6 +368,10 @@ def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -
     key = ".".join(loc)
     source = _source_of(loc, origin, str(path))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if loc[:1] == ("events",):
+        from sim.events import explain_error
+
+        return explain_error(err, loc, source, more)
     if err["type"] == "extra_forbidden":
         known = _known_keys(loc[:-1])
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
@@ -479,9 +494,14 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
         if sum(p.demand.get(good, 0.0) for p in partners.values()) <= 0:
             raise ScenarioError(path, f"trade.commodities.{good}", "no partner demands it",
                                 "demand for every commodity from at least one partner")
+    from sim.events import check_events
+
+    check_events(scenario, path)
 
 
 __all__ = [
     "BASELINE", "LEVELS", "SCENARIO_DIR", "Scenario", "ScenarioError", "describe_schema",
     "load_scenario", "parse_override", "validate",
 ]
+
+import sim.events  # noqa: E402,F401  registers the event kinds used by Scenario.events

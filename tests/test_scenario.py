@@ -157,3 +157,69 @@ def test_cli_bad_input_exits_2_with_one_line(args, key, tmp_path):
     assert len(lines) == 1 and key in lines[0]
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written for a bad scenario
+
+
+# --- generated scenarios: the loader answers with a Scenario or the clear error, nothing else
+
+import copy  # noqa: E402
+import tomllib  # noqa: E402
+
+import tomli_w  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from sim.scenario import validate  # noqa: E402
+
+BASE_DATA = tomllib.loads(BASELINE.read_text())
+values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
+                   st.text(max_size=8), st.booleans(), st.lists(st.integers(), max_size=3),
+                   st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+
+
+def key_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*prefix, key)
+            yield from key_paths(value, (*prefix, key))
+
+
+PATHS = list(key_paths(BASE_DATA))
+
+
+@st.composite
+def mutated(draw):
+    data = copy.deepcopy(BASE_DATA)
+    for _ in range(draw(st.integers(1, 4))):
+        path = draw(st.sampled_from(PATHS))
+        node = data
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                break
+        else:
+            action = draw(st.sampled_from(["replace", "delete", "add"]))
+            if action == "replace":
+                node[path[-1]] = draw(values)
+            elif action == "delete":
+                node.pop(path[-1], None)
+            else:
+                node[draw(st.text(min_size=1, max_size=6))] = draw(values)
+    return data
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=mutated())
+def test_generated_scenarios_never_crash_the_loader(data, tmp_path_factory):
+    try:
+        validate(data, "generated.toml")
+    except ScenarioError as exc:
+        assert exc.file and str(exc).count("expected") >= 1
+    path = tmp_path_factory.mktemp("gen") / "generated.toml"
+    try:
+        path.write_text(tomli_w.dumps(data))
+    except (TypeError, ValueError):
+        return  # not representable as TOML (e.g. empty keys); nothing to load
+    try:
+        load_scenario(path)
+    except ScenarioError as exc:
+        assert str(path) in str(exc) or exc.file.startswith("--set")
