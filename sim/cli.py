@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)")
     cal.set_defaults(func=_cmd_calibrate)
     _add_dashboard_command(sub)
+    _add_sweep_commands(sub)
     return parser
 
 
@@ -140,11 +141,12 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     import socket
     import subprocess
 
-    from sim.app import ENV_SCENARIO
     from sim.scenario import load_scenario
 
     scenario = Path(args.scenario).resolve()
     load_scenario(scenario)  # a bad file fails here, with the same one line as `run`
+    from sim.app import ENV_SCENARIO  # after the check: importing the page is slow
+
     app = Path(__file__).with_name("app.py")
     # Offline and quiet: no version check or telemetry calls out, no hook-rule warning
     # about Mesa's own code in the instructor's terminal.
@@ -165,3 +167,88 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         child.wait()  # it got the same Ctrl+C; let it shut down cleanly
         print("\ndashboard stopped", file=sys.stderr)
         return 0
+
+
+# --- sweep and analyze (sim.sweep) ---------------------------------------------------------
+
+
+def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
+    sweep = sub.add_parser(
+        "sweep", help="run a parameter sweep (grid, random, LHS, Sobol, Morris) to Parquet",
+        description="Run every point of a sweep file, with replications, on local processes "
+                    "or a Dask cluster. Results go to results/<sweep>-<timestamp>/ (or --out); "
+                    "running again with the same --out resumes, running only missing runs.")
+    sweep.add_argument("sweep_file", metavar="FILE", help="sweep TOML file, e.g. "
+                                                          "scenarios/sweeps/cap_grid.toml")
+    sweep.add_argument("--workers", type=_positive,
+                       help="worker processes (default: all cores; with --scheduler: unused)")
+    sweep.add_argument("--backend", choices=("local", "dask"), default="local",
+                       help="local processes (default) or Dask (a local cluster, or "
+                            "--scheduler)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
+                            "(implies --backend dask)")
+    sweep.add_argument("--out", metavar="DIR",
+                       help="results folder itself; an existing sweep folder is resumed")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[],
+                       metavar="KEY=VALUE", help="override a key of the base scenario, "
+                                                 "e.g. steps=40 (repeatable)")
+    sweep.add_argument("--chunk-runs", type=_positive, metavar="N",
+                       help="runs per task (default: about one second of work)")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_cmd_sweep)
+
+    analyze = sub.add_parser(
+        "analyze", help="sensitivity indices and plots of a sweep's results",
+        description="Sobol indices with confidence intervals (sobol sweeps), Morris mu* and "
+                    "sigma (morris), main-effect shares, heatmaps and line plots (grid, "
+                    "random, lhs); CSV and PNG files in RESULTS_DIR/analysis/.")
+    analyze.add_argument("results_dir", metavar="RESULTS_DIR", help="a sweep results folder")
+    analyze.add_argument("--top", type=_positive, default=3,
+                         help="parameters shown per output in the printed table (default: 3)")
+    analyze.add_argument("--no-plots", action="store_true", help="CSV only, no PNG plots")
+    analyze.set_defaults(func=_cmd_analyze)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.output import new_results_dir
+    from sim.sweep.runner import SweepInterrupted, run_sweep
+    from sim.sweep.spec import load_sweep
+
+    spec = load_sweep(Path(args.sweep_file), args.overrides)
+    backend = "dask" if args.scheduler else args.backend
+    folder = Path(args.out) if args.out else None
+    try:
+        if folder is None:
+            from sim.sweep.sampling import design, validate_points
+
+            validate_points(spec, design(spec))  # no folder for a sweep that cannot run
+            folder = new_results_dir(spec.name)
+        outcome = run_sweep(spec, folder, workers=args.workers, backend=backend,
+                            scheduler=args.scheduler, chunk_runs=args.chunk_runs,
+                            progress=not args.no_progress)
+    except SweepInterrupted as stop:
+        command = " ".join(["python run.py sweep", args.sweep_file, "--out", str(stop.folder),
+                            *(f"--set {o}" for o in args.overrides)])
+        print(f"\ninterrupted: {stop.done} of {stop.total} runs saved in {stop.folder}\n"
+              f"resume with: {command}", file=sys.stderr)
+        return 130
+    what = "resumed" if outcome.resumed else "ran"
+    rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else 0.0
+    print(f"{what} {outcome.ran} runs in {outcome.seconds:.1f} s ({rate:.1f} runs/s); "
+          f"{outcome.total} of {outcome.total} runs in {outcome.folder}")
+    if outcome.failed:
+        print(f"warning: {outcome.failed} run(s) failed; see the 'error' column",
+              file=sys.stderr)
+    print(f"analyze with: python run.py analyze {outcome.folder}")
+    return 0
+
+
+def _cmd_analyze(args: argparse.Namespace) -> int:
+    from sim.sweep.analysis import analyze
+
+    report = analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
+    print(report.table)
+    print(f"\nfiles: {report.folder}")
+    return 0
+

@@ -1,0 +1,349 @@
+"""Running a sweep: chunks of runs on local processes or a Dask cluster.
+
+A task is a chunk of runs worth about a second of work, never a single run: a Dask
+task costs about a millisecond and a run a few, so one task per run would spend much
+of the sweep on scheduling. Each run's seed is ``run_seed(master, run_id)``, so the
+results do not depend on the backend, the number of workers or the chunking.
+
+The parent keeps only a bounded window of chunks in flight and writes each finished
+chunk to Parquet at once, so memory does not grow with the size of the sweep.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from tqdm import tqdm
+
+from sim.seeds import run_seed
+from sim.sweep import sampling, storage
+from sim.sweep.spec import SweepSpec
+
+TARGET_CHUNK_SECONDS = 1.0
+CHUNKS_PER_WORKER = 4   # enough chunks that no worker waits long at the end
+WINDOW_PER_WORKER = 2   # chunks in flight per worker: bounds memory and Ctrl-C latency
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every worker needs once: the base scenario and what to keep."""
+
+    base: dict
+    keys: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    summary: tuple[str, ...]
+    series: tuple[str, ...]
+    series_every: int
+    scenario_path: str
+
+
+@dataclass
+class Chunk:
+    """Runs sent together: ids, points, replications, seeds and the points' values."""
+
+    run_ids: np.ndarray
+    point_ids: np.ndarray
+    replications: np.ndarray
+    seeds: np.ndarray
+    values: list[tuple]
+
+    @property
+    def name(self) -> str:
+        return storage.chunk_name(self.run_ids)
+
+
+@dataclass
+class SweepOutcome:
+    folder: Path
+    total: int
+    done_before: int
+    ran: int
+    failed: int
+    seconds: float
+    resumed: bool
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep: finished chunks are on disk; the message says how to resume."""
+
+    def __init__(self, folder: Path, done: int, total: int) -> None:
+        self.folder, self.done, self.total = folder, done, total
+        super().__init__(f"interrupted: {done} of {total} runs are saved in {folder}")
+
+
+def context_for(spec: SweepSpec) -> RunContext:
+    return RunContext(base=spec.base.model_dump(mode="json"), keys=tuple(spec.keys),
+                      dtypes=tuple(p.dtype for p in spec.params),
+                      summary=tuple(spec.summary), series=tuple(spec.series),
+                      series_every=spec.file.outputs.series_every,
+                      scenario_path=str(spec.path))
+
+
+def runs_schema(context: RunContext) -> pa.Schema:
+    """One schema for every chunk, so that all files read as one table."""
+    fields = [pa.field("run_id", pa.int64()), pa.field("point_id", pa.int64()),
+              pa.field("replication", pa.int64()), pa.field("seed", pa.int64())]
+    fields += [pa.field(k, getattr(pa, t)()) for k, t in zip(context.keys, context.dtypes,
+                                                             strict=True)]
+    fields += [pa.field(m, pa.float64()) for m in context.summary]
+    fields += [pa.field("seconds", pa.float64()), pa.field("error", pa.string())]
+    return pa.schema(fields)
+
+
+def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
+    """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
+    from sim.results import simulate, summarize
+    from sim.scenario import validate
+
+    columns: dict[str, list] = {name: [] for name in runs_schema(context).names}
+    series_parts: list[dict[str, np.ndarray]] = []
+    config, config_values = None, None
+    for run_id, point, rep, seed, values in zip(chunk.run_ids.tolist(), chunk.point_ids.tolist(),
+                                                chunk.replications.tolist(),
+                                                chunk.seeds.tolist(), chunk.values, strict=True):
+        start = time.perf_counter()
+        error = None
+        try:
+            if config is None or values != config_values:
+                data = sampling.apply_point(context.base, list(context.keys), values)
+                config, config_values = validate(data, context.scenario_path), values
+            _, frame = simulate(config, seed)
+            summary = summarize(frame)
+            if context.series:
+                kept = frame[frame["step"] % context.series_every == 0]
+                part = {"run_id": np.full(len(kept), run_id, dtype=np.int64),
+                        "step": kept["step"].to_numpy(dtype=np.int64)}
+                part.update({name: kept[name].to_numpy(dtype=float) for name in context.series})
+                series_parts.append(part)
+        except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
+            summary, error = {}, f"{type(exc).__name__}: {exc}"
+            config, config_values = None, None
+        for name, value in (("run_id", run_id), ("point_id", point), ("replication", rep),
+                            ("seed", seed)):
+            columns[name].append(value)
+        for key, value in zip(context.keys, values, strict=True):
+            columns[key].append(value)
+        for metric in context.summary:
+            columns[metric].append(summary.get(metric, math.nan))
+        columns["seconds"].append(time.perf_counter() - start)
+        columns["error"].append(error)
+    runs = pa.table(columns, schema=runs_schema(context))
+    series = None
+    if context.series:
+        names = ["run_id", "step", *context.series]
+        series = pa.table({n: np.concatenate([p[n] for p in series_parts])
+                           if series_parts else np.empty(0) for n in names})
+    return runs, series
+
+
+# --- local processes -------------------------------------------------------------------
+
+_CONTEXT: RunContext | None = None
+
+
+def _init_worker(context: RunContext) -> None:
+    """Workers ignore Ctrl-C: the parent decides, and finishes or drops their chunks."""
+    global _CONTEXT
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _CONTEXT = context
+
+
+def _run_local(chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
+    assert _CONTEXT is not None
+    return run_chunk(_CONTEXT, chunk)
+
+
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """fork when this process has a single thread (fast, and works from any __main__);
+    forkserver when it has threads (forking them can deadlock); spawn elsewhere."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["sim.results", "sim.sweep.runner"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class _Bar(tqdm):
+    """No monitor thread: the parent stays single-threaded, so workers can be forked."""
+
+    monitor_interval = 0
+
+
+# --- the sweep ------------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def estimate_run_seconds(spec: SweepSpec) -> float:
+    """Time one run of the base scenario: the basis of the chunk size."""
+    from sim.results import run_summary
+
+    start = time.perf_counter()
+    run_summary(spec.base, run_seed(spec.file.seed, 0))
+    return max(time.perf_counter() - start, 1e-4)
+
+
+def chunk_size(spec: SweepSpec, missing: int, workers: int, override: int | None) -> int:
+    """About a second of work per chunk, but enough chunks to keep every worker busy."""
+    if override:
+        return override
+    if spec.file.chunk_runs:
+        return spec.file.chunk_runs
+    size = math.ceil(TARGET_CHUNK_SECONDS / estimate_run_seconds(spec))
+    balanced = math.ceil(missing / max(1, workers * CHUNKS_PER_WORKER))
+    return max(1, min(size, balanced))
+
+
+def make_chunks(spec: SweepSpec, values: list[tuple], missing: np.ndarray,
+                size: int) -> Iterator[Chunk]:
+    """Chunks of consecutive missing run ids (lazily, so a huge sweep is never all built)."""
+    reps, master = spec.file.replications, spec.file.seed
+    for start in range(0, len(missing), size):
+        ids = missing[start:start + size]
+        points = ids // reps
+        yield Chunk(run_ids=ids, point_ids=points, replications=ids % reps,
+                    seeds=np.array([run_seed(master, int(i)) for i in ids], dtype=np.int64),
+                    values=[values[int(p)] for p in points])
+
+
+def run_sweep(spec: SweepSpec, folder: Path, *, workers: int | None = None,
+              backend: str = "local", scheduler: str | None = None,
+              chunk_runs: int | None = None, progress: bool = True,
+              dask_processes: bool = True,
+              on_chunk: Callable[[int, int], None] | None = None) -> SweepOutcome:
+    """Sample, check every point, then run what the folder is missing.
+
+    Nothing is created before every sampled point has passed the scenario check.
+    ``on_chunk(done, total)`` is called after each chunk is written.
+    """
+    frame = sampling.design(spec)
+    sampling.validate_points(spec, frame)
+    workers = workers or default_workers()
+    resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
+    total = len(frame) * spec.file.replications
+    done = storage.done_run_ids(folder)
+    missing = np.setdiff1d(np.arange(total, dtype=np.int64), done)
+    context = context_for(spec)
+    values = sampling.point_values(spec, frame)
+    size = chunk_size(spec, len(missing), workers, chunk_runs) if len(missing) else 1
+    chunks = make_chunks(spec, values, missing, size)
+    outcome = SweepOutcome(folder=folder, total=total, done_before=total - len(missing), ran=0,
+                           failed=0, seconds=0.0, resumed=resumed)
+    start = time.perf_counter()
+    bar = _Bar(total=total, initial=outcome.done_before, unit="run", desc=spec.name,
+               disable=not progress, smoothing=0.05, dynamic_ncols=True)
+
+    def record(chunk: Chunk, result: tuple[pa.Table, pa.Table | None]) -> None:
+        runs, series = result
+        storage.write_chunk(folder, chunk.name, runs, series)
+        outcome.ran += runs.num_rows
+        outcome.failed += runs.num_rows - runs.column("error").null_count
+        bar.update(runs.num_rows)
+        if on_chunk is not None:
+            on_chunk(outcome.done_before + outcome.ran, total)
+
+    try:
+        if len(missing):
+            if backend == "local":
+                _run_on_processes(context, chunks, workers, record)
+            elif backend == "dask":
+                _run_on_dask(context, chunks, workers, scheduler, dask_processes, record)
+            else:
+                raise ValueError(f"unknown backend {backend!r}")
+    except KeyboardInterrupt:
+        bar.close()
+        raise SweepInterrupted(folder, outcome.done_before + outcome.ran, total) from None
+    finally:
+        bar.close()
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _run_on_processes(context: RunContext, chunks: Iterator[Chunk], workers: int,
+                      record: Callable) -> None:
+    window = workers * WINDOW_PER_WORKER
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+                                  initializer=_init_worker, initargs=(context,))
+    pending: dict[cf.Future, Chunk] = {}
+    try:
+        for chunk in chunks:
+            while len(pending) >= window:
+                _drain(pending, record)
+            pending[pool.submit(_run_local, chunk)] = chunk
+        while pending:
+            _drain(pending, record)
+    except KeyboardInterrupt:
+        # Keep what is already running (a second or two of work), drop the rest.
+        for future in pending:
+            future.cancel()
+        try:
+            for future, chunk in list(pending.items()):
+                if not future.cancelled():
+                    record(chunk, future.result())
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _drain(pending: dict[cf.Future, Chunk], record: Callable) -> None:
+    finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+    for future in finished:
+        chunk = pending.pop(future)
+        record(chunk, future.result())
+
+
+def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
+                 scheduler: str | None, processes: bool, record: Callable) -> None:
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                               host="127.0.0.1", dashboard_address=None)
+        client = Client(cluster)
+    futures = None
+    try:
+        slots = sum(client.nthreads().values()) or workers
+        shared = client.scatter(context, broadcast=True)
+        window = slots * WINDOW_PER_WORKER
+        pending: dict = {}
+        futures = as_completed()
+        for chunk in chunks:
+            future = client.submit(run_chunk, shared, chunk, pure=False)
+            pending[future.key] = chunk
+            futures.add(future)
+            while len(pending) >= window:
+                done = next(futures)
+                record(pending.pop(done.key), done.result())
+        for done in futures:
+            record(pending.pop(done.key), done.result())
+    except KeyboardInterrupt:
+        if futures is not None:
+            futures.clear()
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

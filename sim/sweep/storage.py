@@ -1,0 +1,203 @@
+"""A sweep's results folder: manifest, design, one Parquet file per finished chunk.
+
+Layout::
+
+    manifest.json          what was run: sweep file and hash, base scenario, sampler,
+                           package versions, git commit (checked on resume)
+    sweep.toml             the sweep file as it was
+    base_scenario.toml     the resolved base scenario (overrides applied)
+    design.parquet         one row per point: point_id, parameter values, unit coordinates
+    runs/runs-AAAAAAAA-BBBBBBBB.parquet    one row per run of a finished chunk
+    series/series-AAAAAAAA-BBBBBBBB.parquet  per-step series of the same runs (if asked)
+
+Every file is written under a temporary name and renamed (``sim.output.write_atomic``).
+A chunk's series file is written before its runs file, so a runs file present means the
+chunk is complete; resume deletes orphan series files and leftover temporaries, then
+runs exactly the run ids that no runs file holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sim import output
+from sim.scenario import ScenarioError
+from sim.sweep.spec import SweepSpec
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+PACKAGES = ("third-neighbour-sim", "mesa", "numpy", "pandas", "pyarrow", "SALib", "scipy",
+            "dask", "distributed", "pydantic")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fingerprint(spec: SweepSpec) -> dict:
+    """What must match for a folder to be resumed: the sweep file and the resolved base."""
+    base = json.dumps(spec.base.model_dump(mode="json"), sort_keys=True)
+    return {"sweep_sha256": spec.sha256, "overrides": list(spec.overrides),
+            "base_sha256": hashlib.sha256(base.encode()).hexdigest()}
+
+
+def package_versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def git_commit() -> dict[str, str | bool | None]:
+    """The commit of the code that ran, and whether the tree had local changes."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "sim"],
+                                capture_output=True, text=True, timeout=10).stdout
+        return {"commit": head, "sim_modified": bool(status.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "sim_modified": None}
+
+
+def manifest_for(spec: SweepSpec, n_points: int, chunk_hint: int | None) -> dict:
+    return {
+        "format": FORMAT,
+        "name": spec.name,
+        "description": spec.file.description,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sweep_file": str(spec.path.resolve()),
+        "fingerprint": fingerprint(spec),
+        "base_scenario_file": str(spec.base_path.resolve()),
+        "base_scenario": spec.base.model_dump(mode="json"),
+        "sampler": spec.file.sampler.model_dump(mode="json"),
+        "parameters": {p.key: {k: v for k, v in spec.file.parameters[p.key].model_dump(
+            mode="json").items() if v is not None} | {"column_type": p.dtype}
+            for p in spec.params},
+        "seed": spec.file.seed,
+        "replications": spec.file.replications,
+        "n_points": n_points,
+        "n_runs": n_points * spec.file.replications,
+        "run_id": "point_id * replications + replication; seed = run_seed(seed, run_id)",
+        "outputs": {"summary": spec.summary, "series": spec.series,
+                    "series_every": spec.file.outputs.series_every},
+        "chunk_runs": chunk_hint,
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "git": git_commit(),
+    }
+
+
+def read_manifest(folder: Path) -> dict | None:
+    path = folder / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ScenarioError(path, "", f"unreadable manifest ({exc})",
+                            "the manifest.json a sweep wrote") from None
+
+
+def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
+                   chunk_hint: int | None) -> bool:
+    """Create a new results folder, or check that an existing one is this sweep's.
+
+    Returns True when resuming. A folder started by a different sweep file (or the
+    same file with another base scenario) is an error, never a silent mix.
+    """
+    manifest = read_manifest(folder)
+    if manifest is not None:
+        theirs, ours = manifest.get("fingerprint", {}), fingerprint(spec)
+        for key in ("sweep_sha256", "base_sha256", "overrides"):
+            if theirs.get(key) != ours[key]:
+                what = {"sweep_sha256": "the sweep file's content",
+                        "base_sha256": "the resolved base scenario",
+                        "overrides": "the --set overrides"}[key]
+                raise ScenarioError(folder / MANIFEST, f"fingerprint.{key}",
+                                    f"{what} differs from the sweep that started this folder "
+                                    f"({manifest.get('sweep_file')})",
+                                    "the same sweep file and overrides to resume, or a new "
+                                    "--out folder for a different sweep")
+        clean_partial(folder)
+        return True
+    if folder.exists() and any((folder / "runs").glob("*.parquet")):
+        raise ScenarioError(folder, MANIFEST, "run files but no manifest",
+                            "a sweep results folder with its manifest.json, or a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "runs").mkdir(exist_ok=True)
+    if spec.series:
+        (folder / "series").mkdir(exist_ok=True)
+    output.write_text(folder / "sweep.toml", spec.text)
+    output.write_text(folder / "base_scenario.toml", spec.base.to_toml())
+    write_table(folder / "design.parquet", pa.Table.from_pandas(frame, preserve_index=False))
+    output.write_json(folder / MANIFEST, manifest_for(spec, len(frame), chunk_hint))
+    return False
+
+
+def clean_partial(folder: Path) -> None:
+    """Remove what a kill can leave: temporaries and series files of unfinished chunks."""
+    for sub in ("runs", "series"):
+        for tmp in (folder / sub).glob(".*.part"):
+            tmp.unlink(missing_ok=True)
+    finished = {p.name.removeprefix("runs-") for p in (folder / "runs").glob("runs-*.parquet")}
+    for series in (folder / "series").glob("series-*.parquet"):
+        if series.name.removeprefix("series-") not in finished:
+            series.unlink(missing_ok=True)
+
+
+def write_table(path: Path, table: pa.Table) -> Path:
+    return output.write_atomic(path, lambda p: pq.write_table(table, p))
+
+
+def chunk_name(run_ids: np.ndarray) -> str:
+    return f"{int(run_ids[0]):08d}-{int(run_ids[-1]):08d}.parquet"
+
+
+def write_chunk(folder: Path, name: str, runs: pa.Table, series: pa.Table | None) -> None:
+    """Series first, runs last: the runs file is the mark of a finished chunk."""
+    if series is not None:
+        write_table(folder / "series" / f"series-{name}", series)
+    write_table(folder / "runs" / f"runs-{name}", runs)
+
+
+def done_run_ids(folder: Path) -> np.ndarray:
+    """Run ids already in finished chunks (only the run_id column is read)."""
+    parts = [pq.read_table(path, columns=["run_id"]).column(0).to_numpy()
+             for path in sorted((folder / "runs").glob("runs-*.parquet"))]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+
+
+def load_runs(folder: str | Path) -> pd.DataFrame:
+    """The tidy runs table of a sweep: one row per run, sorted by run id."""
+    folder = Path(folder)
+    files = sorted((folder / "runs").glob("runs-*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    frame = pa.concat_tables([pq.read_table(p) for p in files]).to_pandas()
+    return frame.sort_values("run_id", kind="stable").reset_index(drop=True)
+
+
+def load_series(folder: str | Path) -> pd.DataFrame:
+    """The per-step series table (run_id, step, one column per kept series)."""
+    folder = Path(folder)
+    files = sorted((folder / "series").glob("series-*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    frame = pa.concat_tables([pq.read_table(p) for p in files]).to_pandas()
+    return frame.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+
+
+def load_design(folder: str | Path) -> pd.DataFrame:
+    return pq.read_table(Path(folder) / "design.parquet").to_pandas()
