@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="parent folder for the results folder "
                                                   "(default: results/)")
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _replication_options(run)
     run.set_defaults(func=_cmd_run)
 
     cal = sub.add_parser(
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.set_defaults(func=_cmd_calibrate)
     _add_dashboard_command(sub)
     _add_sweep_commands(sub)
+    _add_history_commands(sub)
     return parser
 
 
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.runner import run_and_report
 
+    if args.replications is not None:
+        return _cmd_replicate(args)
     folder = run_and_report(Path(args.scenario), args.overrides, seed=args.seed,
                             steps=args.steps, out=args.out, plots_wanted=not args.no_plots)
     print(f"\nresults: {folder}")
@@ -252,3 +256,65 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     print(f"\nfiles: {report.folder}")
     return 0
 
+
+# --- replications, compare and list (sim.replicate, sim.compare) -------------------------
+
+
+def _replication_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--replications", type=_positive, metavar="N",
+                        help="run N seeds derived from the scenario seed, in parallel; "
+                             "report means and 90%% bands")
+    parser.add_argument("--workers", type=_positive,
+                        help="worker processes for replications (default: all cores)")
+
+
+def _add_history_commands(sub: argparse._SubParsersAction) -> None:
+    comp = sub.add_parser(
+        "compare", help="two scenarios side by side: means, 90%% bands, differences",
+        description="Run two scenarios over N replications each and print every summary "
+                    "metric side by side (mean and 90%% band, B - A, whether the bands "
+                    "overlap); overlay plots with bands go to results/compare-A-vs-B-<time>/.")
+    comp.add_argument("scenario_a", metavar="A.toml", help="first scenario (A)")
+    comp.add_argument("scenario_b", metavar="B.toml", help="second scenario (B)")
+    comp.add_argument("--replications", type=_positive, default=8, metavar="N",
+                      help="replications of each scenario (default: 8)")
+    comp.add_argument("--workers", type=_positive,
+                      help="worker processes (default: all cores)")
+    comp.add_argument("--set", dest="overrides", action="append", default=[],
+                      metavar="KEY=VALUE", help="override a key in both scenarios (repeatable)")
+    comp.add_argument("--out", metavar="DIR", help="parent folder for the results folder "
+                                                   "(default: results/)")
+    comp.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    comp.set_defaults(func=_cmd_compare)
+
+    lst = sub.add_parser("list", help="the shipped scenarios and what-ifs, one line each",
+                         description="List scenarios/*.toml and scenarios/whatif/*.toml with "
+                                     "their own descriptions.")
+    lst.set_defaults(func=_cmd_list)
+
+
+def _cmd_replicate(args: argparse.Namespace) -> int:
+    from sim.replicate import replicate_and_report
+
+    folder = replicate_and_report(Path(args.scenario), args.overrides, args.replications,
+                                  seed=args.seed, steps=args.steps, out=args.out,
+                                  plots_wanted=not args.no_plots, workers=args.workers)
+    print(f"\nresults: {folder}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim.compare import compare_and_report
+
+    folder = compare_and_report(Path(args.scenario_a), Path(args.scenario_b), args.replications,
+                                args.overrides, out=args.out, plots_wanted=not args.no_plots,
+                                workers=args.workers)
+    print(f"\nresults: {folder}")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sim.compare import list_lines
+
+    print("\n".join(list_lines()))
+    return 0

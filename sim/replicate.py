@@ -1,0 +1,212 @@
+"""Replications: one scenario over N seeds, in parallel, summarised as means and bands.
+
+Replication ``i`` always runs with ``run_seed(master, i)`` (numpy SeedSequence),
+so its result does not depend on how many processes ran the batch or in which
+order chunks finished. The band is the central 90% of the replications: it
+shows how much of a difference is noise.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from sim import output, plots
+from sim.results import simulate, summarize
+from sim.scenario import Scenario, load_scenario
+from sim.seeds import run_seed
+
+BAND = 0.9  # central share of replications the band covers
+LOW_Q, HIGH_Q = (1 - BAND) / 2, 1 - (1 - BAND) / 2
+
+# Band plots of a replicated run (and of a comparison): file -> (column, title).
+BAND_PLOTS = {
+    "export_share_china.png": ("export_share.china", "China's share of exports"),
+    "third_neighbour_export_share.png": ("third_neighbour_export_share",
+                                         "Third neighbours' share of exports"),
+    "fdi_share_china.png": ("fdi_share.china", "China's share of the FDI stock"),
+    "export_revenue.png": ("export_revenue_bn_usd", "Export revenue (bn USD per quarter)"),
+    "pressure_cost.png": ("pressure_cost_bn_usd",
+                          "Cost of neighbour pressure (bn USD per quarter)"),
+    "autonomy.png": ("autonomy", "Autonomy index"),
+}
+
+
+@dataclass
+class Replication:
+    """One finished run: its index, seed, summary metrics, per-step frame and event log."""
+
+    index: int
+    seed: int
+    summary: dict[str, float]
+    frame: pd.DataFrame
+    events: list[str]
+
+
+@dataclass
+class Replications:
+    """All runs of one scenario, in replication order."""
+
+    config: Scenario
+    runs: list[Replication] = field(default_factory=list)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [run.seed for run in self.runs]
+
+    @property
+    def frames(self) -> list[pd.DataFrame]:
+        return [run.frame for run in self.runs]
+
+    def summaries(self) -> pd.DataFrame:
+        """One row per replication: index, seed and every summary metric."""
+        rows = [{"replication": r.index, "seed": r.seed, **r.summary} for r in self.runs]
+        return pd.DataFrame(rows)
+
+    def summary_bands(self) -> dict[str, dict[str, float]]:
+        """Mean and the central 90% band of each summary metric."""
+        table = self.summaries().drop(columns=["replication", "seed"])
+        return {name: band_of(table[name].to_numpy()) for name in table.columns}
+
+    def step_bands(self) -> pd.DataFrame:
+        """Per step: mean, 5% and 95% of every numeric column, over replications."""
+        first = self.frames[0]
+        ids = ["step", "year", "quarter"]
+        values = [c for c in first.columns if c not in ids]
+        stack = np.stack([f[values].to_numpy(dtype=float) for f in self.frames])
+        parts = {c: first[c].to_numpy() for c in ids}
+        mean = stack.mean(axis=0)
+        low, high = np.quantile(stack, [LOW_Q, HIGH_Q], axis=0)
+        for j, col in enumerate(values):
+            parts[f"{col}.mean"] = mean[:, j]
+            parts[f"{col}.p05"] = low[:, j]
+            parts[f"{col}.p95"] = high[:, j]
+        return pd.DataFrame(parts)
+
+
+def band_of(values: np.ndarray) -> dict[str, float]:
+    low, high = np.quantile(values, [LOW_Q, HIGH_Q])
+    return {"mean": float(np.mean(values)), "p05": float(low), "p95": float(high)}
+
+
+def _run_chunk(config: Scenario, master: int, indices: list[int]) -> list[Replication]:
+    """Worker: the runs of one chunk (top level, so a process pool can pickle it)."""
+    done = []
+    for index in indices:
+        seed = run_seed(master, index)
+        model, frame = simulate(config, seed)
+        done.append(Replication(index, seed, summarize(frame), frame, list(model.event_log)))
+    return done
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def replicate(config: Scenario, count: int, master: int | None = None,
+              workers: int | None = None, progress: bool = True,
+              label: str | None = None) -> Replications:
+    """Run ``count`` replications of ``config``; parallel across cores when it pays."""
+    master = config.seed if master is None else master
+    workers = max(1, min(workers or available_cores(), count))
+    # About four chunks per worker: even load, few round trips (a run takes a fraction
+    # of a second, so one run per task would spend much of it on pickling).
+    size = max(1, math.ceil(count / (workers * 4)))
+    chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+    bar = tqdm(total=count, desc=label or f"{config.name} x{count}", unit="run",
+               leave=False, disable=not progress)
+    runs: list[Replication] = []
+    try:
+        if workers == 1:
+            for chunk in chunks:
+                runs += _run_chunk(config, master, chunk)
+                bar.update(len(chunk))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+                futures = [pool.submit(_run_chunk, config, master, chunk) for chunk in chunks]
+                for future in as_completed(futures):
+                    finished = future.result()
+                    runs += finished
+                    bar.update(len(finished))
+    finally:
+        bar.close()
+    runs.sort(key=lambda run: run.index)
+    return Replications(config, runs)
+
+
+def _context():
+    """Fork is fast and safe while this process has one thread; otherwise spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+# --- `run.py run --replications N` ------------------------------------------------------
+
+
+def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
+    from sim.runner import SUMMARY_LABELS
+
+    width = max(len(SUMMARY_LABELS.get(name, name)) for name in bands)
+    lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}",
+             "-" * (width + 38)]
+    for name, b in bands.items():
+        lines.append(f"{SUMMARY_LABELS.get(name, name):<{width}}  {b['mean']:>10.3f}  "
+                     f"{b['p05']:>10.3f}  {b['p95']:>10.3f}")
+    return "\n".join(lines)
+
+
+def replicate_and_report(path: Path, overrides: list[str], replications: int,
+                         seed: int | None = None, steps: int | None = None,
+                         out: str | None = None, plots_wanted: bool = True,
+                         workers: int | None = None) -> Path:
+    """Validate, run N replications, print means and bands, write the results folder."""
+    config = load_scenario(path, overrides)
+    if seed is not None:
+        config = config.model_copy(update={"seed": seed})
+    if steps is not None:
+        config = config.model_copy(update={"steps": steps})
+    reps = replicate(config, replications, workers=workers)
+    bands = reps.summary_bands()
+    print(format_bands(bands, f"{config.name}: {config.start_year} + {config.steps} quarters, "
+                              f"{replications} replications of seed {config.seed} "
+                              f"(mean and central {BAND:.0%} band)"))
+    folder = output.new_results_dir(config.name, out)
+    write_replications(folder, reps, bands, plots_wanted)
+    return folder
+
+
+def write_replications(folder: Path, reps: Replications, bands: dict,
+                       plots_wanted: bool = True) -> None:
+    config = reps.config
+    output.write_text(folder / "scenario.toml", config.to_toml())
+    output.write_csv(folder / "replications.csv", reps.summaries())
+    output.write_csv(folder / "steps_band.csv", reps.step_bands())
+    output.write_json(folder / "summary.json", {
+        "scenario": config.name, "master_seed": config.seed, "steps": config.steps,
+        "replications": len(reps.runs), "seeds": reps.seeds, "band": BAND, "metrics": bands})
+    logs = [f"--- replication {r.index} (seed {r.seed}) ---\n" + "\n".join(r.events)
+            for r in reps.runs]
+    output.write_text(folder / "events.txt", "\n\n".join(logs) + "\n")
+    if plots_wanted:
+        write_band_plots(folder, {config.name: reps.frames})
+
+
+def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> None:
+    for name, (column, title) in BAND_PLOTS.items():
+        fig = plots.band_figure(frames, column, title, band=BAND)
+        output.write_figure(folder / name, fig)
+        plots.close([fig])
