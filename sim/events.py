@@ -322,11 +322,20 @@ def add_transit_fees(model: BalanceModel, fees: dict[int, float], sign: float) -
 
 
 def refinery_on_line(model: BalanceModel, substitution: float, lender: str) -> None:
-    """F7: domestic refining replaces a share of fuel imports (raises the effective value)."""
+    """F7: domestic refining replaces a share of fuel imports (raises the effective value).
+
+    Fuel imports shrink, and so does the energy term of each neighbour's exposure:
+    a supplier's share of imports matters in proportion to how much fuel is imported.
+    """
     imports = model.trade_cfg.imports
-    share = max(imports.refinery_substitution, substitution)
+    before = imports.refinery_substitution
+    share = max(before, substitution)
     model.trade_cfg = model.trade_cfg.model_copy(
         update={"imports": imports.model_copy(update={"refinery_substitution": share})})
+    weights = model.pressure_cfg.exposure
+    energy = weights.energy * (1.0 - share) / max(1.0 - before, 1e-9)
+    model.pressure_cfg = model.pressure_cfg.model_copy(
+        update={"exposure": weights.model_copy(update={"energy": energy})})
     model.log(f"the refinery financed by {lender} comes on line: {share:.0%} of fuel "
               "imports replaced")
 
