@@ -33,13 +33,15 @@ SUMMARY_LABELS = {
     "leverage_russia_mean": "Russia's effective leverage (mean)",
 }
 assert set(SUMMARY_LABELS) == set(SUMMARY_METRICS)
+COUNTS = {"cap_breach_quarters", "pressure_quarters", "concessions"}
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
     width = max(len(label) for label in SUMMARY_LABELS.values())
     lines = [title, "-" * (width + 14)]
     for name, value in summary.items():
-        lines.append(f"{SUMMARY_LABELS.get(name, name):<{width}}  {value:>12.3f}")
+        shown = f"{value:>12.0f}" if name in COUNTS else f"{value:>12.3f}"
+        lines.append(f"{SUMMARY_LABELS.get(name, name):<{width}}  {shown}")
     return "\n".join(lines)
 
 
