@@ -139,7 +139,7 @@ class Mongolia(mesa.Agent):
         self.response = response
         self.concession_threshold = concession_threshold
         self.strategy = strategy
-        self._split_for: str | None = None
+        self._split_for: tuple | None = None
         self._split = np.zeros(0)
 
     def respond_to_pressure(self) -> None:
@@ -157,14 +157,15 @@ class Mongolia(mesa.Agent):
 
     def effort_split(self) -> np.ndarray:
         """Diplomatic effort per partner this quarter, by strategy (effort units)."""
-        if self._split_for != self.strategy:
-            model = self.model
+        model = self.model
+        key = (self.strategy, model.diplomacy_cfg.effort_per_year)
+        if self._split_for != key:
             china, russia, third = STRATEGY_SPLIT[self.strategy]
             split = np.zeros(model.n_partners)
             split[model.CHINA], split[model.RUSSIA] = china, russia
             split[model.is_third] = third / max(model.is_third.sum(), 1)
             self._split = split * model.diplomacy_cfg.effort_per_year / 4.0
-            self._split_for = self.strategy
+            self._split_for = key
         return self._split
 
     def conduct_diplomacy(self) -> None:
