@@ -1,0 +1,245 @@
+"""The live dashboard in a real browser: `run.py dashboard` driven by headless Chromium.
+
+Starts the dashboard on a free loopback port, opens it with Debian's chromium
+through Playwright for Python, moves a slider, types a seed, resets, steps, and
+checks that the charts and the event log changed; saves a screenshot
+(results/dashboard-screenshot.png). A broken scenario picked on the page must
+show the command line's own error line while the page keeps working.
+
+Without chromium or playwright the browser tests skip locally, but fail when
+CI=true: there .ci/run installs both, so a skip would hide a broken setup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import BASELINE
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SCREENSHOT = REPO / "results" / "dashboard-screenshot.png"
+PAGE_TIMEOUT_MS = 60_000
+EVENT_LINE = re.compile(r"^\d{4} Q[1-4]: ", re.M)
+
+
+def _unavailable(reason: str) -> None:
+    """Skip locally; in CI (CI=true) a missing browser is a failure, never a silent skip."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: .ci/install-browser.sh and the 'test' extra "
+                    "should have installed it)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def scenario_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of the instructor's own: a good scenario and a broken one beside it."""
+    folder = tmp_path_factory.mktemp("class-scenarios")
+    shutil.copy(BASELINE, folder / "week1.toml")
+    text = BASELINE.read_text(encoding="utf-8")
+    broken = text.replace("level = 0.4                # P2", "level = 1.7                # P2")
+    assert broken != text, "the baseline's alignment line moved: update this test"
+    (folder / "broken.toml").write_text(broken, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dashboard(scenario_folder: Path, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[str]:
+    """`python run.py dashboard` on a free loopback port; yields the page's address."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("dashboard-log") / "server.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        server = subprocess.Popen(
+            [sys.executable, "run.py", "dashboard", str(scenario_folder / "week1.toml"),
+             "--port", str(port)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"dashboard exited with {server.returncode}:\n"
+                            f"{log_path.read_text()}")
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"dashboard did not listen within 60 s:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        address = f"http://127.0.0.1:{port}/"
+        assert f"dashboard: {address}" in log_path.read_text(), "the CLI must print the address"
+        yield address
+    finally:
+        # Its own session: the CLI and the solara server it started end together.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    executable = shutil.which("chromium")
+    if executable is None:
+        _unavailable("chromium is not installed (apt-get install -y chromium, or "
+                     ".ci/install-browser.sh)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, dashboard: str):
+    context = browser.new_context(viewport={"width": 1600, "height": 1350})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    page.goto(dashboard)
+    page.get_by_role("button", name="Step").wait_for()   # widgets exist only after a while
+    yield page
+    context.close()
+
+
+def _step(page, times: int, start: int) -> int:
+    """Press Step ``times`` times, each time waiting until the page shows the new step."""
+    for n in range(start + 1, start + times + 1):
+        page.get_by_role("button", name="Step").click()
+        _wait_quarter(page, n)
+    return start + times
+
+
+def _wait_quarter(page, n: int) -> None:
+    """Wait for the event log's header to show quarter ``n`` (Mesa's own step text differs
+    between 3.3 and 3.5)."""
+    page.locator(".event-log", has_text=f"quarter {n} of").wait_for()
+
+
+def _charts(page) -> list[bytes]:
+    """Pixels of every chart on the page (the panels are matplotlib images)."""
+    images = page.locator("img")
+    images.first.wait_for()
+    return [images.nth(i).screenshot() for i in range(images.count())]
+
+
+def _event_log(page) -> str:
+    return page.locator(".event-log").inner_text()
+
+
+def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) -> None:
+    _wait_quarter(page, 0)
+    charts_before, log_before = _charts(page), _event_log(page)
+    assert len(charts_before) == 5, "export, FDI, pressure, autonomy and levels panels"
+    assert "Nothing has happened yet" in log_before
+    assert "alignment 0.40" in log_before and "seed 2010" in log_before
+
+    # Move a slider (to its maximum, by keyboard as a user could) and type a seed.
+    slider = page.locator(".v-input__slider", has_text="Sino-Russian alignment")
+    slider.locator("[role=slider]").focus()
+    page.keyboard.press("End")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.v-input__slider')].some(s => "
+        "s.innerText.includes('Sino-Russian alignment') && "
+        "s.querySelector('[role=slider]').getAttribute('aria-valuenow') === '1')")
+    seed = page.get_by_label("Seed (Enter, then Reset)")
+    seed.fill("7")
+    seed.press("Enter")
+    assert "alignment 0.40" in _event_log(page), "sliders act on reset, not before"
+
+    page.get_by_role("button", name="Reset").click()
+    page.locator(".event-log", has_text="alignment 1.00").wait_for()
+    assert "seed 7" in _event_log(page), "the typed seed (a string) reached the model"
+
+    steps = _step(page, 4, start=0)
+    while not EVENT_LINE.search(_event_log(page)) and steps < 24:
+        steps = _step(page, 1, start=steps)
+    log_after = _event_log(page)
+    assert EVENT_LINE.search(log_after), f"no event after {steps} quarters:\n{log_after}"
+    assert log_after != log_before
+    assert f"quarter {steps} of" in log_after
+
+    charts_after = _charts(page)
+    assert len(charts_after) == len(charts_before)
+    changed = sum(a != b for a, b in zip(charts_before, charts_after, strict=True))
+    assert changed >= 4, f"only {changed} of {len(charts_after)} charts changed"
+
+    # Run on to the 2020s for a screenshot a class could read: Mesa's render interval
+    # slider (1, 3, 5, ...) makes one Step press advance several quarters.
+    render = page.locator(".v-input__slider", has_text="Render Interval")
+    render.locator("[role=slider]").focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.v-input__slider')].some(s => "
+        "s.innerText.includes('Render Interval') && "
+        "s.querySelector('[role=slider]').getAttribute('aria-valuenow') === '9')")
+    for _ in range(6):
+        page.get_by_role("button", name="Step").click()
+        steps += 9
+        _wait_quarter(page, steps)
+
+    page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+
+def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path
+                                                             ) -> None:
+    broken = scenario_folder / "broken.toml"
+    cli = _cli("run", str(broken), "--no-plots")
+    assert cli.returncode == 2
+    cli_error = cli.stderr.strip()
+    assert cli_error.startswith("error: ") and "alignment.level" in cli_error
+
+    page.locator(".v-select", has_text="Scenario file").click()
+    page.get_by_role("option", name=str(broken)).click()
+    shown = page.locator(".scenario-error")
+    shown.wait_for()
+    assert shown.inner_text().strip() == cli_error
+
+    # The page keeps working on the last good scenario.
+    _step(page, 2, start=0)
+    assert "quarter 2 of" in _event_log(page)
+    page.locator(".v-select", has_text="Scenario file").click()
+    page.get_by_role("option", name="baseline.toml", exact=True).click()
+    _wait_quarter(page, 0)   # a good pick rebuilds the page
+    assert page.locator(".scenario-error").count() == 0
+
+
+def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path
+                                                                  ) -> None:
+    dash = _cli("dashboard", str(scenario_folder / "broken.toml"), "--port", "1")
+    run = _cli("run", str(scenario_folder / "broken.toml"), "--no-plots")
+    assert dash.returncode == 2 and dash.stdout == ""
+    assert dash.stderr == run.stderr
