@@ -320,8 +320,10 @@ def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
+        # Loopback only; in-process workers talk over inproc:// and need no host.
+        network = {"host": "127.0.0.1"} if processes else {}
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               host="127.0.0.1", dashboard_address=None)
+                               dashboard_address=None, **network)
         client = Client(cluster)
     futures = None
     try:
