@@ -416,9 +416,20 @@ def _close(word: str, options) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def explain_error(err: dict, loc: tuple[str, ...], source: str, more: str) -> ScenarioError:
-    """Pydantic's report on ``events.N...`` as file, event index, key, found, expected."""
+def explain_error(err: dict, loc: tuple[str, ...], source: str, more: str,
+                  errors: list[dict] = ()) -> ScenarioError:
+    """Pydantic's report on ``events.N...`` as file, event index, key, found, expected.
+
+    A misspelt key shows up twice (the required key missing, the typo unknown);
+    the unknown one, with its suggestion, is the useful message.
+    """
     kinds = ", ".join(KIND_NAMES)
+    if err["type"] == "missing":
+        for other in errors:
+            there = tuple(str(part) for part in other["loc"])
+            if other["type"] == "extra_forbidden" and there[:3] == loc[:3]:
+                err, loc = other, there
+                break
     if len(loc) < 2:
         return ScenarioError(source, "events", "found " + type(err.get("input")).__name__,
                              f"a list of [[events]] tables{more}")

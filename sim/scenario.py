@@ -371,7 +371,7 @@ def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -
     if loc[:1] == ("events",):
         from sim.events import explain_error
 
-        return explain_error(err, loc, source, more)
+        return explain_error(err, loc, source, more, errors)
     if err["type"] == "extra_forbidden":
         known = _known_keys(loc[:-1])
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
