@@ -19,7 +19,7 @@ from sim.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
 SCALAR_METRICS = ("export_revenue_bn_usd", "fdi_stock_bn_usd", "fdi_rejected_bn_usd",
                   "fdi_redirected_bn_usd", "fdi_divested_bn_usd", "active_pressure",
                   "pressure_cost_bn_usd", "concessions", "autonomy", "alignment",
-                  "western_alignment")
+                  "western_alignment", "cap_level", "cap_on_stock")
 VECTOR_METRICS = ("export_share", "import_share", "fuel_share", "fdi_share", "fdi_inflow_share",
                   "level", "attention", "effective_leverage")  # by partner
 COMMODITY_METRICS = ("exports_by_commodity", "commodity_to_china")  # by commodity
@@ -423,6 +423,15 @@ class BalanceModel(mesa.Model):
 
     def log(self, message: str) -> None:
         self.event_log.append(f"{self.year} Q{self.quarter}: {message}")
+
+    @property
+    def cap_level(self) -> float:
+        """The cap in force (events may change it); 1 when enforcement is 'none'."""
+        return 1.0 if self.cap.enforcement == "none" else self.cap.level
+
+    @property
+    def cap_on_stock(self) -> bool:
+        return self.cap.basis == "stock"
 
     def cap_basis_share(self) -> np.ndarray:
         """Each origin's share of what the cap is measured on."""

@@ -54,13 +54,14 @@ def model_frame(model: BalanceModel) -> pd.DataFrame:
               for name in (*VECTOR_METRICS, *COMMODITY_METRICS)}
     export, fdi, by_good = blocks["export_share"], blocks["fdi_share"], \
         blocks["exports_by_commodity"]
-    basis = fdi if model.cap.basis == "stock" else blocks["fdi_inflow_share"]
+    on_stock = columns["cap_on_stock"].astype(bool)[:, None]
+    basis = np.where(on_stock, fdi, blocks["fdi_inflow_share"])
     columns.update({
         "export_hhi": (export**2).sum(axis=1),
         "import_hhi": (blocks["import_share"] ** 2).sum(axis=1),
         "fdi_hhi": (fdi**2).sum(axis=1),
         "largest_fdi_share": fdi.max(axis=1),
-        "cap_breaches": (basis > model.cap.level + 1e-9).sum(axis=1),
+        "cap_breaches": (basis > columns["cap_level"][:, None] + 1e-9).sum(axis=1),
         "third_neighbour_export_share": export[:, model.is_third].sum(axis=1),
         "third_neighbour_fdi_share": fdi[:, model.is_third].sum(axis=1),
         "mining_export_share": by_good[:, model.is_mining].sum(axis=1) / by_good.sum(axis=1),
