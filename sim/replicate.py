@@ -125,7 +125,7 @@ def replicate(config: Scenario, count: int, master: int | None = None,
     # of a second, so one run per task would spend much of it on pickling).
     size = max(1, math.ceil(count / (workers * 4)))
     chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
-    bar = tqdm(total=count, desc=label or f"{config.name} x{count}", unit="run",
+    bar = _Bar(total=count, desc=label or f"{config.name} x{count}", unit="run",
                leave=False, disable=not progress)
     runs: list[Replication] = []
     try:
@@ -147,11 +147,22 @@ def replicate(config: Scenario, count: int, master: int | None = None,
 
 
 def _context():
-    """Fork is fast and safe while this process has one thread; otherwise spawn."""
+    """Fork is fast and safe while this process has one thread; otherwise a fork server
+    that has imported the model once (spawning would import it in every worker)."""
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sim.replicate"])
+        return context
     return multiprocessing.get_context("spawn")
+
+
+class _Bar(tqdm):
+    """A progress bar without tqdm's monitor thread, so later batches can still fork."""
+
+    monitor_interval = 0
 
 
 # --- `run.py run --replications N` ------------------------------------------------------

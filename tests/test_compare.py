@@ -1,0 +1,111 @@
+"""Replications (seeds independent of workers, means and bands), compare and list."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.cli import main
+from sim.compare import compare
+from sim.replicate import replicate
+from sim.scenario import load_scenario
+from sim.seeds import run_seed
+from tests.conftest import ROOT, write
+
+BASELINE = ROOT / "scenarios" / "baseline.toml"
+STRICT = ROOT / "scenarios" / "whatif" / "strict_cap.toml"
+
+
+@pytest.fixture(scope="module")
+def short_baseline():
+    return load_scenario(BASELINE, ["steps=24"])
+
+
+def test_replications_do_not_depend_on_workers_or_chunks(short_baseline):
+    serial = replicate(short_baseline, 5, workers=1, progress=False)
+    parallel = replicate(short_baseline, 5, workers=2, progress=False)
+    assert serial.seeds == parallel.seeds == [run_seed(short_baseline.seed, i) for i in range(5)]
+    pd.testing.assert_frame_equal(serial.summaries(), parallel.summaries())
+    for a, b in zip(serial.frames, parallel.frames, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert [r.events for r in serial.runs] == [r.events for r in parallel.runs]
+    more = replicate(short_baseline, 7, workers=2, progress=False)  # first 5 unchanged
+    pd.testing.assert_frame_equal(more.summaries().head(5), serial.summaries())
+
+
+def test_bands_are_central_90_percent(short_baseline):
+    reps = replicate(short_baseline, 6, workers=1, progress=False)
+    values = reps.summaries()["autonomy_mean"].to_numpy()
+    band = reps.summary_bands()["autonomy_mean"]
+    assert band["mean"] == pytest.approx(values.mean())
+    assert band["p05"] == pytest.approx(np.quantile(values, 0.05))
+    assert band["p95"] == pytest.approx(np.quantile(values, 0.95))
+    assert values.min() <= band["p05"] <= band["mean"] <= band["p95"] <= values.max()
+    steps = reps.step_bands()
+    col = np.stack([f["export_share.china"].to_numpy() for f in reps.frames])
+    assert np.allclose(steps["export_share.china.mean"], col.mean(axis=0))
+    assert (steps["export_share.china.p05"] <= steps["export_share.china.p95"]).all()
+
+
+def test_compare_with_itself_overlaps_everywhere(short_baseline):
+    reps = replicate(short_baseline, 3, workers=1, progress=False)
+    table = compare(reps, reps)
+    assert table["bands_overlap"].all() and (table["difference"] == 0).all()
+
+
+def test_compare_sees_the_strict_cap(short_baseline):
+    strict = load_scenario(STRICT, ["steps=24"])
+    a = replicate(short_baseline, 4, workers=1, progress=False)
+    b = replicate(strict, 4, workers=1, progress=False)
+    row = compare(a, b).set_index("metric").loc["china_fdi_share_final"]
+    assert row["difference"] < -0.1 and not row["bands_overlap"]
+
+
+def test_run_with_replications_writes_bands(tmp_path, capsys):
+    code = main(["run", str(BASELINE), "--replications", "3", "--steps", "8",
+                 "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "3 replications" in out and "95%" in out
+    (folder,) = tmp_path.iterdir()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["replications"] == 3 and summary["band"] == 0.9
+    assert set(summary["metrics"]["autonomy_mean"]) == {"mean", "p05", "p95"}
+    assert len(pd.read_csv(folder / "replications.csv")) == 3
+    assert len(pd.read_csv(folder / "steps_band.csv")) == 9
+    assert (folder / "export_share_china.png").stat().st_size > 1000
+    assert load_scenario(folder / "scenario.toml").steps == 8
+
+
+def test_compare_command_prints_table_and_writes_overlays(tmp_path, capsys):
+    code = main(["compare", str(BASELINE), str(STRICT), "--replications", "2",
+                 "--set", "steps=12", "--out", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "A = baseline, B = strict_cap" in out and "overlap?" in out and "B - A" in out
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith("compare-baseline-vs-strict_cap")
+    table = pd.read_csv(folder / "comparison.csv")
+    assert {"a_mean", "a_p05", "a_p95", "b_mean", "difference", "bands_overlap"} <= \
+        set(table.columns)
+    assert (folder / "fdi_share_china.png").exists() and (folder / "a.toml").exists()
+
+
+def test_compare_bad_file_is_one_line_and_no_folder(tmp_path, capsys):
+    bad = write(tmp_path / "bad.toml", f'extends = "{BASELINE}"\n[[events]]\nyear = 2016\n'
+                                       'kind = "partnership"\npartner = "mars"\n'
+                                       'level = "strategic"\n')
+    out = tmp_path / "out"
+    assert main(["compare", str(BASELINE), str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "events.0.partner" in err and "bad.toml" in err
+    assert not out.exists()
+
+
+def test_list_command(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "scenarios/history_1990_2024.toml" in out and "scenarios/whatif/no_cap.toml" in out
