@@ -35,7 +35,7 @@ NOT_SCENARIO_DIRS = ("sweeps",)
 COLOURS = {"China": "#c0392b", "Russia": "#2c6fbb", "Third neighbours": "#27ae60",
            "Rest of world": "#95a5a6"}
 OTHER_COLOURS = ("#27ae60", "#e67e22", "#8e44ad", "#16a085", "#7f8c8d")
-EVENT_LOG_LINES = 12
+EVENT_LOG_LINES = 200  # newest first, in a scroll box
 
 
 # --- the model the page drives ----------------------------------------------------------
@@ -300,25 +300,33 @@ def LevelsPanel(model: BalanceModel):
 
 
 def EventLogPanel(model: BalanceModel):
-    """What just happened, newest first: the text a class reads aloud."""
-    when = f"{model.year} Q{model.quarter}" if model.steps else f"start of {model.start_year}"
+    """What just happened, newest first: the text a class reads aloud.
+
+    Fixed height with its own scroll bar, so a long log never spills over the
+    chart below it; this quarter's events are in bold."""
+    when = f"{model.year} Q{model.quarter}"
+    now = when if model.steps else None
     lines = list(reversed(model.event_log[-EVENT_LOG_LINES:]))
-    with solara.Column(classes=["event-log"], style={"padding": "8px 14px"}) as panel:
-        solara.Markdown(f"### Event log — {when}, quarter {model.steps} of {model.max_steps}")
+    with solara.Column(classes=["event-log"], gap="4px",
+                       style={"padding": "6px 14px", "height": "370px"}) as panel:
+        solara.Markdown(f"### Event log — {when if now else f'start of {model.start_year}'}"
+                        f", quarter {model.steps} of {model.max_steps}")
         solara.Markdown(
             f"Autonomy **{model.autonomy:.2f}** · concessions **{model.concessions}** · "
             f"episodes under way **{model.active_episodes}** · China's share of exports "
             f"**{model.export_share[model.CHINA]:.0%}**, of FDI "
-            f"**{model.fdi_share[model.CHINA]:.0%}**")
-        solara.Markdown(f"Settings of this run: {settings_text(model)}")
+            f"**{model.fdi_share[model.CHINA]:.0%}**  \n"
+            f"<small>Settings of this run: {settings_text(model)}</small>")
         if model.seed_note:
-            solara.Warning(model.seed_note)
-        if lines:
-            solara.Markdown("\n".join(f"- {line}" for line in lines))
-            if len(model.event_log) > EVENT_LOG_LINES:
-                solara.Text(f"… and {len(model.event_log) - EVENT_LOG_LINES} earlier events")
-        else:
-            solara.Markdown("_Nothing has happened yet: press Step or ▶._")
+            solara.Warning(model.seed_note, dense=True)
+        with solara.Div(style={"flex": "1 1 0", "overflow-y": "auto", "min-height": "0",
+                               "border-top": "1px solid #ddd"}):
+            if lines:
+                solara.Markdown("\n".join(
+                    f"- **{line}**" if now and line.startswith(now) else f"- {line}"
+                    for line in lines))
+            else:
+                solara.Markdown("_Nothing has happened yet: press Step or ▶._")
     return panel
 
 
