@@ -1,0 +1,185 @@
+"""Sweep throughput against mesa.batch_run, worker scaling, Dask overhead, peak memory.
+
+    python benchmarks/bench_sweep.py                 # everything (a few minutes)
+    python benchmarks/bench_sweep.py --long-runs 0   # skip the long memory sweep
+
+1. The same workload (a grid of cap level x enforcement x alignment, replicated, 140
+   quarters each) through ``mesa.batch_run(BalanceModel, ..., number_processes=2,
+   data_collection_period=-1)`` and through our sweep with 2 workers: runs/s and ratio.
+   batch_run varies BalanceModel's keyword arguments (the baseline is read by each
+   model); the sweep varies the same scenario keys. Mesa 3.3 takes ``iterations=``,
+   Mesa 3.5 ``rng=`` (one seed per replication).
+2. The sweep with 1 and with 2 workers: speed-up.
+3. The sweep on a Dask LocalCluster (2 worker processes), with and without the cluster's
+   start-up, against the local backend.
+4. A long sweep of very short runs in a subprocess (``run.py sweep``), sampled with
+   psutil: peak RSS of the parent and of parent + workers, at two sweep sizes. Bounded
+   memory means the peak does not grow with the number of runs.
+
+Not part of the test suite. Every figure is measured when it runs; nothing is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+CAPS = [0.2, 0.3, 0.4, 0.5]
+ENFORCEMENT = ["strict", "leaky", "none"]
+ALIGNMENT = [0.1, 0.4, 0.7, 1.0]
+
+
+def grid_sweep(folder: Path, replications: int, steps: int | None = None,
+               name: str = "bench") -> Path:
+    """The benchmark grid as a sweep file (optionally with shorter runs)."""
+    overrides = f'overrides = ["steps={steps}"]\n' if steps else ""
+    path = folder / f"{name}.toml"
+    path.write_text(f"""name = "{name}"
+base = "{(REPO / 'scenarios' / 'baseline.toml').as_posix()}"
+{overrides}seed = 2010
+replications = {replications}
+[sampler]
+method = "grid"
+[parameters."investment.cap.level"]
+values = {CAPS}
+[parameters."investment.cap.enforcement"]
+values = {ENFORCEMENT!r}
+[parameters."alignment.level"]
+values = {ALIGNMENT}
+""".replace("'", '"'), encoding="utf-8")
+    return path
+
+
+def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
+    import mesa
+
+    from sim.model import BalanceModel
+    from sim.scenario import BASELINE, load_scenario
+    from sim.seeds import run_seeds
+
+    steps = load_scenario(BASELINE).steps
+    parameters = {"investment_cap": CAPS, "cap_enforcement": ENFORCEMENT,
+                  "alignment": ALIGNMENT}
+    kwargs = dict(parameters=parameters, number_processes=processes, data_collection_period=-1,
+                  max_steps=steps, display_progress=False)
+    if "rng" in inspect.signature(mesa.batch_run).parameters:
+        kwargs["rng"] = run_seeds(2010, replications)
+    else:
+        kwargs["iterations"] = replications
+    start = time.perf_counter()
+    results = mesa.batch_run(BalanceModel, **kwargs)
+    return time.perf_counter() - start, len(results)
+
+
+def time_sweep(path: Path, out: Path, workers: int, backend: str = "local",
+               scheduler: str | None = None) -> tuple[float, int]:
+    from sim.sweep import load_sweep
+    from sim.sweep.runner import run_sweep
+
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    outcome = run_sweep(load_sweep(path), out, workers=workers, backend=backend,
+                        scheduler=scheduler, progress=False)
+    return time.perf_counter() - start, outcome.ran
+
+
+def peak_rss(command: list[str]) -> tuple[float, float, float]:
+    """Run a command; sample its RSS and its children's: (seconds, parent MB, total MB)."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL)
+    watched = psutil.Process(proc.pid)
+    parent_peak = total_peak = 0
+    while proc.poll() is None:
+        try:
+            parent = watched.memory_info().rss
+            children = sum(c.memory_info().rss for c in watched.children(recursive=True))
+        except psutil.Error:
+            break
+        parent_peak, total_peak = max(parent_peak, parent), max(total_peak, parent + children)
+        time.sleep(0.1)
+    proc.wait()
+    if proc.returncode:
+        raise SystemExit(f"{command} failed ({proc.returncode})")
+    return time.perf_counter() - start, parent_peak / 2**20, total_peak / 2**20
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--replications", type=int, default=6,
+                        help="replications per grid point (48 points; default 6: 288 runs)")
+    parser.add_argument("--long-runs", type=int, default=100_000,
+                        help="runs of the long memory sweep (0 to skip; default 100000)")
+    parser.add_argument("--long-steps", type=int, default=1,
+                        help="quarters per run of the long sweep (default 1: short runs)")
+    args = parser.parse_args()
+    from importlib.metadata import version
+
+    import mesa
+
+    print(f"python {sys.version.split()[0]}, mesa {mesa.__version__}, dask "
+          f"{version('distributed')}, {os.cpu_count()} cpus, load average "
+          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    runs = 48 * args.replications
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        path = grid_sweep(tmp, args.replications)
+
+        print(f"\n1. the same {runs} baseline runs (140 quarters), 2 processes")
+        batch_s, batch_n = time_batch_run(args.replications, 2)
+        sweep_s, sweep_n = time_sweep(path, tmp / "two", 2)
+        assert batch_n == sweep_n == runs, (batch_n, sweep_n)
+        print(f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s")
+        print(f"   run.py sweep   : {sweep_s:6.2f} s  {runs / sweep_s:7.1f} runs/s")
+        print(f"   ratio          : {batch_s / sweep_s:6.2f}x the throughput of batch_run")
+
+        print("\n2. worker scaling (local backend)")
+        one_s, _ = time_sweep(path, tmp / "one", 1)
+        two_s, _ = time_sweep(path, tmp / "two", 2)
+        print(f"   1 worker : {one_s:6.2f} s  {runs / one_s:7.1f} runs/s")
+        print(f"   2 workers: {two_s:6.2f} s  {runs / two_s:7.1f} runs/s")
+        print(f"   speed-up : {one_s / two_s:6.2f}x")
+
+        print("\n3. Dask (LocalCluster, 2 worker processes, loopback) against local")
+        dask_s, _ = time_sweep(path, tmp / "dask", 2, backend="dask")
+        from dask.distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            warm_s, _ = time_sweep(path, tmp / "warm", 2, backend="dask",
+                                   scheduler=cluster.scheduler_address)
+        print(f"   local            : {two_s:6.2f} s")
+        print(f"   dask, own cluster: {dask_s:6.2f} s  (+{dask_s - two_s:.2f} s, "
+              "cluster start-up included)")
+        print(f"   dask, running    : {warm_s:6.2f} s  (+{warm_s - two_s:.2f} s, "
+              f"{100 * (warm_s - two_s) / two_s:+.1f}%)")
+
+        if args.long_runs:
+            print(f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
+                  "2 workers, run.py sweep in a subprocess)")
+            for n in sorted({max(args.long_runs // 10, 48), args.long_runs}):
+                reps = max(1, n // 48)
+                long_path = grid_sweep(tmp, reps, steps=args.long_steps, name=f"long{reps}")
+                out = tmp / f"long{reps}-out"
+                seconds, parent, total = peak_rss(
+                    [sys.executable, str(REPO / "run.py"), "sweep", str(long_path), "--out",
+                     str(out), "--workers", "2", "--no-progress"])
+                print(f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
+                      f"runs/s, peak RSS parent {parent:6.1f} MB, parent + workers "
+                      f"{total:6.1f} MB")
+                shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
