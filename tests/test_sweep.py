@@ -334,3 +334,27 @@ summary = ["leverage_russia_mean", "cap_breach_quarters"]
     names = {p.name for p in report.files}
     assert {"main_effects.csv", "heatmap_leverage_russia_mean.png",
             "lines_cap_breach_quarters.png"} <= names
+
+
+def test_every_sweep_file_key_is_documented():
+    from sim.sweep.spec import sweep_keys
+
+    text = (REPO / "docs" / "sweeps.md").read_text(encoding="utf-8")
+    missing = [key for key, _, _ in sweep_keys() if f"| `{key}` |" not in text]
+    assert not missing
+
+
+@pytest.mark.parametrize("name", ["cap_grid", "sobol_policy", "morris_screening"])
+def test_shipped_sweeps_load_and_every_point_is_valid(name):
+    from sim.sweep.sampling import validate_points
+
+    spec = load_sweep(REPO / "scenarios" / "sweeps" / f"{name}.toml")
+    frame = design(spec)
+    validate_points(spec, frame)
+    assert len(frame) == expected_points(spec)
+    if name == "sobol_policy":
+        assert len(spec.params) >= 8
+    if name == "cap_grid":
+        assert spec.keys == ["investment.cap.level", "investment.cap.enforcement",
+                             "alignment.level"]
+
