@@ -152,11 +152,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     from sim.app import ENV_SCENARIO  # after the check: importing the page is slow
 
     app = Path(__file__).with_name("app.py")
-    # Offline and quiet: no version check or telemetry calls out, no hook-rule warning
-    # about Mesa's own code in the instructor's terminal.
-    env = {**os.environ, ENV_SCENARIO: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-           "PYTHONWARNINGS": os.environ.get("PYTHONWARNINGS",
-                                            "ignore::UserWarning:solara.validate_hooks")}
+    # Offline: no version check or telemetry calls out of the machine.
+    env = {**os.environ, ENV_SCENARIO: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
     command = [sys.executable, "-m", "solara", "run", str(app), "--production",
                "--no-check-version", "--host", args.host, "--port", str(args.port)]
     shown = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host

@@ -34,6 +34,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SCREENSHOT = REPO / "results" / "dashboard-screenshot.png"
 PAGE_TIMEOUT_MS = 60_000
 EVENT_LINE = re.compile(r"^\d{4} Q[1-4]: ", re.M)
+_SERVER_LOGS: dict[str, Path] = {}  # address -> the dashboard's output, for failure messages
 
 
 def _unavailable(reason: str) -> None:
@@ -92,6 +93,7 @@ def dashboard(scenario_folder: Path, tmp_path_factory: pytest.TempPathFactory
             time.sleep(0.2)
         address = f"http://127.0.0.1:{port}/"
         assert f"dashboard: {address}" in log_path.read_text(), "the CLI must print the address"
+        _SERVER_LOGS[address] = log_path
         yield address
     finally:
         # Its own session: the CLI and the solara server it started end together.
@@ -126,8 +128,11 @@ def page(browser, dashboard: str):
     context = browser.new_context(viewport={"width": 1600, "height": 1350})
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
-    page.goto(dashboard)
-    page.get_by_role("button", name="Step").wait_for()   # widgets exist only after a while
+    try:
+        page.goto(dashboard)
+        page.get_by_role("button", name="Step").wait_for()  # widgets come after a while
+    except Exception as exc:  # the browser's error alone does not say why the page failed
+        pytest.fail(f"{exc}\n--- dashboard log ---\n{_SERVER_LOGS[dashboard].read_text()}")
     yield page
     context.close()
 
