@@ -16,6 +16,9 @@ EPILOG = """examples:
   python run.py run scenarios/baseline.toml
   python run.py run scenarios/baseline.toml --seed 7 --set investment.cap.enforcement=strict
   python run.py calibrate
+  python run.py list
+  python run.py run scenarios/history_1990_2024.toml --replications 8
+  python run.py compare scenarios/baseline.toml scenarios/whatif/strict_cap.toml
 """
 
 
