@@ -12,7 +12,9 @@ chunk to Parquet at once, so memory does not grow with the size of the sweep.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import gc
+import logging
 import math
 import multiprocessing
 import os
@@ -340,10 +342,13 @@ def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
     if scheduler:
         client = Client(scheduler, timeout="30s")
     else:
-        # Loopback only; in-process workers talk over inproc:// and need no host.
+        # Loopback only (in-process workers talk over inproc:// and need no host); the
+        # scheduler's HTTP server on a free loopback port; cluster chatter kept quiet.
         network = {"host": "127.0.0.1"} if processes else {}
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                               dashboard_address=None, **network)
+        with _workers_ignore_ctrl_c():
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                   processes=processes, dashboard_address="127.0.0.1:0",
+                                   silence_logs=logging.ERROR, **network)
         client = Client(cluster)
     futures = None
     try:
@@ -369,3 +374,19 @@ def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start child processes with Ctrl-C ignored (an ignored signal stays ignored across
+    exec), so that a terminal's Ctrl-C reaches only this process, which stops the sweep;
+    otherwise every Dask worker would die printing its own traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
