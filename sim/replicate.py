@@ -26,6 +26,7 @@ from sim.scenario import Scenario, load_scenario
 from sim.seeds import run_seed
 
 BAND = 0.9  # central share of replications the band covers
+MIN_CHUNK_STEPS = 5000  # quarters simulated per task: about a second of work
 LOW_Q, HIGH_Q = (1 - BAND) / 2, 1 - (1 - BAND) / 2
 
 # Band plots of a replicated run (and of a comparison): file -> (column, title).
@@ -50,6 +51,7 @@ class Replication:
     summary: dict[str, float]
     frame: pd.DataFrame
     events: list[str]
+    process: int = 0  # id of the process that ran it (the result never depends on it)
 
 
 @dataclass
@@ -104,7 +106,8 @@ def _run_chunk(config: Scenario, master: int, indices: list[int]) -> list[Replic
     for index in indices:
         seed = run_seed(master, index)
         model, frame = simulate(config, seed)
-        done.append(Replication(index, seed, summarize(frame), frame, list(model.event_log)))
+        done.append(Replication(index, seed, summarize(frame), frame, list(model.event_log),
+                                os.getpid()))
     return done
 
 
@@ -117,14 +120,17 @@ def available_cores() -> int:
 
 def replicate(config: Scenario, count: int, master: int | None = None,
               workers: int | None = None, progress: bool = True,
-              label: str | None = None) -> Replications:
+              label: str | None = None, min_chunk_steps: int = MIN_CHUNK_STEPS) -> Replications:
     """Run ``count`` replications of ``config``; parallel across cores when it pays."""
     master = config.seed if master is None else master
     workers = max(1, min(workers or available_cores(), count))
-    # About four chunks per worker: even load, few round trips (a run takes a fraction
-    # of a second, so one run per task would spend much of it on pickling).
-    size = max(1, math.ceil(count / (workers * 4)))
+    # Up to four chunks per worker for an even load, but each chunk at least
+    # ``min_chunk_steps`` quarters (about a second): a run takes tens of milliseconds,
+    # less than starting a worker, so small batches run here, in this process.
+    chunk_count = min(workers * 4, count, max(1, count * config.steps // min_chunk_steps))
+    size = math.ceil(count / chunk_count)
     chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
+    workers = min(workers, len(chunks))
     bar = _Bar(total=count, desc=label or f"{config.name} x{count}", unit="run",
                leave=False, disable=not progress)
     runs: list[Replication] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -26,13 +27,16 @@ def short_baseline():
 
 def test_replications_do_not_depend_on_workers_or_chunks(short_baseline):
     serial = replicate(short_baseline, 5, workers=1, progress=False)
-    parallel = replicate(short_baseline, 5, workers=2, progress=False)
+    parallel = replicate(short_baseline, 5, workers=2, progress=False, min_chunk_steps=1)
     assert serial.seeds == parallel.seeds == [run_seed(short_baseline.seed, i) for i in range(5)]
     pd.testing.assert_frame_equal(serial.summaries(), parallel.summaries())
     for a, b in zip(serial.frames, parallel.frames, strict=True):
         pd.testing.assert_frame_equal(a, b)
     assert [r.events for r in serial.runs] == [r.events for r in parallel.runs]
-    more = replicate(short_baseline, 7, workers=2, progress=False)  # first 5 unchanged
+    assert {r.process for r in serial.runs} == {os.getpid()}
+    assert os.getpid() not in {r.process for r in parallel.runs}
+    more = replicate(short_baseline, 7, workers=2, progress=False,
+                     min_chunk_steps=30)  # other chunks; the first 5 unchanged
     pd.testing.assert_frame_equal(more.summaries().head(5), serial.summaries())
 
 
