@@ -195,8 +195,14 @@ class CreditLine(EventBase):
                   f"+{self.debt_share:g}{self.tag()}")
         if self.refinery_year is not None:
             delay = (self.refinery_year - self.year_quarter[0]) * 4 - (self.year_quarter[1] - 1)
-            timeline.later(max(delay, 0), lambda m: refinery_on_line(
-                m, self.refinery_substitution, m.partner_names[i]))
+
+            def on_line(m: BalanceModel) -> None:
+                refinery_on_line(m, self.refinery_substitution, m.partner_names[i])
+
+            if delay <= 0:  # on line the year the credit comes
+                on_line(model)
+            else:
+                timeline.later(delay, on_line)
 
 
 class TradeDeal(EventBase):

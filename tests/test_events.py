@@ -124,6 +124,15 @@ def test_credit_line_adds_debt_and_the_refinery_cuts_fuel_imports(baseline):
     assert baseline.trade.imports.refinery_substitution == 0.0  # not mutated
 
 
+def test_refinery_in_the_credit_year_is_on_line_at_once(baseline):
+    cfg = with_events(baseline, {"kind": "credit_line", "at": "2012Q2", "partner": "india",
+                                 "debt_share": 0.0, "refinery_year": 2012,
+                                 "refinery_substitution": 0.5})
+    model = run_to(cfg, 2012, 2)
+    assert model.trade_cfg.imports.refinery_substitution == 0.5
+    assert any(line.startswith("2012 Q2: the refinery") for line in model.event_log)
+
+
 def test_trade_deal_changes_demand_only_when_passed(baseline):
     deal = {"kind": "trade_deal", "year": 2011, "partner": "united_states",
             "commodity": "cashmere", "demand_factor": 4.0}
