@@ -215,19 +215,13 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.output import new_results_dir
     from sim.sweep.runner import SweepInterrupted, run_sweep
     from sim.sweep.spec import load_sweep
 
     spec = load_sweep(Path(args.sweep_file), args.overrides)
     backend = "dask" if args.scheduler else args.backend
-    folder = Path(args.out) if args.out else None
+    folder = Path(args.out) if args.out else None  # None: results/<name>-<timestamp>/
     try:
-        if folder is None:
-            from sim.sweep.sampling import design, validate_points
-
-            validate_points(spec, design(spec))  # no folder for a sweep that cannot run
-            folder = new_results_dir(spec.name)
         outcome = run_sweep(spec, folder, workers=args.workers, backend=backend,
                             scheduler=args.scheduler, chunk_runs=args.chunk_runs,
                             progress=not args.no_progress)

@@ -322,18 +322,20 @@ values = ["strict", "none"]
 [parameters."alignment.level"]
 values = [0.0, 1.0]
 [outputs]
-summary = ["leverage_russia_mean", "cap_breach_quarters"]
+summary = ["leverage_russia_mean", "fdi_rejected_bn_usd_total"]
 """
     path = sweep_file(tmp_path, body, steps=12, replications=3)
     outcome = run_sweep(load_sweep(path), tmp_path / "grid", workers=1, progress=False)
     report = analyze(outcome.folder)
     effects = report.indices.set_index(["output", "parameter"])["main_effect"]
     assert effects[("leverage_russia_mean", "alignment.level")] > 0.5
-    assert effects[("cap_breach_quarters", "investment.cap.enforcement")] > \
-        effects[("cap_breach_quarters", "alignment.level")]
+    # With no enforcement nothing is rejected; strict enforcement rejects China's excess.
+    assert effects[("fdi_rejected_bn_usd_total", "investment.cap.enforcement")] > 0.5
+    assert effects[("fdi_rejected_bn_usd_total", "investment.cap.enforcement")] > \
+        effects[("fdi_rejected_bn_usd_total", "alignment.level")]
     names = {p.name for p in report.files}
     assert {"main_effects.csv", "heatmap_leverage_russia_mean.png",
-            "lines_cap_breach_quarters.png"} <= names
+            "lines_fdi_rejected_bn_usd_total.png"} <= names
 
 
 def test_every_sweep_file_key_is_documented():

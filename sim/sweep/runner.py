@@ -247,7 +247,7 @@ def make_chunks(spec: SweepSpec, values: list[tuple], missing: np.ndarray,
                     values=[values[int(p)] for p in points])
 
 
-def run_sweep(spec: SweepSpec, folder: Path, *, workers: int | None = None,
+def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | None = None,
               backend: str = "local", scheduler: str | None = None,
               chunk_runs: int | None = None, progress: bool = True,
               dask_processes: bool = True,
@@ -255,10 +255,15 @@ def run_sweep(spec: SweepSpec, folder: Path, *, workers: int | None = None,
     """Sample, check every point, then run what the folder is missing.
 
     Nothing is created before every sampled point has passed the scenario check.
-    ``on_chunk(done, total)`` is called after each chunk is written.
+    ``folder`` None means a new ``results/<name>-<timestamp>/``; an existing sweep
+    folder is resumed. ``on_chunk(done, total)`` is called after each chunk is written.
     """
     frame = sampling.design(spec)
     sampling.validate_points(spec, frame)
+    if folder is None:
+        from sim.output import new_results_dir
+
+        folder = new_results_dir(spec.name)
     workers = workers or default_workers()
     resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
     total = len(frame) * spec.file.replications
