@@ -342,7 +342,7 @@ def test_every_sweep_file_key_is_documented():
     from sim.sweep.spec import sweep_keys
 
     text = (REPO / "docs" / "sweeps.md").read_text(encoding="utf-8")
-    missing = [key for key, _, _ in sweep_keys() if f"| `{key}` |" not in text]
+    missing = [key for key, _ in sweep_keys() if f"| `{key}` |" not in text]
     assert not missing
 
 

@@ -404,13 +404,13 @@ def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[s
     return summary, series
 
 
-def sweep_keys() -> list[tuple[str, str, str]]:
-    """Every key of a sweep file with its type and description, for docs."""
-    rows: list[tuple[str, str, str]] = []
+def sweep_keys() -> list[tuple[str, str]]:
+    """Every key of a sweep file with its description (docs/sweeps.md must list each)."""
+    rows: list[tuple[str, str]] = []
     for prefix, model in (("", SweepFile), ("sampler.", Sampler), ("outputs.", Outputs),
                           ('parameters."KEY".', Parameter)):
         for name, info in model.model_fields.items():
             if name in ("sampler", "outputs", "parameters") and model is SweepFile:
                 continue
-            rows.append((prefix + name, str(info.annotation), info.description or ""))
+            rows.append((prefix + name, info.description or ""))
     return rows

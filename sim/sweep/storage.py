@@ -131,6 +131,7 @@ def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
                                     "the same sweep file and overrides to resume, or a new "
                                     "--out folder for a different sweep")
         clean_partial(folder)
+        _record_resume(folder, manifest)
         return True
     if folder.exists() and any((folder / "runs").glob("*.parquet")):
         raise ScenarioError(folder, MANIFEST, "run files but no manifest",
@@ -144,6 +145,24 @@ def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
     write_table(folder / "design.parquet", pa.Table.from_pandas(frame, preserve_index=False))
     output.write_json(folder / MANIFEST, manifest_for(spec, len(frame), chunk_hint))
     return False
+
+
+def _record_resume(folder: Path, manifest: dict) -> None:
+    """Note each resume in the manifest, and warn when the code changed in between: the
+    folder would then hold runs of two versions of the model."""
+    import sys
+
+    now = git_commit()
+    started = manifest.get("git", {})
+    if now.get("commit") != started.get("commit") or now.get("sim_modified"):
+        print(f"warning: resuming {folder} with code at commit {now.get('commit')} "
+              f"(local changes in sim/: {now.get('sim_modified')}); the sweep started at "
+              f"{started.get('commit')} (local changes: {started.get('sim_modified')}). "
+              "If the model changed, the runs before and after differ.", file=sys.stderr)
+    entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "git": now,
+             "packages": package_versions(), "runs_before": int(len(done_run_ids(folder)))}
+    manifest["resumes"] = [*manifest.get("resumes", []), entry]
+    output.write_json(folder / MANIFEST, manifest)
 
 
 def clean_partial(folder: Path) -> None:
