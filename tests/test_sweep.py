@@ -360,3 +360,37 @@ def test_shipped_sweeps_load_and_every_point_is_valid(name):
         assert spec.keys == ["investment.cap.level", "investment.cap.enforcement",
                              "alignment.level"]
 
+
+
+def test_analyze_a_morris_sweep_writes_mu_star_and_sigma(tmp_path):
+    path = sweep_file(tmp_path, '[sampler]\nmethod = "morris"\nsamples = 4\nlevels = 4\n'
+                      + RANGES + '[outputs]\nsummary = ["leverage_russia_mean"]\n', steps=8)
+    outcome = run_sweep(load_sweep(path), tmp_path / "morris", workers=1, progress=False)
+    assert outcome.ran == 4 * (3 + 1)
+    report = analyze(outcome.folder, plots=False)
+    indices = report.indices.set_index("parameter")
+    assert np.isfinite(indices[["mu_star", "mu_star_conf", "mu", "sigma"]].to_numpy()).all()
+    assert (indices["mu_star"] >= indices["mu"].abs() - 1e-12).all()  # mu* = mean |EE|
+    assert indices["mu_star"].idxmax() == "alignment.level"
+
+
+def test_a_failing_run_is_recorded_and_the_chunk_carries_on(tmp_path, monkeypatch):
+    import sim.results
+    from sim.sweep.runner import context_for, make_chunks, run_chunk
+
+    spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))
+    real = sim.results.simulate
+
+    def flaky(config, seed, *args, **kwargs):
+        if seed == run_seed(11, 2):
+            raise FloatingPointError("overflow in the trade block")
+        return real(config, seed, *args, **kwargs)
+
+    monkeypatch.setattr(sim.results, "simulate", flaky)
+    chunk = next(make_chunks(spec, point_values(spec, design(spec)), np.arange(4), 4))
+    runs, _ = run_chunk(context_for(spec), chunk)
+    table = runs.to_pandas()
+    assert table["error"].tolist()[2] == "FloatingPointError: overflow in the trade block"
+    assert table["error"].isna().tolist() == [True, True, False, True]
+    assert np.isnan(table.loc[2, "autonomy_mean"])
+    assert np.isfinite(table.drop(index=2)["autonomy_mean"]).all()
