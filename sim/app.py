@@ -374,6 +374,7 @@ def Page():
     shown, set_shown = solara.use_state(str(first))
     picked, set_picked = solara.use_state(label_of(choices, start))
     error, set_error = solara.use_state(start_error)
+    generation, set_generation = solara.use_state(0)
 
     def choose(label: str | None) -> None:
         if label is None:
@@ -384,6 +385,14 @@ def Page():
         if problem is None:
             set_shown(str(choices[label]))
 
+    def restore() -> None:
+        """Sliders back to the file's values and a fresh model (the file is read again)."""
+        problem = scenario_error(Path(shown))
+        set_error(problem)
+        if problem is None:
+            set_picked(label_of(choices, Path(shown)))
+            set_generation(lambda g: g + 1)
+
     with solara.Sidebar():
         with solara.Card("Scenario"):
             solara.Select("Scenario file", values=list(choices), value=picked,
@@ -392,7 +401,15 @@ def Page():
                 solara.Error(error, classes=["scenario-error"])
                 solara.Text(f"Still showing: {label_of(choices, Path(shown))}")
             else:
-                description = load_scenario(shown).description
-                if description:
-                    solara.Text(description)
-    Dashboard(shown).key(shown)
+                solara.Text(_description(shown))
+            solara.Button("Back to the scenario's settings", on_click=restore, text=True,
+                          color="primary", style={"padding": "0"})
+    Dashboard(shown).key(f"{shown}#{generation}")
+
+
+def _description(path: str) -> str:
+    """The scenario's one-line question ('' if the file cannot be read just now)."""
+    try:
+        return load_scenario(path).description
+    except ScenarioError:
+        return ""

@@ -137,18 +137,29 @@ def page(browser, dashboard: str):
     context.close()
 
 
-def _step(page, times: int, start: int) -> int:
-    """Press Step ``times`` times, each time waiting until the page shows the new step."""
-    for n in range(start + 1, start + times + 1):
-        page.get_by_role("button", name="Step").click()
-        _wait_quarter(page, n)
-    return start + times
+def _quarter(page) -> int:
+    """The quarter the page shows, from the event log's header (Mesa's own step text
+    differs between 3.3 and 3.5)."""
+    match = re.search(r"quarter (\d+) of", _event_log(page))
+    assert match, _event_log(page)
+    return int(match.group(1))
 
 
 def _wait_quarter(page, n: int) -> None:
-    """Wait for the event log's header to show quarter ``n`` (Mesa's own step text differs
-    between 3.3 and 3.5)."""
+    """Wait for the event log's header to show quarter ``n``."""
     page.locator(".event-log", has_text=f"quarter {n} of").wait_for()
+
+
+def _step(page, times: int = 1) -> int:
+    """Press Step ``times`` times, each time waiting until the page shows a later quarter
+    (how many quarters one press makes is Mesa's render interval); the quarter reached."""
+    for _ in range(times):
+        before = _quarter(page)
+        page.get_by_role("button", name="Step").click()
+        page.wait_for_function(
+            "(q) => { const m = document.querySelector('.event-log')?.innerText"
+            ".match(/quarter (\\d+) of/); return m !== null && Number(m[1]) > q; }", arg=before)
+    return _quarter(page)
 
 
 def _charts(page) -> list[bytes]:
@@ -186,9 +197,10 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     page.locator(".event-log", has_text="alignment 1.00").wait_for()
     assert "seed 7" in _event_log(page), "the typed seed (a string) reached the model"
 
-    steps = _step(page, 4, start=0)
+    steps = _step(page, 4)
+    assert steps == 4, "one Step press is one quarter at Mesa's default render interval"
     while not EVENT_LINE.search(_event_log(page)) and steps < 24:
-        steps = _step(page, 1, start=steps)
+        steps = _step(page)
     log_after = _event_log(page)
     assert EVENT_LINE.search(log_after), f"no event after {steps} quarters:\n{log_after}"
     assert log_after != log_before
@@ -209,14 +221,17 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
         "() => [...document.querySelectorAll('.v-input__slider')].some(s => "
         "s.innerText.includes('Render Interval') && "
         "s.querySelector('[role=slider]').getAttribute('aria-valuenow') === '9')")
-    for _ in range(6):
-        page.get_by_role("button", name="Step").click()
-        steps += 9
-        _wait_quarter(page, steps)
+    while steps < 55:
+        steps = _step(page)
 
     page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True)
+
+    # One press brings back the scenario's own settings and a fresh model.
+    page.get_by_role("button", name="Back to the scenario's settings").click()
+    page.locator(".event-log", has_text="quarter 0 of").wait_for()
+    assert "alignment 0.40" in _event_log(page) and "seed 2010" in _event_log(page)
 
 
 def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path
@@ -234,8 +249,7 @@ def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_fold
     assert shown.inner_text().strip() == cli_error
 
     # The page keeps working on the last good scenario.
-    _step(page, 2, start=0)
-    assert "quarter 2 of" in _event_log(page)
+    assert _step(page, 2) == 2
     page.locator(".v-select", has_text="Scenario file").click()
     page.get_by_role("option", name="baseline.toml", exact=True).click()
     _wait_quarter(page, 0)   # a good pick rebuilds the page
