@@ -264,15 +264,17 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
         from sim.output import new_results_dir
 
         folder = new_results_dir(spec.name)
-    workers = workers or default_workers()
     resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
     total = len(frame) * spec.file.replications
     done = storage.done_run_ids(folder)
     missing = np.setdiff1d(np.arange(total, dtype=np.int64), done)
     context = context_for(spec)
     values = sampling.point_values(spec, frame)
-    size = chunk_size(spec, len(missing), workers, chunk_runs) if len(missing) else 1
-    chunks = make_chunks(spec, values, missing, size)
+
+    def chunks_for(slots: int) -> Iterator[Chunk]:
+        """Chunks sized once the backend knows how many runs it can run at once."""
+        return make_chunks(spec, values, missing, chunk_size(spec, len(missing), slots,
+                                                              chunk_runs))
     outcome = SweepOutcome(folder=folder, total=total, done_before=total - len(missing), ran=0,
                            failed=0, seconds=0.0, resumed=resumed)
     start = time.perf_counter()
@@ -291,9 +293,9 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
     try:
         if len(missing):
             if backend == "local":
-                _run_on_processes(context, chunks, workers, record)
+                _run_on_processes(context, chunks_for, workers or default_workers(), record)
             elif backend == "dask":
-                _run_on_dask(context, chunks, workers, scheduler, dask_processes, record)
+                _run_on_dask(context, chunks_for, workers, scheduler, dask_processes, record)
             else:
                 raise ValueError(f"unknown backend {backend!r}")
     except KeyboardInterrupt:
@@ -305,14 +307,14 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
     return outcome
 
 
-def _run_on_processes(context: RunContext, chunks: Iterator[Chunk], workers: int,
-                      record: Callable) -> None:
+def _run_on_processes(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk]],
+                      workers: int, record: Callable) -> None:
     window = workers * WINDOW_PER_WORKER
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
                                   initializer=_init_worker, initargs=(context,))
     pending: dict[cf.Future, Chunk] = {}
     try:
-        for chunk in chunks:
+        for chunk in chunks_for(workers):
             while len(pending) >= window:
                 _drain(pending, record)
             pending[pool.submit(_run_local, chunk)] = chunk
@@ -339,8 +341,11 @@ def _drain(pending: dict[cf.Future, Chunk], record: Callable) -> None:
         record(chunk, future.result())
 
 
-def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
-                 scheduler: str | None, processes: bool, record: Callable) -> None:
+def _run_on_dask(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk]],
+                 workers: int | None, scheduler: str | None, processes: bool,
+                 record: Callable) -> None:
+    """On a running scheduler (``scheduler``) or a LocalCluster of ``workers`` processes;
+    chunks are sized by the cluster's thread count."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -351,18 +356,18 @@ def _run_on_dask(context: RunContext, chunks: Iterator[Chunk], workers: int,
         # scheduler's HTTP server on a free loopback port; cluster chatter kept quiet.
         network = {"host": "127.0.0.1"} if processes else {}
         with _workers_ignore_ctrl_c():
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                    processes=processes, dashboard_address="127.0.0.1:0",
                                    silence_logs=logging.ERROR, **network)
         client = Client(cluster)
     futures = None
     try:
-        slots = sum(client.nthreads().values()) or workers
+        slots = sum(client.nthreads().values()) or workers or default_workers()
         shared = client.scatter(context, broadcast=True)
         window = slots * WINDOW_PER_WORKER
         pending: dict = {}
         futures = as_completed()
-        for chunk in chunks:
+        for chunk in chunks_for(slots):
             future = client.submit(run_chunk, shared, chunk, pure=False)
             pending[future.key] = chunk
             futures.add(future)
