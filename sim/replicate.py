@@ -156,13 +156,22 @@ def _context():
     """Fork is fast and safe while this process has one thread; otherwise a fork server
     that has imported the model once (spawning would import it in every worker)."""
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and _threads() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sim.replicate"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def _threads() -> int:
+    """Threads of this process, native ones included (numeric libraries start their own):
+    what Python 3.12 counts before it warns that fork may deadlock."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
 
 
 class _Bar(tqdm):
