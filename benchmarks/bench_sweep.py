@@ -94,12 +94,40 @@ def time_sweep(path: Path, out: Path, workers: int, backend: str = "local",
     return time.perf_counter() - start, outcome.ran
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (pool workers are joined
-    at the end of each measurement, so their time is counted)."""
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), \
-        resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def in_child(kind: str, path: Path, out: Path, workers: int,
+             replications: int) -> tuple[float, int, float]:
+    """One measurement in a fresh single-threaded interpreter, as ``run.py sweep`` runs:
+    (seconds of the batch_run or sweep call, runs, CPU seconds of that call in the child
+    and its workers, imports excluded)."""
+    before = _cpu(resource.RUSAGE_CHILDREN)
+    done = subprocess.run([sys.executable, __file__, "--child", kind, "--path", str(path),
+                           "--out", str(out), "--workers", str(workers), "--replications",
+                           str(replications)], cwd=REPO, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{kind} child failed:\n{done.stderr}")
+    cpu = _cpu(resource.RUSAGE_CHILDREN) - before
+    seconds, runs, startup_cpu = done.stdout.split()[-3:]
+    return float(seconds), int(runs), cpu - float(startup_cpu)
+
+
+def child(kind: str, path: Path, out: Path, workers: int, replications: int) -> None:
+    """The body of ``in_child``: import everything first, then time only the call."""
+    import mesa  # noqa: F401
+
+    import sim.sweep.runner  # noqa: F401
+    from sim.model import BalanceModel  # noqa: F401
+
+    startup = _cpu(resource.RUSAGE_SELF)
+    if kind == "batch":
+        seconds, runs = time_batch_run(replications, workers)
+    else:
+        seconds, runs = time_sweep(path, out, workers)
+    print(f"{seconds} {runs} {startup}")
 
 
 def best_of(repeat: int, measure) -> tuple[float, int, list[float], float]:
@@ -108,11 +136,15 @@ def best_of(repeat: int, measure) -> tuple[float, int, list[float], float]:
     (a measure of work done that other load on the machine does not inflate)."""
     times, count, cpu = [], 0, []
     for _ in range(repeat):
-        before = cpu_seconds()
-        seconds, count = measure()
-        cpu.append((cpu_seconds() - before) / max(count, 1))
+        seconds, count, cpu_s = measure()
+        cpu.append(cpu_s / max(count, 1))
         times.append(seconds)
     return min(times), count, times, min(cpu)
+
+
+def best_time(repeat: int, measure) -> tuple[float, list[float]]:
+    times = [measure()[0] for _ in range(repeat)]
+    return min(times), times
 
 
 def _all(times: list[float]) -> str:
@@ -151,7 +183,14 @@ def main() -> None:
                         help="runs of the long memory sweep (0 to skip; default 100000)")
     parser.add_argument("--long-steps", type=int, default=1,
                         help="quarters per run of the long sweep (default 1: short runs)")
+    parser.add_argument("--child", choices=("batch", "sweep"), help=argparse.SUPPRESS)
+    parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        child(args.child, args.path, args.out, args.workers, args.replications)
+        return
     from importlib.metadata import version
 
     import mesa
@@ -167,9 +206,9 @@ def main() -> None:
         r = args.repeat
         print(f"\n1. the same {runs} baseline runs (140 quarters), 2 processes, best of {r}")
         batch_s, batch_n, batch_t, batch_cpu = best_of(
-            r, lambda: time_batch_run(args.replications, 2))
+            r, lambda: in_child("batch", path, tmp / "b", 2, args.replications))
         sweep_s, sweep_n, sweep_t, sweep_cpu = best_of(
-            r, lambda: time_sweep(path, tmp / "two", 2))
+            r, lambda: in_child("sweep", path, tmp / "two", 2, args.replications))
         assert batch_n == sweep_n == runs, (batch_n, sweep_n)
         print(f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s  "
               f"{1000 * batch_cpu:6.1f} ms CPU/run  {_all(batch_t)}")
@@ -179,27 +218,30 @@ def main() -> None:
               f"(wall); {batch_cpu / sweep_cpu:.2f}x its work per run (CPU)")
 
         print(f"\n2. worker scaling (local backend), best of {r}")
-        one_s, _, one_t, _ = best_of(r, lambda: time_sweep(path, tmp / "one", 1))
+        one_s, _, one_t, one_cpu = best_of(
+            r, lambda: in_child("sweep", path, tmp / "one", 1, args.replications))
         two_s = sweep_s
         print(f"   1 worker : {one_s:6.2f} s  {runs / one_s:7.1f} runs/s  {_all(one_t)}")
         print(f"   2 workers: {two_s:6.2f} s  {runs / two_s:7.1f} runs/s  (from 1.)")
-        print(f"   speed-up : {one_s / two_s:6.2f}x")
+        print(f"   speed-up : {one_s / two_s:6.2f}x  (CPU per run: 1 worker "
+              f"{1000 * one_cpu:.1f} ms, 2 workers {1000 * sweep_cpu:.1f} ms)")
 
         print(f"\n3. Dask (LocalCluster, 2 worker processes, loopback) against local, "
               f"best of {r}")
-        dask_s, _, dask_t, _ = best_of(r, lambda: time_sweep(path, tmp / "dask", 2,
-                                                             backend="dask"))
+        dask_s, dask_t = best_time(r, lambda: time_sweep(path, tmp / "dask", 2,
+                                                         backend="dask"))
         from dask.distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                           dashboard_address="127.0.0.1:0") as cluster:
-            warm_s, _, warm_t, _ = best_of(r, lambda: time_sweep(
+            local_s, local_t = best_time(r, lambda: time_sweep(path, tmp / "local", 2))
+            warm_s, warm_t = best_time(r, lambda: time_sweep(
                 path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address))
-        print(f"   local            : {two_s:6.2f} s")
-        print(f"   dask, own cluster: {dask_s:6.2f} s  (+{dask_s - two_s:.2f} s, "
+        print(f"   local            : {local_s:6.2f} s  {_all(local_t)}")
+        print(f"   dask, own cluster: {dask_s:6.2f} s  ({dask_s - local_s:+.2f} s, "
               f"cluster start-up included)  {_all(dask_t)}")
-        print(f"   dask, running    : {warm_s:6.2f} s  (+{warm_s - two_s:.2f} s, "
-              f"{100 * (warm_s - two_s) / two_s:+.1f}%)  {_all(warm_t)}")
+        print(f"   dask, running    : {warm_s:6.2f} s  ({warm_s - local_s:+.2f} s, "
+              f"{100 * (warm_s - local_s) / local_s:+.1f}%)  {_all(warm_t)}")
 
         if args.long_runs:
             print(f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
