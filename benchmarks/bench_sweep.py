@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 import os
 import resource
 import shutil
@@ -233,7 +234,8 @@ def main() -> None:
         from dask.distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0") as cluster:
+                          dashboard_address="127.0.0.1:0",
+                          silence_logs=logging.CRITICAL) as cluster:
             local_s, local_t = best_time(r, lambda: time_sweep(path, tmp / "local", 2))
             warm_s, warm_t = best_time(r, lambda: time_sweep(
                 path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address))

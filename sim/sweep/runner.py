@@ -358,7 +358,7 @@ def _run_on_dask(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk
         with _workers_ignore_ctrl_c():
             cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                                    processes=processes, dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.ERROR, **network)
+                                   silence_logs=logging.CRITICAL, **network)
         client = Client(cluster)
     futures = None
     try:
