@@ -191,6 +191,16 @@ def test_resuming_with_a_different_sweep_file_is_an_error(tmp_path):
     assert len(load_runs(tmp_path / "out")) == 4  # the first sweep's runs are untouched
 
 
+def test_out_pointing_at_a_folder_of_other_things_is_refused(tmp_path):
+    (tmp_path / "parent").mkdir()
+    (tmp_path / "parent" / "cap-grid-20261124-081500").mkdir()
+    spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))
+    with pytest.raises(ScenarioError) as caught:
+        run_sweep(spec, tmp_path / "parent", workers=1, progress=False)
+    assert caught.value.key == "--out" and "cap-grid-20261124-081500" in caught.value.found
+    assert not (tmp_path / "parent" / "manifest.json").exists()
+
+
 # --- the same results whatever the backend ---------------------------------------------
 
 SMALL = ('[sampler]\nmethod = "lhs"\nsamples = 6\n' + RANGES

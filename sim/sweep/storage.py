@@ -133,9 +133,19 @@ def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
         clean_partial(folder)
         _record_resume(folder, manifest)
         return True
-    if folder.exists() and any((folder / "runs").glob("*.parquet")):
-        raise ScenarioError(folder, MANIFEST, "run files but no manifest",
-                            "a sweep results folder with its manifest.json, or a new folder")
+    if folder.exists():
+        ours = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series"}
+        foreign = sorted(p.name for p in folder.iterdir()
+                         if p.name not in ours and not p.name.startswith("."))
+        if foreign:  # e.g. --out results/ instead of --out results/my-sweep/
+            shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+            raise ScenarioError(folder, "--out", f"a folder holding other files ({shown}) "
+                                "and no manifest.json",
+                                "a new or empty folder, or a sweep results folder to resume")
+        if any((folder / "runs").glob("*.parquet")):
+            raise ScenarioError(folder, MANIFEST, "run files but no manifest",
+                                "a sweep results folder with its manifest.json, or a new "
+                                "folder")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "runs").mkdir(exist_ok=True)
     if spec.series:
