@@ -184,6 +184,8 @@ def main() -> None:
                         help="runs of the long memory sweep (0 to skip; default 100000)")
     parser.add_argument("--long-steps", type=int, default=1,
                         help="quarters per run of the long sweep (default 1: short runs)")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the long memory sweep (4.)")
     parser.add_argument("--child", choices=("batch", "sweep"), help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -205,60 +207,70 @@ def main() -> None:
         path = grid_sweep(tmp, args.replications)
 
         r = args.repeat
-        print(f"\n1. the same {runs} baseline runs (140 quarters), 2 processes, best of {r}")
-        batch_s, batch_n, batch_t, batch_cpu = best_of(
-            r, lambda: in_child("batch", path, tmp / "b", 2, args.replications))
-        sweep_s, sweep_n, sweep_t, sweep_cpu = best_of(
-            r, lambda: in_child("sweep", path, tmp / "two", 2, args.replications))
-        assert batch_n == sweep_n == runs, (batch_n, sweep_n)
-        print(f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s  "
-              f"{1000 * batch_cpu:6.1f} ms CPU/run  {_all(batch_t)}")
-        print(f"   run.py sweep   : {sweep_s:6.2f} s  {runs / sweep_s:7.1f} runs/s  "
-              f"{1000 * sweep_cpu:6.1f} ms CPU/run  {_all(sweep_t)}")
-        print(f"   ratio          : {batch_s / sweep_s:6.2f}x the throughput of batch_run "
-              f"(wall); {batch_cpu / sweep_cpu:.2f}x its work per run (CPU)")
-
-        print(f"\n2. worker scaling (local backend), best of {r}")
-        one_s, _, one_t, one_cpu = best_of(
-            r, lambda: in_child("sweep", path, tmp / "one", 1, args.replications))
-        two_s = sweep_s
-        print(f"   1 worker : {one_s:6.2f} s  {runs / one_s:7.1f} runs/s  {_all(one_t)}")
-        print(f"   2 workers: {two_s:6.2f} s  {runs / two_s:7.1f} runs/s  (from 1.)")
-        print(f"   speed-up : {one_s / two_s:6.2f}x  (CPU per run: 1 worker "
-              f"{1000 * one_cpu:.1f} ms, 2 workers {1000 * sweep_cpu:.1f} ms)")
-
-        print(f"\n3. Dask (LocalCluster, 2 worker processes, loopback) against local, "
-              f"best of {r}")
-        dask_s, dask_t = best_time(r, lambda: time_sweep(path, tmp / "dask", 2,
-                                                         backend="dask"))
-        from dask.distributed import LocalCluster
-
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0",
-                          silence_logs=logging.CRITICAL) as cluster:
-            local_s, local_t = best_time(r, lambda: time_sweep(path, tmp / "local", 2))
-            warm_s, warm_t = best_time(r, lambda: time_sweep(
-                path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address))
-        print(f"   local            : {local_s:6.2f} s  {_all(local_t)}")
-        print(f"   dask, own cluster: {dask_s:6.2f} s  ({dask_s - local_s:+.2f} s, "
-              f"cluster start-up included)  {_all(dask_t)}")
-        print(f"   dask, running    : {warm_s:6.2f} s  ({warm_s - local_s:+.2f} s, "
-              f"{100 * (warm_s - local_s) / local_s:+.1f}%)  {_all(warm_t)}")
-
+        if not args.memory_only:
+            throughput(args, tmp, path, runs, r)
         if args.long_runs:
-            print(f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
-                  "2 workers, run.py sweep in a subprocess)")
-            for n in sorted({max(args.long_runs // 10, 48), args.long_runs}):
-                reps = max(1, n // 48)
-                long_path = grid_sweep(tmp, reps, steps=args.long_steps, name=f"long{reps}")
-                out = tmp / f"long{reps}-out"
-                seconds, parent, total = peak_rss(
-                    [sys.executable, str(REPO / "run.py"), "sweep", str(long_path), "--out",
-                     str(out), "--workers", "2", "--no-progress"])
-                print(f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
-                      f"runs/s, peak RSS parent {parent:6.1f} MB, parent + workers "
-                      f"{total:6.1f} MB")
-                shutil.rmtree(out, ignore_errors=True)
+            memory(args, tmp)
+
+
+def throughput(args: argparse.Namespace, tmp: Path, path: Path, runs: int, r: int) -> None:
+    """Sections 1-3: batch_run against the sweep, worker scaling, Dask against local."""
+    print(f"\n1. the same {runs} baseline runs (140 quarters), 2 processes, best of {r}")
+    batch_s, batch_n, batch_t, batch_cpu = best_of(
+        r, lambda: in_child("batch", path, tmp / "b", 2, args.replications))
+    sweep_s, sweep_n, sweep_t, sweep_cpu = best_of(
+        r, lambda: in_child("sweep", path, tmp / "two", 2, args.replications))
+    assert batch_n == sweep_n == runs, (batch_n, sweep_n)
+    print(f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s  "
+          f"{1000 * batch_cpu:6.1f} ms CPU/run  {_all(batch_t)}")
+    print(f"   run.py sweep   : {sweep_s:6.2f} s  {runs / sweep_s:7.1f} runs/s  "
+          f"{1000 * sweep_cpu:6.1f} ms CPU/run  {_all(sweep_t)}")
+    print(f"   ratio          : {batch_s / sweep_s:6.2f}x the throughput of batch_run "
+          f"(wall); {batch_cpu / sweep_cpu:.2f}x its work per run (CPU)")
+
+    print(f"\n2. worker scaling (local backend), best of {r}")
+    one_s, _, one_t, one_cpu = best_of(
+        r, lambda: in_child("sweep", path, tmp / "one", 1, args.replications))
+    two_s = sweep_s
+    print(f"   1 worker : {one_s:6.2f} s  {runs / one_s:7.1f} runs/s  {_all(one_t)}")
+    print(f"   2 workers: {two_s:6.2f} s  {runs / two_s:7.1f} runs/s  (from 1.)")
+    print(f"   speed-up : {one_s / two_s:6.2f}x  (CPU per run: 1 worker "
+          f"{1000 * one_cpu:.1f} ms, 2 workers {1000 * sweep_cpu:.1f} ms)")
+
+    print(f"\n3. Dask (LocalCluster, 2 worker processes, loopback) against local, "
+          f"best of {r}")
+    dask_s, dask_t = best_time(r, lambda: time_sweep(path, tmp / "dask", 2,
+                                                     backend="dask"))
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0",
+                      silence_logs=logging.CRITICAL) as cluster:
+        local_s, local_t = best_time(r, lambda: time_sweep(path, tmp / "local", 2))
+        warm_s, warm_t = best_time(r, lambda: time_sweep(
+            path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address))
+    print(f"   local            : {local_s:6.2f} s  {_all(local_t)}")
+    print(f"   dask, own cluster: {dask_s:6.2f} s  ({dask_s - local_s:+.2f} s, "
+          f"cluster start-up included)  {_all(dask_t)}")
+    print(f"   dask, running    : {warm_s:6.2f} s  ({warm_s - local_s:+.2f} s, "
+          f"{100 * (warm_s - local_s) / local_s:+.1f}%)  {_all(warm_t)}")
+
+
+def memory(args: argparse.Namespace, tmp: Path) -> None:
+    """Section 4: peak RSS of long sweeps of short runs, at two sizes."""
+    print(f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
+          "2 workers, run.py sweep in a subprocess)")
+    for n in sorted({max(args.long_runs // 10, 48), args.long_runs}):
+        reps = max(1, n // 48)
+        long_path = grid_sweep(tmp, reps, steps=args.long_steps, name=f"long{reps}")
+        out = tmp / f"long{reps}-out"
+        seconds, parent, total = peak_rss(
+            [sys.executable, str(REPO / "run.py"), "sweep", str(long_path), "--out",
+             str(out), "--workers", "2", "--no-progress"])
+        print(f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
+              f"runs/s, peak RSS parent {parent:6.1f} MB, parent + workers "
+              f"{total:6.1f} MB")
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
