@@ -31,6 +31,9 @@ from sim.scenario import BASELINE, LEVELS, SCENARIO_DIR, Scenario, ScenarioError
 # warning is about Mesa's code, not ours, and would only puzzle an instructor.
 warnings.filterwarnings("ignore", message=r"(?s).*ComponentsView: `use_state` found despite",
                         category=UserWarning)
+# Plain http on the loopback is the intended set-up, not a misconfigured proxy.
+warnings.filterwarnings("ignore", message=r"Cookies with samesite=none require https",
+                        category=UserWarning)
 from mesa.visualization import SolaraViz  # noqa: E402
 
 ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
@@ -353,9 +356,36 @@ def start_scenario() -> Path:
     return Path(os.environ.get(ENV_SCENARIO) or BASELINE)
 
 
+# Page state, one value per browser session (Solara keeps a reactive variable per
+# session). It lives outside the components because a scenario change rebuilds the
+# whole layout, components and all (see Layout).
+_shown: solara.Reactive[str] = solara.reactive("")       # file on the page; "" = at start
+_picked: solara.Reactive[str] = solara.reactive("")      # picker label; "" = at start
+_error: solara.Reactive[str | None] = solara.reactive(None)  # None = the start file's
+_generation: solara.Reactive[int] = solara.reactive(0)   # bumped by "back to settings"
+
+
+def _shown_path() -> str:
+    if _shown.value:
+        return _shown.value
+    start = start_scenario()
+    return str(BASELINE if scenario_error(start) else start)
+
+
+@solara.component
+def Layout(children: list | None = None):
+    """Solara's AppLayout, rebuilt whole when the scenario changes or is restored.
+
+    Mesa's controls and sliders sit in the layout's sidebar (a portal), where they
+    keep their state across a rebuild of the page below them: Mesa would go on
+    resetting to the old file and slider values. A fresh layout starts them anew."""
+    key = f"{_shown_path()}#{_generation.value}"
+    return solara.AppLayout(children=children or []).key(key)
+
+
 @solara.component
 def Dashboard(path: str):
-    """Mesa's page for one scenario file (the caller keys it by path to rebuild on change)."""
+    """Mesa's page for one scenario file, its sliders defaulting to the file's values."""
     config = solara.use_memo(lambda: load_scenario(path), [path])
     model = solara.use_memo(lambda: DashboardModel(scenario_file=path), [path])
     SolaraViz(model, components=PANELS, model_params=model_params(Path(path), config),
@@ -368,30 +398,27 @@ def Page():
     """Scenario picker above Mesa's controls; a bad file shows the CLI's error, nothing else
     changes (the page keeps the last good scenario)."""
     start = solara.use_memo(start_scenario, [])
-    start_error = solara.use_memo(lambda: scenario_error(start), [])
     choices = solara.use_memo(lambda: scenario_choices(start), [])
-    first = BASELINE if start_error else start
-    shown, set_shown = solara.use_state(str(first))
-    picked, set_picked = solara.use_state(label_of(choices, start))
-    error, set_error = solara.use_state(start_error)
-    generation, set_generation = solara.use_state(0)
+    shown = _shown_path()
+    picked = _picked.value or label_of(choices, start)
+    error = scenario_error(start) if _error.value is None else _error.value
 
     def choose(label: str | None) -> None:
         if label is None:
             return
-        set_picked(label)
+        _picked.value = label
         problem = scenario_error(choices[label])
-        set_error(problem)
+        _error.value = problem or ""
         if problem is None:
-            set_shown(str(choices[label]))
+            _shown.value = str(choices[label])
 
     def restore() -> None:
         """Sliders back to the file's values and a fresh model (the file is read again)."""
         problem = scenario_error(Path(shown))
-        set_error(problem)
+        _error.value = problem or ""
         if problem is None:
-            set_picked(label_of(choices, Path(shown)))
-            set_generation(lambda g: g + 1)
+            _picked.value = label_of(choices, Path(shown))
+            _generation.value += 1
 
     with solara.Sidebar():
         with solara.Card("Scenario"):
@@ -404,7 +431,7 @@ def Page():
                 solara.Text(_description(shown))
             solara.Button("Back to the scenario's settings", on_click=restore, text=True,
                           color="primary", style={"padding": "0"})
-    Dashboard(shown).key(f"{shown}#{generation}")
+    Dashboard(shown)
 
 
 def _description(path: str) -> str:

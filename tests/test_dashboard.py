@@ -60,8 +60,10 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def scenario_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of the instructor's own: a good scenario and a broken one beside it."""
     folder = tmp_path_factory.mktemp("class-scenarios")
-    shutil.copy(BASELINE, folder / "week1.toml")
     text = BASELINE.read_text(encoding="utf-8")
+    week1 = text.replace("\nseed = 2010", "\nseed = 99")   # tells it apart from the baseline
+    assert week1 != text, "the baseline's seed line moved: update this test"
+    (folder / "week1.toml").write_text(week1, encoding="utf-8")
     broken = text.replace("level = 0.4                # P2", "level = 1.7                # P2")
     assert broken != text, "the baseline's alignment line moved: update this test"
     (folder / "broken.toml").write_text(broken, encoding="utf-8")
@@ -178,7 +180,7 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     charts_before, log_before = _charts(page), _event_log(page)
     assert len(charts_before) == 5, "export, FDI, pressure, autonomy and levels panels"
     assert "Nothing has happened yet" in log_before
-    assert "alignment 0.40" in log_before and "seed 2010" in log_before
+    assert "alignment 0.40" in log_before and "seed 99" in log_before
 
     # Move a slider (to its maximum, by keyboard as a user could) and type a seed.
     slider = page.locator(".v-input__slider", has_text="Sino-Russian alignment")
@@ -231,7 +233,7 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     # One press brings back the scenario's own settings and a fresh model.
     page.get_by_role("button", name="Back to the scenario's settings").click()
     page.locator(".event-log", has_text="quarter 0 of").wait_for()
-    assert "alignment 0.40" in _event_log(page) and "seed 2010" in _event_log(page)
+    assert "alignment 0.40" in _event_log(page) and "seed 99" in _event_log(page)
 
 
 def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path
@@ -254,6 +256,12 @@ def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_fold
     page.get_by_role("option", name="baseline.toml", exact=True).click()
     _wait_quarter(page, 0)   # a good pick rebuilds the page
     assert page.locator(".scenario-error").count() == 0
+    assert "seed 2010" in _event_log(page)
+    # Mesa's Reset now rebuilds from the picked file, not the one the page started with.
+    _step(page, 1)
+    page.get_by_role("button", name="Reset").click()
+    _wait_quarter(page, 0)
+    assert "seed 2010" in _event_log(page)
 
 
 def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path
