@@ -28,6 +28,11 @@ import pytest
 
 from sim.scenario import BASELINE
 
+try:
+    from playwright.sync_api import Error as PlaywrightError
+except ImportError:  # the browser fixture skips, or fails under CI=true, saying why
+    PlaywrightError = Exception
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -164,11 +169,50 @@ def _step(page, times: int = 1) -> int:
     return _quarter(page)
 
 
-def _charts(page) -> list[bytes]:
-    """Pixels of every chart on the page (the panels are matplotlib images)."""
-    images = page.locator("img")
-    images.first.wait_for()
-    return [images.nth(i).screenshot() for i in range(images.count())]
+CHART_DIGESTS = """async () => {
+    const digests = [];
+    for (const img of document.querySelectorAll("img")) {
+        const bytes = await (await fetch(img.src)).arrayBuffer();
+        const hash = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+        digests.push(Array.from(hash, b => b.toString(16).padStart(2, "0")).join(""));
+    }
+    return digests;
+}"""
+
+
+def _charts(page) -> list[str]:
+    """A digest of every chart image on the page (the panels are matplotlib PNGs).
+
+    A panel redrawn while it is read replaces its image (and frees the old one), so a
+    read that meets a redraw is tried again."""
+    page.locator("img").first.wait_for()
+    for attempt in range(20):
+        try:
+            return page.evaluate(CHART_DIGESTS)
+        except PlaywrightError:
+            if attempt == 19:
+                raise
+            page.wait_for_timeout(250)
+    raise AssertionError("unreachable")
+
+
+def _slide_to_end(page, label: str) -> None:
+    """Move a slider to its maximum by keyboard, as a user could; again if a redraw
+    took the focus away before the key arrived."""
+    thumb = page.locator(".v-input__slider", has_text=label).locator("[role=slider]")
+    for _ in range(10):
+        thumb.focus()
+        page.keyboard.press("End")
+        try:
+            page.wait_for_function(
+                "(label) => [...document.querySelectorAll('.v-input__slider')].some(s => "
+                "s.innerText.includes(label) && (t => t && t.getAttribute('aria-valuenow') "
+                "=== t.getAttribute('aria-valuemax'))(s.querySelector('[role=slider]')))",
+                arg=label, timeout=3000)
+            return
+        except PlaywrightError:
+            continue
+    raise AssertionError(f"the {label!r} slider did not reach its maximum")
 
 
 def _event_log(page) -> str:
@@ -182,14 +226,8 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     assert "Nothing has happened yet" in log_before
     assert "alignment 0.40" in log_before and "seed 99" in log_before
 
-    # Move a slider (to its maximum, by keyboard as a user could) and type a seed.
-    slider = page.locator(".v-input__slider", has_text="Sino-Russian alignment")
-    slider.locator("[role=slider]").focus()
-    page.keyboard.press("End")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.v-input__slider')].some(s => "
-        "s.innerText.includes('Sino-Russian alignment') && "
-        "s.querySelector('[role=slider]').getAttribute('aria-valuenow') === '1')")
+    # Move a slider and type a seed.
+    _slide_to_end(page, "Sino-Russian alignment")
     seed = page.get_by_label("Seed (Enter, then Reset)")
     seed.fill("7")
     seed.press("Enter")
@@ -213,18 +251,13 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     changed = sum(a != b for a, b in zip(charts_before, charts_after, strict=True))
     assert changed >= 4, f"only {changed} of {len(charts_after)} charts changed"
 
-    # Run on to the 2020s for a screenshot a class could read: Mesa's render interval
-    # slider (1, 3, 5, ...) makes one Step press advance several quarters.
-    render = page.locator(".v-input__slider", has_text="Render Interval")
-    render.locator("[role=slider]").focus()
-    for _ in range(4):
-        page.keyboard.press("ArrowRight")
+    # Play on into the 2020s, for a screenshot a class could read, then pause.
+    page.get_by_role("button", name="▶").click()
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.v-input__slider')].some(s => "
-        "s.innerText.includes('Render Interval') && "
-        "s.querySelector('[role=slider]').getAttribute('aria-valuenow') === '9')")
-    while steps < 55:
-        steps = _step(page)
+        "() => Number((document.querySelector('.event-log')?.innerText"
+        ".match(/quarter (\\d+) of/) || [0, 0])[1]) >= 48", timeout=150_000)
+    page.get_by_role("button", name="❚❚").click()
+    page.get_by_role("button", name="▶").wait_for()
 
     page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
     SCREENSHOT.parent.mkdir(exist_ok=True)
