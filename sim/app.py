@@ -421,7 +421,7 @@ def Page():
             _generation.value += 1
 
     with solara.Sidebar():
-        with solara.Card("Scenario"):
+        with solara.Card("Scenario"), solara.Column(gap="8px"):
             solara.Select("Scenario file", values=list(choices), value=picked,
                           on_value=choose)
             if error:
@@ -429,8 +429,8 @@ def Page():
                 solara.Text(f"Still showing: {label_of(choices, Path(shown))}")
             else:
                 solara.Text(_description(shown))
-            solara.Button("Back to the scenario's settings", on_click=restore, text=True,
-                          color="primary", style={"padding": "0"})
+            solara.Button("Back to the scenario's settings", on_click=restore, outlined=True,
+                          color="primary")
     Dashboard(shown)
 
 

@@ -19,6 +19,7 @@ EPILOG = """examples:
   python run.py list
   python run.py run scenarios/history_1990_2024.toml --replications 8
   python run.py compare scenarios/baseline.toml scenarios/whatif/strict_cap.toml
+  python run.py dashboard                   # live page for a class: http://127.0.0.1:8765/
 """
 
 
