@@ -146,6 +146,7 @@ def _port(text: str) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import os
+    import signal
     import socket
     import subprocess
 
@@ -166,6 +167,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     print(f"dashboard: http://{shown}:{args.port}/  ({scenario.name}; Ctrl+C to stop)",
           flush=True)
     child = subprocess.Popen(command, env=env)
+    # A plain `kill` of this process must not leave the server running on its own.
+    signal.signal(signal.SIGTERM, lambda *_: child.terminate())
     try:
         return child.wait()
     except KeyboardInterrupt:
