@@ -33,6 +33,8 @@ from sim.seeds import run_seed
 from sim.sweep import sampling, storage
 from sim.sweep.spec import SweepSpec
 
+ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 TARGET_CHUNK_SECONDS = 1.0
 CHUNKS_PER_WORKER = 4   # enough chunks that no worker waits long at the end
 WINDOW_PER_WORKER = 2   # chunks in flight per worker: bounds memory and Ctrl-C latency
@@ -186,13 +188,28 @@ def _run_local(chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     return run_chunk(_CONTEXT, chunk)
 
 
+def _native_threads() -> int:
+    """Threads of this process, native ones included (numpy, pyarrow start their own):
+    what Python 3.12 counts before it warns that fork may deadlock."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
 def _mp_context() -> multiprocessing.context.BaseContext:
     """fork when this process has a single thread (fast, and works from any __main__);
-    forkserver when it has threads (forking them can deadlock); spawn elsewhere."""
+    forkserver, with sim preloaded, when it has threads (forking them can deadlock);
+    spawn elsewhere."""
     methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if "fork" in methods and _native_threads() == 1:
         return multiprocessing.get_context("fork")
     if "forkserver" in methods:
+        # The fork server imports sim before it forks workers; started with numeric
+        # libraries on one thread (a worker is one core anyway) and without pyarrow's
+        # allocator thread, it stays single-threaded, so its forks are safe.
+        for name, value in ONE_THREAD_ENV.items():
+            os.environ.setdefault(name, value)
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["sim.results", "sim.sweep.runner"])
         return ctx
