@@ -55,8 +55,8 @@ class DashboardModel(BalanceModel):
 
     Mesa's reset calls the class again with every page input as a keyword, so the
     file path travels as one (a fixed parameter) and the seed arrives as the text
-    of a text box. No ``**kwargs`` and an explicit ``rng``: Mesa 3.5's reset needs
-    both (docs: /work/shared/pitfalls.md, "Mesa versions").
+    of a text box. No ``**kwargs`` and an explicit ``rng``: with ``**kwargs`` Mesa
+    3.5's reset fails ("rng and scenario.rng must be the same").
     """
 
     def __init__(
@@ -104,15 +104,16 @@ def scenario_choices(start: Path) -> dict[str, Path]:
     Calibration targets and sweep plans live under scenarios/ too but are not
     scenarios, so they are left out. Whether a file is a valid scenario is
     checked when it is chosen, not here (a broken file should still be listed,
-    so its error can be shown).
+    so its error can be shown). Beside ``start`` means that folder only, not its
+    subfolders: it may be a home directory.
     """
     choices: dict[str, Path] = {}
-    roots = [SCENARIO_DIR]
     start = start.resolve()
+    roots = [(SCENARIO_DIR, "**/*.toml")]
     if not start.is_relative_to(SCENARIO_DIR.resolve()):
-        roots.append(start.parent)
-    for root in roots:
-        for path in sorted(root.rglob("*.toml")):
+        roots.append((start.parent, "*.toml"))
+    for root, pattern in roots:
+        for path in sorted(root.glob(pattern)):
             relative = path.relative_to(root)
             if path.name in NOT_SCENARIOS or any(part in NOT_SCENARIO_DIRS
                                                  for part in relative.parts[:-1]):

@@ -303,3 +303,43 @@ def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folde
     run = _cli("run", str(scenario_folder / "broken.toml"), "--no-plots")
     assert dash.returncode == 2 and dash.stdout == ""
     assert dash.stderr == run.stderr
+
+
+# --- the page's logic without a browser ----------------------------------------------------
+
+
+def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(scenario_folder: Path
+                                                                      ) -> None:
+    from sim.app import scenario_choices
+    from sim.scenario import SCENARIO_DIR
+
+    listed = scenario_choices(BASELINE)
+    expected = {p.relative_to(SCENARIO_DIR).as_posix() for p in SCENARIO_DIR.glob("**/*.toml")
+                if p.name != "calibration.toml" and "sweeps" not in p.parts}
+    assert set(listed) == expected and "baseline.toml" in listed
+    beside = scenario_choices(scenario_folder / "week1.toml")
+    assert {str(scenario_folder.resolve() / n) for n in ("week1.toml", "broken.toml")} \
+        <= set(beside)
+
+
+def test_seed_text_and_sliders_reach_the_model() -> None:
+    from sim.app import DashboardModel, parse_seed
+
+    assert parse_seed(" 7 ", 2010) == (7, "")
+    assert parse_seed("", 2010) == (2010, "")
+    value, note = parse_seed("seven", 2010)
+    assert value == 2010 and "not a whole number" in note
+    model = DashboardModel(str(BASELINE), investment_cap=0.25, cap_enforcement="strict",
+                           alignment=0.9, third_neighbour_engagement=2.0,
+                           concession_threshold=0.05, seed="7")
+    assert model.seed_used == 7 and model.cap.level == 0.25
+    assert model.cap.enforcement == "strict" and model.alignment == 0.9
+    assert model.config.diplomacy.third_neighbour_engagement == 2.0
+    assert model.config.pressure.concession_threshold == 0.05
+    # The seed as typed (text) and as a number give the same run.
+    typed, number = DashboardModel(str(BASELINE), seed="7"), DashboardModel(str(BASELINE), seed=7)
+    for _ in range(24):
+        typed.step()
+        number.step()
+    assert typed.event_log == number.event_log
+    assert (typed.export_share == number.export_share).all()
