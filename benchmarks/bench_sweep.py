@@ -117,7 +117,11 @@ def in_child(kind: str, path: Path, out: Path, workers: int,
 
 
 def child(kind: str, path: Path, out: Path, workers: int, replications: int) -> None:
-    """The body of ``in_child``: import everything first, then time only the call."""
+    """The body of ``in_child``: import everything first, then time only the call.
+    Both get the environment ``run.py sweep`` sets (one thread per numeric library)."""
+    from sim.sweep.threads import single_threaded_libraries
+
+    single_threaded_libraries()
     import mesa  # noqa: F401
 
     import sim.sweep.runner  # noqa: F401

@@ -32,9 +32,8 @@ from tqdm import tqdm
 from sim.seeds import run_seed
 from sim.sweep import sampling, storage
 from sim.sweep.spec import SweepSpec
+from sim.sweep.threads import single_threaded_libraries
 
-ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "JE_ARROW_MALLOC_CONF": "background_thread:false"}
 TARGET_CHUNK_SECONDS = 1.0
 CHUNKS_PER_WORKER = 4   # enough chunks that no worker waits long at the end
 WINDOW_PER_WORKER = 2   # chunks in flight per worker: bounds memory and Ctrl-C latency
@@ -208,8 +207,7 @@ def _mp_context() -> multiprocessing.context.BaseContext:
         # The fork server imports sim before it forks workers; started with numeric
         # libraries on one thread (a worker is one core anyway) and without pyarrow's
         # allocator thread, it stays single-threaded, so its forks are safe.
-        for name, value in ONE_THREAD_ENV.items():
-            os.environ.setdefault(name, value)
+        single_threaded_libraries()
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["sim.results", "sim.sweep.runner"])
         return ctx
