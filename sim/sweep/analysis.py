@@ -248,6 +248,8 @@ def _lines(plt, ok: pd.DataFrame, keys: list[str], name: str, method: str):
         stats = ok[name].groupby(level, observed=True).agg(
             mean="mean", low=lambda s: s.quantile(0.05), high=lambda s: s.quantile(0.95))
         numeric = pd.api.types.is_numeric_dtype(stats.index)
+        if not numeric:
+            stats = stats.reindex(_order(ok, key))
         x = stats.index.to_numpy(dtype=float) if numeric else np.arange(len(stats))
         ax.fill_between(x, stats["low"], stats["high"], alpha=0.25, label="5-95% of runs")
         ax.plot(x, stats["mean"], marker="o", label="mean")
@@ -265,7 +267,8 @@ def _heatmaps(plt, ok: pd.DataFrame, keys: list[str], name: str):
     pairs = list(itertools.combinations(keys, 2))[:MAX_HEATMAP_PAIRS]
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.4 * len(pairs), 3.8), squeeze=False)
     for ax, (a, b) in zip(axes[0], pairs, strict=True):
-        grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean")
+        grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean") \
+            .reindex(index=_order(ok, b), columns=_order(ok, a))
         image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto",
                           cmap="viridis")
         ax.set_xticks(range(len(grid.columns)), [_short(v) for v in grid.columns],
@@ -276,6 +279,14 @@ def _heatmaps(plt, ok: pd.DataFrame, keys: list[str], name: str):
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(f"{name}: mean over replications and the other parameters", fontsize=9)
     return fig
+
+
+def _order(ok: pd.DataFrame, key: str) -> list:
+    """Levels in a reader's order: numbers ascending, labels as the sweep file lists them."""
+    column = ok.sort_values("point_id")[key]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return sorted(column.unique())
+    return list(dict.fromkeys(column.tolist()))
 
 
 def _short(value) -> str:
