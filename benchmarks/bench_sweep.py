@@ -157,7 +157,9 @@ def _all(times: list[float]) -> str:
 
 
 def peak_rss(command: list[str]) -> tuple[float, float, float]:
-    """Run a command; sample its RSS and its children's: (seconds, parent MB, total MB)."""
+    """Run a command and sample its memory: (seconds, peak RSS of the parent in MB, peak
+    PSS of parent + workers in MB). PSS, not RSS, for the sum: forked workers share the
+    parent's pages, which RSS would count once per process."""
     import psutil
 
     start = time.perf_counter()
@@ -167,11 +169,12 @@ def peak_rss(command: list[str]) -> tuple[float, float, float]:
     while proc.poll() is None:
         try:
             parent = watched.memory_info().rss
-            children = sum(c.memory_info().rss for c in watched.children(recursive=True))
+            total = sum(p.memory_full_info().pss
+                        for p in [watched, *watched.children(recursive=True)])
         except psutil.Error:
             break
-        parent_peak, total_peak = max(parent_peak, parent), max(total_peak, parent + children)
-        time.sleep(0.1)
+        parent_peak, total_peak = max(parent_peak, parent), max(total_peak, total)
+        time.sleep(0.25)
     proc.wait()
     if proc.returncode:
         raise SystemExit(f"{command} failed ({proc.returncode})")
@@ -272,7 +275,7 @@ def memory(args: argparse.Namespace, tmp: Path) -> None:
             [sys.executable, str(REPO / "run.py"), "sweep", str(long_path), "--out",
              str(out), "--workers", "2", "--no-progress"])
         print(f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
-              f"runs/s, peak RSS parent {parent:6.1f} MB, parent + workers "
+              f"runs/s, peak RSS parent {parent:6.1f} MB, peak PSS parent + workers "
               f"{total:6.1f} MB")
         shutil.rmtree(out, ignore_errors=True)
 
