@@ -7,6 +7,10 @@ long form (step, year, quarter, metric, partner, value).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+import mesa
 import numpy as np
 import pandas as pd
 
@@ -38,19 +42,21 @@ SUMMARY_METRICS = {
 }
 
 
-def model_frame(model: BalanceModel) -> pd.DataFrame:
-    """The DataCollector's table, vectors spread into ``metric.partner`` columns, plus
-    the indicators derived from them (concentration, cap breaches, group shares)."""
-    raw = model.datacollector.get_model_vars_dataframe()
-    steps = np.arange(len(raw))
+def run_columns(model: BalanceModel) -> dict[str, np.ndarray]:
+    """Every per-step column as a numpy array: the DataCollector's records, vectors spread
+    into ``metric.partner`` columns, plus the indicators derived from them (concentration,
+    cap breaches, group shares). Derived after the run, not collected, because the
+    arithmetic over all steps at once is much cheaper than step by step."""
+    raw = model.datacollector.model_vars
+    steps = np.arange(len(raw["autonomy"]))
     columns: dict[str, np.ndarray] = {
         "step": steps,
         "year": model.start_year + np.maximum(steps - 1, 0) // 4,
         "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
     }
     for name in SCALAR_METRICS:
-        columns[name] = raw[name].to_numpy(dtype=float)
-    blocks = {name: np.stack(raw[name].to_numpy()).astype(float)
+        columns[name] = np.asarray(raw[name], dtype=float)
+    blocks = {name: np.asarray(raw[name], dtype=float)
               for name in (*VECTOR_METRICS, *COMMODITY_METRICS)}
     export, fdi, by_good = blocks["export_share"], blocks["fdi_share"], \
         blocks["exports_by_commodity"]
@@ -77,7 +83,12 @@ def model_frame(model: BalanceModel) -> pd.DataFrame:
     china = blocks["commodity_to_china"] / np.maximum(by_good, 1e-300)
     for i, good in enumerate(model.commodity_names):
         columns[f"china_commodity_share.{good}"] = china[:, i]
-    return pd.DataFrame(columns)
+    return columns
+
+
+def model_frame(model: BalanceModel) -> pd.DataFrame:
+    """The per-step table of a run, wide (as written to ``steps.csv``)."""
+    return pd.DataFrame(run_columns(model))
 
 
 def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -90,34 +101,52 @@ def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return long[[*ids, "metric", "partner", "value"]]
 
 
-def summarize(frame: pd.DataFrame) -> dict[str, float]:
-    """Scalar outcomes of one run (steps after the initial state only)."""
-    run = frame[frame["step"] > 0]
+def summarize(table: Mapping[str, Any]) -> dict[str, float]:
+    """Scalar outcomes of one run (steps after the initial state only), from the per-step
+    frame or straight from ``run_columns`` (no DataFrame needed)."""
+    after_start = np.asarray(table["step"]) > 0
     out = {}
     for name, (column, how) in SUMMARY_METRICS.items():
-        series = run[column]
+        series = np.asarray(table[column], dtype=float)[after_start]
         if how == "nonzero":
-            value = float((series > 0).sum())
+            value = np.count_nonzero(series > 0)
         elif how == "last":
-            value = float(series.iloc[-1])
+            value = series[-1]
         else:
-            value = float(getattr(series, how)())
-        out[name] = value
+            value = getattr(series, how)()
+        out[name] = float(value)
     return out
 
 
 def simulate(config: Scenario, seed: int | None = None, steps: int | None = None,
              progress=None) -> tuple[BalanceModel, pd.DataFrame]:
     """Run one model to the end; ``progress`` is called once per step if given."""
+    model = run_model(config, seed, steps, progress)
+    return model, model_frame(model)
+
+
+def run_model(config: Scenario, seed: int | None = None, steps: int | None = None,
+              progress=None) -> BalanceModel:
+    """Build and run one model, then let Mesa forget it (see ``_release``)."""
     model = BalanceModel(config, rng=config.seed if seed is None else seed)
     for _ in range(config.steps if steps is None else steps):
         model.step()
         if progress is not None:
             progress()
-    return model, model_frame(model)
+    _release(model)
+    return model
 
 
 def run_summary(config: Scenario, seed: int) -> dict[str, float]:
     """Summary metrics of one seeded run: the unit of work of replications and sweeps."""
-    _, frame = simulate(config, seed)
-    return summarize(frame)
+    return summarize(run_columns(run_model(config, seed)))
+
+
+def _release(model: BalanceModel) -> None:
+    """Let a finished model be freed. Mesa 3.3's Agent keeps a class-level id counter per
+    model (``Agent._ids``, keyed by the model) that holds every model a process ever built:
+    about 0.5 MB per 140-quarter run, without bound in replications and sweeps. Mesa 3.5
+    has no such table and this does nothing there."""
+    ids = vars(mesa.Agent).get("_ids")
+    if isinstance(ids, dict):
+        ids.pop(model, None)

@@ -282,3 +282,29 @@ def test_mesa_batch_run_varies_the_cap():
 def test_simulate_runs_the_scenario_length(baseline):
     model, frame = simulate(baseline.model_copy(update={"steps": 9}))
     assert len(frame) == 10 and model.steps == 9 and not model.running
+
+
+def test_summary_from_columns_equals_summary_from_the_frame(baseline):
+    """Replications and sweeps summarise straight from the arrays; the table must agree."""
+    from sim.results import run_columns, run_model, run_summary, summarize
+
+    config = baseline.model_copy(update={"steps": 30})
+    model = run_model(config, 5)
+    assert summarize(run_columns(model)) == summarize(model_frame(model))
+    assert run_summary(config, 5) == summarize(model_frame(model))
+
+
+def test_finished_runs_are_not_kept_alive_by_mesa():
+    """Mesa 3.3 keeps a per-model id counter on the Agent class; a long sweep must not
+    keep every finished model alive through it."""
+    import gc
+    import weakref
+
+    from sim.results import run_model
+    from sim.scenario import BASELINE, load_scenario
+
+    model = run_model(load_scenario(BASELINE).model_copy(update={"steps": 4}), 1)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

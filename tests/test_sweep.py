@@ -389,14 +389,14 @@ def test_a_failing_run_is_recorded_and_the_chunk_carries_on(tmp_path, monkeypatc
     from sim.sweep.runner import context_for, make_chunks, run_chunk
 
     spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))
-    real = sim.results.simulate
+    real = sim.results.run_model
 
     def flaky(config, seed, *args, **kwargs):
         if seed == run_seed(11, 2):
             raise FloatingPointError("overflow in the trade block")
         return real(config, seed, *args, **kwargs)
 
-    monkeypatch.setattr(sim.results, "simulate", flaky)
+    monkeypatch.setattr(sim.results, "run_model", flaky)
     chunk = next(make_chunks(spec, point_values(spec, design(spec)), np.arange(4), 4))
     runs, _ = run_chunk(context_for(spec), chunk)
     table = runs.to_pandas()

@@ -107,7 +107,7 @@ def runs_schema(context: RunContext) -> pa.Schema:
 
 def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
-    from sim.results import simulate, summarize
+    from sim.results import run_columns, run_model, summarize
     from sim.scenario import validate
 
     columns: dict[str, list] = {name: [] for name in runs_schema(context).names}
@@ -122,14 +122,14 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
             if config is None or values != config_values:
                 data = sampling.apply_point(context.base, list(context.keys), values)
                 config, config_values = validate(data, context.scenario_path), values
-            model, frame = simulate(config, seed)
-            summary = summarize(frame)
-            _forget(model)
+            columns_of_run = run_columns(run_model(config, seed))
+            summary = summarize(columns_of_run)
             if context.series:
-                kept = frame[frame["step"] % context.series_every == 0]
-                part = {"run_id": np.full(len(kept), run_id, dtype=np.int64),
-                        "step": kept["step"].to_numpy(dtype=np.int64)}
-                part.update({name: kept[name].to_numpy(dtype=float) for name in context.series})
+                kept = columns_of_run["step"] % context.series_every == 0
+                part = {"run_id": np.full(int(kept.sum()), run_id, dtype=np.int64),
+                        "step": columns_of_run["step"][kept].astype(np.int64)}
+                part.update({name: np.asarray(columns_of_run[name], dtype=float)[kept]
+                             for name in context.series})
                 series_parts.append(part)
         except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
             summary, error = {}, f"{type(exc).__name__}: {exc}"
@@ -150,18 +150,6 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
         series = pa.table({n: np.concatenate([p[n] for p in series_parts])
                            if series_parts else np.empty(0) for n in names})
     return runs, series
-
-
-def _forget(model) -> None:
-    """Let a finished model be freed. Mesa 3.3's Agent keeps a class-level id counter per
-    model (``Agent._ids``, keyed by the model), which holds every model a process ever
-    built: about 0.5 MB per 140-quarter run, without bound in a long sweep's workers.
-    Mesa 3.5 has no such table and this does nothing there."""
-    import mesa
-
-    ids = vars(mesa.Agent).get("_ids")
-    if isinstance(ids, dict):
-        ids.pop(model, None)
 
 
 # --- local processes -------------------------------------------------------------------
