@@ -72,19 +72,20 @@ def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray | None:
     if max(values) <= cap * total:
         return None
     order = sorted(range(len(values)), key=values.__getitem__, reverse=True)
-    for k, index in enumerate(order):
-        rest = math.fsum(values[i] for i in order[k:])  # exact: no residue of subtractions
+    ranked = [values[i] for i in order]
+    for k, value in enumerate(ranked):
+        rest = math.fsum(ranked[k:])  # exact: no residue of subtractions
         room = 1.0 - cap * k
         if room <= 0.0:
             # Equal holdings at the k-th largest keep every share at 1/k <= cap.
-            return np.minimum(wanted, values[order[k - 1]])
-        if values[index] <= cap * rest / room:
+            return np.minimum(wanted, ranked[k - 1])
+        if value <= cap * rest / room:
             position = wanted.copy()
             position[order[:k]] = cap * rest / room
             return position
     room = 1.0 - cap * len(values)
     if room <= 0.0:
-        return np.minimum(wanted, values[order[-1]])
+        return np.minimum(wanted, ranked[-1])
     return np.zeros_like(wanted)  # too few origins: only an empty stock obeys the cap
 
 
@@ -94,5 +95,10 @@ def herfindahl(shares: np.ndarray) -> float:
 
 
 def shares(values: np.ndarray) -> np.ndarray:
-    total = values.sum()
-    return values / total if total > 0 else np.zeros_like(values)
+    whole = total(values)
+    return values / whole if whole > 0 else np.zeros_like(values)
+
+
+def total(values: np.ndarray) -> float:
+    """Exact sum of a short vector (a dozen partners): faster than ndarray.sum there."""
+    return math.fsum(values.tolist())

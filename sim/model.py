@@ -82,8 +82,8 @@ class BalanceModel(mesa.Model):
 
     def step(self) -> None:
         self.timeline.apply(self)           # scheduled events due this quarter
-        self.alignment = float(np.clip(
-            self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0, 1.0))
+        self.alignment = min(max(
+            self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0), 1.0)
         self._move_prices()                 # commodity prices: AR(1) shocks
         self._clear_trade()                 # exports by CES shares, imports, revenue, costs
         self._invest()                      # offers, screening under the cap, depreciation
@@ -270,7 +270,7 @@ class BalanceModel(mesa.Model):
             held, offers, cap.level, "stock", cap.enforcement, cap.leak)
         rejected = offers - accepted
         # Part of what was turned away is offered again by origins not at the cap.
-        turned_away = float(rejected.sum())
+        turned_away = economy.total(rejected)
         redirected = 0.0
         if turned_away > 1e-12:
             open_to = self.fdi_appetite * (rejected <= 1e-12)
@@ -278,13 +278,13 @@ class BalanceModel(mesa.Model):
             extra, _ = economy.screen_investment(held + accepted - divested, redirect, cap.level,
                                                  "stock", cap.enforcement, cap.leak)
             accepted = accepted + extra
-            redirected = float(extra.sum())
+            redirected = economy.total(extra)
         self.fdi_inflow = accepted
         self.fdi_stock = stock - divested + accepted
         self.fdi_rejected_bn_usd = turned_away - redirected
         self.fdi_redirected_bn_usd = redirected
-        self.fdi_divested_bn_usd = float(divested.sum())
-        self.fdi_stock_bn_usd = total = float(self.fdi_stock.sum())
+        self.fdi_divested_bn_usd = economy.total(divested)
+        self.fdi_stock_bn_usd = total = economy.total(self.fdi_stock)
         self.fdi_share = self.fdi_stock / total if total > 0 else np.zeros_like(stock)
         self.fdi_inflow_share = economy.shares(accepted)
 
@@ -292,7 +292,7 @@ class BalanceModel(mesa.Model):
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
         w = self.pressure_cfg.exposure
         transit = (self.crosses @ self.export_share).tolist()
-        debt_total = max(float(self.debt_weight.sum()), 1e-12)
+        debt_total = max(economy.total(self.debt_weight), 1e-12)
         exposure = [
             w.exports * self.export_share.item(k) + w.transit * transit[j]
             + w.energy * self.fuel_share.item(k) + w.fdi * self.fdi_share.item(k)
