@@ -7,6 +7,8 @@ arithmetic over partners is in ``sim.economy``; decisions are in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import mesa
 import numpy as np
 
@@ -23,13 +25,15 @@ SCALAR_METRICS = ("export_revenue_bn_usd", "fdi_stock_bn_usd", "fdi_rejected_bn_
 VECTOR_METRICS = ("export_share", "import_share", "fuel_share", "fdi_share", "fdi_inflow_share",
                   "level", "attention", "effective_leverage")  # by partner
 COMMODITY_METRICS = ("exports_by_commodity", "commodity_to_china")  # by commodity
+RAW_METRICS = (*SCALAR_METRICS, *VECTOR_METRICS, *COMMODITY_METRICS)
 
 
 class BalanceModel(mesa.Model):
     """Trade, investment and pressure around a landlocked small state.
 
     Keyword arguments override the scenario (the calibrated baseline when
-    ``config`` is None), so ``mesa.batch_run`` can vary them directly.
+    ``config`` is None), so ``mesa.batch_run`` can vary them directly. ``metrics``
+    narrows what the DataCollector records (all of ``RAW_METRICS`` by default).
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class BalanceModel(mesa.Model):
         response: str | None = None,
         strategy: str | None = None,
         rng: int | np.random.Generator | None = None,
+        metrics: Iterable[str] | None = None,
     ) -> None:
         config = config if config is not None else load_scenario(BASELINE)
         config = _with_overrides(config, investment_cap, cap_basis, cap_enforcement, cap_leak,
@@ -69,7 +74,7 @@ class BalanceModel(mesa.Model):
         self._clear_trade()
         self._measure_dependence()
         self.timeline = Timeline(config.events, config.start_year)  # scheduled events
-        self.datacollector = mesa.DataCollector(model_reporters=_reporters())
+        self.datacollector = mesa.DataCollector(model_reporters=_reporters(metrics))
         self.datacollector.collect(self)
 
     @classmethod
@@ -465,6 +470,13 @@ def _with_overrides(config: Scenario, investment_cap, cap_basis, cap_enforcement
     return validate(data, "<BalanceModel keyword arguments>")
 
 
-def _reporters() -> dict[str, str]:
-    """Raw state by attribute name (Mesa copies each); sim.results derives the rest."""
-    return {name: name for name in (*SCALAR_METRICS, *VECTOR_METRICS, *COMMODITY_METRICS)}
+def _reporters(metrics: Iterable[str] | None) -> dict[str, str]:
+    """Raw state by attribute name (Mesa copies each); sim.results derives the rest.
+    A subset records less (a sweep keeps only its outputs); unknown names are errors."""
+    if metrics is None:
+        return {name: name for name in RAW_METRICS}
+    wanted = list(metrics)
+    unknown = sorted(set(wanted) - set(RAW_METRICS))
+    if unknown or not wanted:
+        raise ValueError(f"metrics: unknown {unknown} or none; expected some of {RAW_METRICS}")
+    return {name: name for name in RAW_METRICS if name in wanted}

@@ -7,14 +7,20 @@ long form (step, year, quarter, metric, partner, value).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from sim.model import COMMODITY_METRICS, SCALAR_METRICS, VECTOR_METRICS, BalanceModel
+from sim.model import (
+    COMMODITY_METRICS,
+    RAW_METRICS,
+    SCALAR_METRICS,
+    VECTOR_METRICS,
+    BalanceModel,
+)
 from sim.scenario import Scenario
 
 # Summary metrics: name -> (column of the wide frame, how it is reduced over the run).
@@ -42,47 +48,96 @@ SUMMARY_METRICS = {
 }
 
 
+# Indicators derived after the run -> the raw metrics (DataCollector records) they need.
+DERIVED_FROM = {
+    "export_hhi": ("export_share",),
+    "import_hhi": ("import_share",),
+    "fdi_hhi": ("fdi_share",),
+    "largest_fdi_share": ("fdi_share",),
+    "cap_breaches": ("fdi_share", "fdi_inflow_share", "cap_level", "cap_on_stock"),
+    "third_neighbour_export_share": ("export_share",),
+    "third_neighbour_fdi_share": ("fdi_share",),
+    "mining_export_share": ("exports_by_commodity",),
+    "leverage_china": ("effective_leverage",),
+    "leverage_russia": ("effective_leverage",),
+    "china_commodity_share": ("commodity_to_china", "exports_by_commodity"),
+}
+
+
+def metrics_needed(columns: Iterable[str]) -> tuple[str, ...]:
+    """The raw metrics to record for these per-step columns (``metric`` or
+    ``metric.partner``): a sweep records only what its outputs are computed from."""
+    needed: set[str] = set()
+    for column in columns:
+        base = column.split(".", 1)[0]
+        if base in RAW_METRICS:
+            needed.add(base)
+        elif base in DERIVED_FROM:
+            needed.update(DERIVED_FROM[base])
+        elif base not in ("step", "year", "quarter"):
+            raise KeyError(f"unknown per-step column {column!r}")
+    return tuple(name for name in RAW_METRICS if name in needed)
+
+
+def summary_columns(names: Iterable[str]) -> list[str]:
+    """The per-step columns these summary metrics reduce."""
+    return [SUMMARY_METRICS[name][0] for name in names]
+
+
 def run_columns(model: BalanceModel) -> dict[str, np.ndarray]:
     """Every per-step column as a numpy array: the DataCollector's records, vectors spread
     into ``metric.partner`` columns, plus the indicators derived from them (concentration,
-    cap breaches, group shares). Derived after the run, not collected, because the
-    arithmetic over all steps at once is much cheaper than step by step."""
+    cap breaches, group shares) where the model recorded what they need. Derived after the
+    run, not collected, because arithmetic over all steps at once is much cheaper."""
     raw = model.datacollector.model_vars
-    steps = np.arange(len(raw["autonomy"]))
+    steps = np.arange(len(next(iter(raw.values()))))
     columns: dict[str, np.ndarray] = {
         "step": steps,
         "year": model.start_year + np.maximum(steps - 1, 0) // 4,
         "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
     }
-    for name in SCALAR_METRICS:
-        columns[name] = np.asarray(raw[name], dtype=float)
+    columns.update({name: np.asarray(raw[name], dtype=float)
+                    for name in SCALAR_METRICS if name in raw})
     blocks = {name: np.asarray(raw[name], dtype=float)
-              for name in (*VECTOR_METRICS, *COMMODITY_METRICS)}
-    export, fdi, by_good = blocks["export_share"], blocks["fdi_share"], \
-        blocks["exports_by_commodity"]
-    on_stock = columns["cap_on_stock"].astype(bool)[:, None]
-    basis = np.where(on_stock, fdi, blocks["fdi_inflow_share"])
-    columns.update({
-        "export_hhi": (export**2).sum(axis=1),
-        "import_hhi": (blocks["import_share"] ** 2).sum(axis=1),
-        "fdi_hhi": (fdi**2).sum(axis=1),
-        "largest_fdi_share": fdi.max(axis=1),
-        "cap_breaches": (basis > columns["cap_level"][:, None] + 1e-9).sum(axis=1),
-        "third_neighbour_export_share": export[:, model.is_third].sum(axis=1),
-        "third_neighbour_fdi_share": fdi[:, model.is_third].sum(axis=1),
-        "mining_export_share": by_good[:, model.is_mining].sum(axis=1) / by_good.sum(axis=1),
-        "leverage_china": blocks["effective_leverage"][:, model.CHINA],
-        "leverage_russia": blocks["effective_leverage"][:, model.RUSSIA],
-    })
+              for name in (*VECTOR_METRICS, *COMMODITY_METRICS) if name in raw}
+
+    def basis_of_cap() -> np.ndarray:
+        on_stock = columns["cap_on_stock"].astype(bool)[:, None]
+        return np.where(on_stock, blocks["fdi_share"], blocks["fdi_inflow_share"])
+
+    def by_good() -> np.ndarray:
+        return blocks["exports_by_commodity"]
+
+    derive = {
+        "export_hhi": lambda: (blocks["export_share"] ** 2).sum(axis=1),
+        "import_hhi": lambda: (blocks["import_share"] ** 2).sum(axis=1),
+        "fdi_hhi": lambda: (blocks["fdi_share"] ** 2).sum(axis=1),
+        "largest_fdi_share": lambda: blocks["fdi_share"].max(axis=1),
+        "cap_breaches": lambda: (basis_of_cap() > columns["cap_level"][:, None] + 1e-9)
+        .sum(axis=1),
+        "third_neighbour_export_share": lambda: blocks["export_share"][:, model.is_third]
+        .sum(axis=1),
+        "third_neighbour_fdi_share": lambda: blocks["fdi_share"][:, model.is_third].sum(axis=1),
+        "mining_export_share": lambda: by_good()[:, model.is_mining].sum(axis=1)
+        / by_good().sum(axis=1),
+        "leverage_china": lambda: blocks["effective_leverage"][:, model.CHINA],
+        "leverage_russia": lambda: blocks["effective_leverage"][:, model.RUSSIA],
+    }
+    for name, compute in derive.items():
+        if all(needed in raw for needed in DERIVED_FROM[name]):
+            columns[name] = compute()
     for name in VECTOR_METRICS:
-        for i, partner in enumerate(model.partner_ids):
-            columns[f"{name}.{partner}"] = blocks[name][:, i]
+        if name in blocks:
+            for i, partner in enumerate(model.partner_ids):
+                columns[f"{name}.{partner}"] = blocks[name][:, i]
     for name in COMMODITY_METRICS:
+        if name in blocks:
+            for i, good in enumerate(model.commodity_names):
+                columns[f"{name}.{good}"] = blocks[name][:, i]
+    if all(needed in raw for needed in DERIVED_FROM["china_commodity_share"]):
+        china = blocks["commodity_to_china"] / np.maximum(by_good(), 1e-300)
         for i, good in enumerate(model.commodity_names):
-            columns[f"{name}.{good}"] = blocks[name][:, i]
-    china = blocks["commodity_to_china"] / np.maximum(by_good, 1e-300)
-    for i, good in enumerate(model.commodity_names):
-        columns[f"china_commodity_share.{good}"] = china[:, i]
+            columns[f"china_commodity_share.{good}"] = china[:, i]
     return columns
 
 
@@ -101,12 +156,14 @@ def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return long[[*ids, "metric", "partner", "value"]]
 
 
-def summarize(table: Mapping[str, Any]) -> dict[str, float]:
+def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None
+              ) -> dict[str, float]:
     """Scalar outcomes of one run (steps after the initial state only), from the per-step
-    frame or straight from ``run_columns`` (no DataFrame needed)."""
+    frame or straight from ``run_columns`` (no DataFrame needed); all of them, or ``names``."""
     after_start = np.asarray(table["step"]) > 0
     out = {}
-    for name, (column, how) in SUMMARY_METRICS.items():
+    for name in SUMMARY_METRICS if names is None else names:
+        column, how = SUMMARY_METRICS[name]
         series = np.asarray(table[column], dtype=float)[after_start]
         if how == "nonzero":
             value = np.count_nonzero(series > 0)
@@ -126,9 +183,10 @@ def simulate(config: Scenario, seed: int | None = None, steps: int | None = None
 
 
 def run_model(config: Scenario, seed: int | None = None, steps: int | None = None,
-              progress=None) -> BalanceModel:
-    """Build and run one model, then let Mesa forget it (see ``_release``)."""
-    model = BalanceModel(config, rng=config.seed if seed is None else seed)
+              progress=None, metrics: Iterable[str] | None = None) -> BalanceModel:
+    """Build and run one model, then let Mesa forget it (see ``_release``). ``metrics``:
+    the raw metrics to record (all by default; see ``metrics_needed``)."""
+    model = BalanceModel(config, rng=config.seed if seed is None else seed, metrics=metrics)
     for _ in range(config.steps if steps is None else steps):
         model.step()
         if progress is not None:

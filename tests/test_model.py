@@ -308,3 +308,29 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_recording_only_what_the_outputs_need_gives_the_same_outputs(baseline):
+    """Sweeps record a subset of the raw metrics; every output must come out the same."""
+    from sim.results import (
+        SUMMARY_METRICS,
+        metrics_needed,
+        run_columns,
+        run_model,
+        summarize,
+        summary_columns,
+    )
+
+    config = baseline.model_copy(update={"steps": 24})
+    full = run_columns(run_model(config, 9))
+    for names in (["autonomy_mean"], ["cap_breach_quarters", "china_export_share_mean"],
+                  list(SUMMARY_METRICS)):
+        metrics = metrics_needed(summary_columns(names))
+        narrow = run_columns(run_model(config, 9, metrics=metrics))
+        assert summarize(narrow, names) == summarize(full, names)
+    assert metrics_needed(["autonomy"]) == ("autonomy",)
+    for column in set(full) - {"step", "year", "quarter"}:  # any column on its own
+        only = run_columns(run_model(config, 9, steps=3, metrics=metrics_needed([column])))
+        np.testing.assert_array_equal(only[column], full[column][:4])
+    with pytest.raises(ValueError, match="unknown"):
+        BalanceModel(config, metrics=["autonomy", "autonmy"])

@@ -107,8 +107,11 @@ def runs_schema(context: RunContext) -> pa.Schema:
 
 def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
-    from sim.results import run_columns, run_model, summarize
+    from sim.results import metrics_needed, run_columns, run_model, summarize, summary_columns
     from sim.scenario import validate
+
+    # Record only what the outputs are computed from (about a tenth faster per run).
+    metrics = metrics_needed([*summary_columns(context.summary), *context.series])
 
     columns: dict[str, list] = {name: [] for name in runs_schema(context).names}
     series_parts: list[dict[str, np.ndarray]] = []
@@ -122,8 +125,8 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
             if config is None or values != config_values:
                 data = sampling.apply_point(context.base, list(context.keys), values)
                 config, config_values = validate(data, context.scenario_path), values
-            columns_of_run = run_columns(run_model(config, seed))
-            summary = summarize(columns_of_run)
+            columns_of_run = run_columns(run_model(config, seed, metrics=metrics))
+            summary = summarize(columns_of_run, context.summary)
             if context.series:
                 kept = columns_of_run["step"] % context.series_every == 0
                 part = {"run_id": np.full(int(kept.sum()), run_id, dtype=np.int64),
