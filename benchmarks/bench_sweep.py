@@ -119,7 +119,7 @@ def in_child(kind: str, path: Path, out: Path, workers: int,
 def child(kind: str, path: Path, out: Path, workers: int, replications: int) -> None:
     """The body of ``in_child``: import everything first, then time only the call.
     Both get the environment ``run.py sweep`` sets (one thread per numeric library)."""
-    from sim.sweep.threads import single_threaded_libraries
+    from sim.parallel import single_threaded_libraries
 
     single_threaded_libraries()
     import mesa  # noqa: F401

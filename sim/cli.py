@@ -219,7 +219,7 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.sweep.threads import single_threaded_libraries
+    from sim.parallel import single_threaded_libraries
 
     single_threaded_libraries()  # before numpy loads: workers are then forked, fast and safe
     from sim.sweep.runner import SweepInterrupted, run_sweep

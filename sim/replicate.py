@@ -9,18 +9,16 @@ shows how much of a difference is noise.
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from sim import output, plots
+from sim.parallel import ProgressBar, available_cores, process_context
 from sim.results import simulate, summarize
 from sim.scenario import Scenario, load_scenario
 from sim.seeds import run_seed
@@ -111,13 +109,6 @@ def _run_chunk(config: Scenario, master: int, indices: list[int]) -> list[Replic
     return done
 
 
-def available_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def replicate(config: Scenario, count: int, master: int | None = None,
               workers: int | None = None, progress: bool = True,
               label: str | None = None, min_chunk_steps: int = MIN_CHUNK_STEPS) -> Replications:
@@ -131,7 +122,7 @@ def replicate(config: Scenario, count: int, master: int | None = None,
     size = math.ceil(count / chunk_count)
     chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
     workers = min(workers, len(chunks))
-    bar = _Bar(total=count, desc=label or f"{config.name} x{count}", unit="run",
+    bar = ProgressBar(total=count, desc=label or f"{config.name} x{count}", unit="run",
                leave=False, disable=not progress)
     runs: list[Replication] = []
     try:
@@ -140,7 +131,8 @@ def replicate(config: Scenario, count: int, master: int | None = None,
                 runs += _run_chunk(config, master, chunk)
                 bar.update(len(chunk))
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_context()) as pool:
+            context = process_context(preload=["sim.replicate"])
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [pool.submit(_run_chunk, config, master, chunk) for chunk in chunks]
                 for future in as_completed(futures):
                     finished = future.result()
@@ -150,34 +142,6 @@ def replicate(config: Scenario, count: int, master: int | None = None,
         bar.close()
     runs.sort(key=lambda run: run.index)
     return Replications(config, runs)
-
-
-def _context():
-    """Fork is fast and safe while this process has one thread; otherwise a fork server
-    that has imported the model once (spawning would import it in every worker)."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and _threads() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["sim.replicate"])
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _threads() -> int:
-    """Threads of this process, native ones included (numeric libraries start their own):
-    what Python 3.12 counts before it warns that fork may deadlock."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
-
-
-class _Bar(tqdm):
-    """A progress bar without tqdm's monitor thread, so later batches can still fork."""
-
-    monitor_interval = 0
 
 
 # --- `run.py run --replications N` ------------------------------------------------------

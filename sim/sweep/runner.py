@@ -16,8 +16,6 @@ import contextlib
 import gc
 import logging
 import math
-import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -27,12 +25,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from tqdm import tqdm
 
+from sim.parallel import ProgressBar, available_cores, process_context
 from sim.seeds import run_seed
 from sim.sweep import sampling, storage
 from sim.sweep.spec import SweepSpec
-from sim.sweep.threads import single_threaded_libraries
 
 TARGET_CHUNK_SECONDS = 1.0
 CHUNKS_PER_WORKER = 4   # enough chunks that no worker waits long at the end
@@ -178,47 +175,7 @@ def _run_local(chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     return run_chunk(_CONTEXT, chunk)
 
 
-def _native_threads() -> int:
-    """Threads of this process, native ones included (numpy, pyarrow start their own):
-    what Python 3.12 counts before it warns that fork may deadlock."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:
-        return threading.active_count()
-
-
-def _mp_context() -> multiprocessing.context.BaseContext:
-    """fork when this process has a single thread (fast, and works from any __main__);
-    forkserver, with sim preloaded, when it has threads (forking them can deadlock);
-    spawn elsewhere."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and _native_threads() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        # The fork server imports sim before it forks workers; started with numeric
-        # libraries on one thread (a worker is one core anyway) and without pyarrow's
-        # allocator thread, it stays single-threaded, so its forks are safe.
-        single_threaded_libraries()
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.results", "sim.sweep.runner"])
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-class _Bar(tqdm):
-    """No monitor thread: the parent stays single-threaded, so workers can be forked."""
-
-    monitor_interval = 0
-
-
 # --- the sweep ------------------------------------------------------------------------
-
-
-def default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def estimate_run_seconds(spec: SweepSpec) -> float:
@@ -284,7 +241,7 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
     outcome = SweepOutcome(folder=folder, total=total, done_before=total - len(missing), ran=0,
                            failed=0, seconds=0.0, resumed=resumed)
     start = time.perf_counter()
-    bar = _Bar(total=total, initial=outcome.done_before, unit="run", desc=spec.name,
+    bar = ProgressBar(total=total, initial=outcome.done_before, unit="run", desc=spec.name,
                disable=not progress, smoothing=0.05, dynamic_ncols=True)
 
     def record(chunk: Chunk, result: tuple[pa.Table, pa.Table | None]) -> None:
@@ -299,7 +256,7 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
     try:
         if len(missing):
             if backend == "local":
-                _run_on_processes(context, chunks_for, workers or default_workers(), record)
+                _run_on_processes(context, chunks_for, workers or available_cores(), record)
             elif backend == "dask":
                 _run_on_dask(context, chunks_for, workers, scheduler, dask_processes, record)
             else:
@@ -316,7 +273,8 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
 def _run_on_processes(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk]],
                       workers: int, record: Callable) -> None:
     window = workers * WINDOW_PER_WORKER
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context(),
+    start = process_context(preload=["sim.results", "sim.sweep.runner"])
+    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=start,
                                   initializer=_init_worker, initargs=(context,))
     pending: dict[cf.Future, Chunk] = {}
     try:
@@ -362,13 +320,13 @@ def _run_on_dask(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk
         # scheduler's HTTP server on a free loopback port; cluster chatter kept quiet.
         network = {"host": "127.0.0.1"} if processes else {}
         with _workers_ignore_ctrl_c():
-            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+            cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
                                    processes=processes, dashboard_address="127.0.0.1:0",
                                    silence_logs=logging.CRITICAL, **network)
         client = Client(cluster)
     futures = None
     try:
-        slots = sum(client.nthreads().values()) or workers or default_workers()
+        slots = sum(client.nthreads().values()) or workers or available_cores()
         shared = client.scatter(context, broadcast=True)
         window = slots * WINDOW_PER_WORKER
         pending: dict = {}
