@@ -40,7 +40,8 @@ class EmptyModel(mesa.Model):
             _Idle(self)
         self.value = 1.0
         self.datacollector = mesa.DataCollector(
-            model_reporters={f"r{i}": "value" for i in range(reporters)})
+            model_reporters={f"r{i}": "value" for i in range(reporters)}
+        )
         self.datacollector.collect(self)
 
     def step(self) -> None:
@@ -84,8 +85,9 @@ def phase_times(config, repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=50, help="runs to take the median of")
     args = parser.parse_args()
     config = load_scenario(BASELINE)
@@ -112,8 +114,10 @@ def main() -> None:
         frame_model.step()
     frame_ms = median_ms(lambda: model_frame(frame_model), 20)
 
-    print(f"Python {sys.version.split()[0]}, Mesa {mesa.__version__}; "
-          f"{agents} agents, {reporters} reporters, {STEPS} steps, median of {args.repeats}")
+    print(
+        f"Python {sys.version.split()[0]}, Mesa {mesa.__version__}; "
+        f"{agents} agents, {reporters} reporters, {STEPS} steps, median of {args.repeats}"
+    )
     print(f"baseline run (build model + {STEPS} steps):  {run_ms:8.2f} ms   goal <= 15 ms")
     print(f"empty Mesa model, same agents/reporters:     {empty_ms:8.2f} ms")
     print(f"ratio baseline / empty:                      {run_ms / empty_ms:8.1f} x")

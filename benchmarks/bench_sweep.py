@@ -41,13 +41,15 @@ ENFORCEMENT = ["strict", "leaky", "none"]
 ALIGNMENT = [0.1, 0.4, 0.7, 1.0]
 
 
-def grid_sweep(folder: Path, replications: int, steps: int | None = None,
-               name: str = "bench") -> Path:
+def grid_sweep(
+    folder: Path, replications: int, steps: int | None = None, name: str = "bench"
+) -> Path:
     """The benchmark grid as a sweep file (optionally with shorter runs)."""
     overrides = f'overrides = ["steps={steps}"]\n' if steps else ""
     path = folder / f"{name}.toml"
-    path.write_text(f"""name = "{name}"
-base = "{(REPO / 'scenarios' / 'baseline.toml').as_posix()}"
+    path.write_text(
+        f"""name = "{name}"
+base = "{(REPO / "scenarios" / "baseline.toml").as_posix()}"
 {overrides}seed = 2010
 replications = {replications}
 [sampler]
@@ -58,7 +60,9 @@ values = {CAPS}
 values = {ENFORCEMENT!r}
 [parameters."alignment.level"]
 values = {ALIGNMENT}
-""".replace("'", '"'), encoding="utf-8")
+""".replace("'", '"'),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -70,10 +74,14 @@ def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
     from sim.seeds import run_seeds
 
     steps = load_scenario(BASELINE).steps
-    parameters = {"investment_cap": CAPS, "cap_enforcement": ENFORCEMENT,
-                  "alignment": ALIGNMENT}
-    kwargs = dict(parameters=parameters, number_processes=processes, data_collection_period=-1,
-                  max_steps=steps, display_progress=False)
+    parameters = {"investment_cap": CAPS, "cap_enforcement": ENFORCEMENT, "alignment": ALIGNMENT}
+    kwargs = dict(
+        parameters=parameters,
+        number_processes=processes,
+        data_collection_period=-1,
+        max_steps=steps,
+        display_progress=False,
+    )
     if "rng" in inspect.signature(mesa.batch_run).parameters:
         kwargs["rng"] = run_seeds(2010, replications)
     else:
@@ -83,15 +91,17 @@ def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
     return time.perf_counter() - start, len(results)
 
 
-def time_sweep(path: Path, out: Path, workers: int, backend: str = "local",
-               scheduler: str | None = None) -> tuple[float, int]:
+def time_sweep(
+    path: Path, out: Path, workers: int, backend: str = "local", scheduler: str | None = None
+) -> tuple[float, int]:
     from sim.sweep import load_sweep
     from sim.sweep.runner import run_sweep
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    outcome = run_sweep(load_sweep(path), out, workers=workers, backend=backend,
-                        scheduler=scheduler, progress=False)
+    outcome = run_sweep(
+        load_sweep(path), out, workers=workers, backend=backend, scheduler=scheduler, progress=False
+    )
     return time.perf_counter() - start, outcome.ran
 
 
@@ -100,15 +110,32 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def in_child(kind: str, path: Path, out: Path, workers: int,
-             replications: int) -> tuple[float, int, float]:
+def in_child(
+    kind: str, path: Path, out: Path, workers: int, replications: int
+) -> tuple[float, int, float]:
     """One measurement in a fresh single-threaded interpreter, as ``run.py sweep`` runs:
     (seconds of the batch_run or sweep call, runs, CPU seconds of that call in the child
     and its workers, imports excluded)."""
     before = _cpu(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, __file__, "--child", kind, "--path", str(path),
-                           "--out", str(out), "--workers", str(workers), "--replications",
-                           str(replications)], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            kind,
+            "--path",
+            str(path),
+            "--out",
+            str(out),
+            "--workers",
+            str(workers),
+            "--replications",
+            str(replications),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         raise SystemExit(f"{kind} child failed:\n{done.stderr}")
     cpu = _cpu(resource.RUSAGE_CHILDREN) - before
@@ -169,8 +196,9 @@ def peak_rss(command: list[str]) -> tuple[float, float, float]:
     while proc.poll() is None:
         try:
             parent = watched.memory_info().rss
-            total = sum(p.memory_full_info().pss
-                        for p in [watched, *watched.children(recursive=True)])
+            total = sum(
+                p.memory_full_info().pss for p in [watched, *watched.children(recursive=True)]
+            )
         except psutil.Error:
             break
         parent_peak, total_peak = max(parent_peak, parent), max(total_peak, total)
@@ -183,16 +211,33 @@ def peak_rss(command: list[str]) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--replications", type=int, default=6,
-                        help="replications per grid point (48 points; default 6: 288 runs)")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="timings per measurement in 1-3; the fastest is reported")
-    parser.add_argument("--long-runs", type=int, default=100_000,
-                        help="runs of the long memory sweep (0 to skip; default 100000)")
-    parser.add_argument("--long-steps", type=int, default=1,
-                        help="quarters per run of the long sweep (default 1: short runs)")
-    parser.add_argument("--memory-only", action="store_true",
-                        help="only the long memory sweep (4.)")
+    parser.add_argument(
+        "--replications",
+        type=int,
+        default=6,
+        help="replications per grid point (48 points; default 6: 288 runs)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="timings per measurement in 1-3; the fastest is reported",
+    )
+    parser.add_argument(
+        "--long-runs",
+        type=int,
+        default=100_000,
+        help="runs of the long memory sweep (0 to skip; default 100000)",
+    )
+    parser.add_argument(
+        "--long-steps",
+        type=int,
+        default=1,
+        help="quarters per run of the long sweep (default 1: short runs)",
+    )
+    parser.add_argument(
+        "--memory-only", action="store_true", help="only the long memory sweep (4.)"
+    )
     parser.add_argument("--child", choices=("batch", "sweep"), help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -205,9 +250,11 @@ def main() -> None:
 
     import mesa
 
-    print(f"python {sys.version.split()[0]}, mesa {mesa.__version__}, dask "
-          f"{version('distributed')}, {os.cpu_count()} cpus, load average "
-          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"python {sys.version.split()[0]}, mesa {mesa.__version__}, dask "
+        f"{version('distributed')}, {os.cpu_count()} cpus, load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     runs = 48 * args.replications
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -224,59 +271,95 @@ def throughput(args: argparse.Namespace, tmp: Path, path: Path, runs: int, r: in
     """Sections 1-3: batch_run against the sweep, worker scaling, Dask against local."""
     print(f"\n1. the same {runs} baseline runs (140 quarters), 2 processes, best of {r}")
     batch_s, batch_n, batch_t, batch_cpu = best_of(
-        r, lambda: in_child("batch", path, tmp / "b", 2, args.replications))
+        r, lambda: in_child("batch", path, tmp / "b", 2, args.replications)
+    )
     sweep_s, sweep_n, sweep_t, sweep_cpu = best_of(
-        r, lambda: in_child("sweep", path, tmp / "two", 2, args.replications))
+        r, lambda: in_child("sweep", path, tmp / "two", 2, args.replications)
+    )
     assert batch_n == sweep_n == runs, (batch_n, sweep_n)
-    print(f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s  "
-          f"{1000 * batch_cpu:6.1f} ms CPU/run  {_all(batch_t)}")
-    print(f"   run.py sweep   : {sweep_s:6.2f} s  {runs / sweep_s:7.1f} runs/s  "
-          f"{1000 * sweep_cpu:6.1f} ms CPU/run  {_all(sweep_t)}")
-    print(f"   ratio          : {batch_s / sweep_s:6.2f}x the throughput of batch_run "
-          f"(wall); {batch_cpu / sweep_cpu:.2f}x its work per run (CPU)")
+    print(
+        f"   mesa.batch_run : {batch_s:6.2f} s  {runs / batch_s:7.1f} runs/s  "
+        f"{1000 * batch_cpu:6.1f} ms CPU/run  {_all(batch_t)}"
+    )
+    print(
+        f"   run.py sweep   : {sweep_s:6.2f} s  {runs / sweep_s:7.1f} runs/s  "
+        f"{1000 * sweep_cpu:6.1f} ms CPU/run  {_all(sweep_t)}"
+    )
+    print(
+        f"   ratio          : {batch_s / sweep_s:6.2f}x the throughput of batch_run "
+        f"(wall); {batch_cpu / sweep_cpu:.2f}x its work per run (CPU)"
+    )
 
     print(f"\n2. worker scaling (local backend), best of {r}")
     one_s, _, one_t, one_cpu = best_of(
-        r, lambda: in_child("sweep", path, tmp / "one", 1, args.replications))
+        r, lambda: in_child("sweep", path, tmp / "one", 1, args.replications)
+    )
     two_s = sweep_s
     print(f"   1 worker : {one_s:6.2f} s  {runs / one_s:7.1f} runs/s  {_all(one_t)}")
     print(f"   2 workers: {two_s:6.2f} s  {runs / two_s:7.1f} runs/s  (from 1.)")
-    print(f"   speed-up : {one_s / two_s:6.2f}x  (CPU per run: 1 worker "
-          f"{1000 * one_cpu:.1f} ms, 2 workers {1000 * sweep_cpu:.1f} ms)")
+    print(
+        f"   speed-up : {one_s / two_s:6.2f}x  (CPU per run: 1 worker "
+        f"{1000 * one_cpu:.1f} ms, 2 workers {1000 * sweep_cpu:.1f} ms)"
+    )
 
-    print(f"\n3. Dask (LocalCluster, 2 worker processes, loopback) against local, "
-          f"best of {r}")
-    dask_s, dask_t = best_time(r, lambda: time_sweep(path, tmp / "dask", 2,
-                                                     backend="dask"))
+    print(f"\n3. Dask (LocalCluster, 2 worker processes, loopback) against local, best of {r}")
+    dask_s, dask_t = best_time(r, lambda: time_sweep(path, tmp / "dask", 2, backend="dask"))
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0",
-                      silence_logs=logging.CRITICAL) as cluster:
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+        silence_logs=logging.CRITICAL,
+    ) as cluster:
         local_s, local_t = best_time(r, lambda: time_sweep(path, tmp / "local", 2))
-        warm_s, warm_t = best_time(r, lambda: time_sweep(
-            path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address))
+        warm_s, warm_t = best_time(
+            r,
+            lambda: time_sweep(
+                path, tmp / "warm", 2, backend="dask", scheduler=cluster.scheduler_address
+            ),
+        )
     print(f"   local            : {local_s:6.2f} s  {_all(local_t)}")
-    print(f"   dask, own cluster: {dask_s:6.2f} s  ({dask_s - local_s:+.2f} s, "
-          f"cluster start-up included)  {_all(dask_t)}")
-    print(f"   dask, running    : {warm_s:6.2f} s  ({warm_s - local_s:+.2f} s, "
-          f"{100 * (warm_s - local_s) / local_s:+.1f}%)  {_all(warm_t)}")
+    print(
+        f"   dask, own cluster: {dask_s:6.2f} s  ({dask_s - local_s:+.2f} s, "
+        f"cluster start-up included)  {_all(dask_t)}"
+    )
+    print(
+        f"   dask, running    : {warm_s:6.2f} s  ({warm_s - local_s:+.2f} s, "
+        f"{100 * (warm_s - local_s) / local_s:+.1f}%)  {_all(warm_t)}"
+    )
 
 
 def memory(args: argparse.Namespace, tmp: Path) -> None:
     """Section 4: peak RSS of long sweeps of short runs, at two sizes."""
-    print(f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
-          "2 workers, run.py sweep in a subprocess)")
+    print(
+        f"\n4. peak memory of long sweeps ({args.long_steps}-quarter runs, "
+        "2 workers, run.py sweep in a subprocess)"
+    )
     for n in sorted({max(args.long_runs // 10, 48), args.long_runs}):
         reps = max(1, n // 48)
         long_path = grid_sweep(tmp, reps, steps=args.long_steps, name=f"long{reps}")
         out = tmp / f"long{reps}-out"
         seconds, parent, total = peak_rss(
-            [sys.executable, str(REPO / "run.py"), "sweep", str(long_path), "--out",
-             str(out), "--workers", "2", "--no-progress"])
-        print(f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
-              f"runs/s, peak RSS parent {parent:6.1f} MB, peak PSS parent + workers "
-              f"{total:6.1f} MB")
+            [
+                sys.executable,
+                str(REPO / "run.py"),
+                "sweep",
+                str(long_path),
+                "--out",
+                str(out),
+                "--workers",
+                "2",
+                "--no-progress",
+            ]
+        )
+        print(
+            f"   {48 * reps:7d} runs: {seconds:6.1f} s, {48 * reps / seconds:6.0f} "
+            f"runs/s, peak RSS parent {parent:6.1f} MB, peak PSS parent + workers "
+            f"{total:6.1f} MB"
+        )
         shutil.rmtree(out, ignore_errors=True)
 
 

@@ -47,8 +47,9 @@ class Episode:
 class Partner(mesa.Agent):
     """A trading and investing partner: a row of the model's partner arrays."""
 
-    def __init__(self, model: BalanceModel, index: int, partner_id: str, name: str,
-                 group: str) -> None:
+    def __init__(
+        self, model: BalanceModel, index: int, partner_id: str, name: str, group: str
+    ) -> None:
         super().__init__(model)
         self.index = index
         self.partner_id = partner_id
@@ -86,9 +87,18 @@ class ThirdNeighbour(Partner):
 class Neighbour(Partner):
     """Russia or China: controls transit, guards red lines, applies pressure."""
 
-    def __init__(self, model: BalanceModel, index: int, partner_id: str, name: str,
-                 group: str, red_lines: dict, tools: dict, pressure_threshold: float,
-                 patience_quarters: int) -> None:
+    def __init__(
+        self,
+        model: BalanceModel,
+        index: int,
+        partner_id: str,
+        name: str,
+        group: str,
+        red_lines: dict,
+        tools: dict,
+        pressure_threshold: float,
+        patience_quarters: int,
+    ) -> None:
         super().__init__(model, index, partner_id, name, group)
         self.red_lines = red_lines
         self.tools = tools
@@ -133,8 +143,9 @@ class Neighbour(Partner):
 class Mongolia(mesa.Agent):
     """The balancer: screens investment, answers pressure, spends diplomatic effort."""
 
-    def __init__(self, model: BalanceModel, response: str, concession_threshold: float,
-                 strategy: str) -> None:
+    def __init__(
+        self, model: BalanceModel, response: str, concession_threshold: float, strategy: str
+    ) -> None:
         super().__init__(model)
         self.response = response
         self.concession_threshold = concession_threshold

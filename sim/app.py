@@ -29,11 +29,13 @@ from sim.scenario import BASELINE, LEVELS, SCENARIO_DIR, Scenario, ScenarioError
 
 # Mesa 3.3's own ComponentsView trips Solara's hook-rule check when it is imported; the
 # warning is about Mesa's code, not ours, and would only puzzle an instructor.
-warnings.filterwarnings("ignore", message=r"(?s).*ComponentsView: `use_state` found despite",
-                        category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"(?s).*ComponentsView: `use_state` found despite", category=UserWarning
+)
 # Plain http on the loopback is the intended set-up, not a misconfigured proxy.
-warnings.filterwarnings("ignore", message=r"Cookies with samesite=none require https",
-                        category=UserWarning)
+warnings.filterwarnings(
+    "ignore", message=r"Cookies with samesite=none require https", category=UserWarning
+)
 from mesa.visualization import SolaraViz  # noqa: E402
 
 ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
@@ -41,8 +43,12 @@ ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
 NOT_SCENARIOS = ("calibration.toml",)
 NOT_SCENARIO_DIRS = ("sweeps",)
 
-COLOURS = {"China": "#c0392b", "Russia": "#2c6fbb", "Third neighbours": "#27ae60",
-           "Rest of world": "#95a5a6"}
+COLOURS = {
+    "China": "#c0392b",
+    "Russia": "#2c6fbb",
+    "Third neighbours": "#27ae60",
+    "Rest of world": "#95a5a6",
+}
 OTHER_COLOURS = ("#27ae60", "#e67e22", "#8e44ad", "#16a085", "#7f8c8d")
 EVENT_LOG_LINES = 200  # newest first, in a scroll box
 
@@ -74,10 +80,14 @@ class DashboardModel(BalanceModel):
         config = load_scenario(scenario_file)
         parsed, self.seed_note = parse_seed(seed, config.seed)
         super().__init__(
-            config, investment_cap=investment_cap, cap_enforcement=cap_enforcement,
-            alignment=alignment, third_neighbour_engagement=third_neighbour_engagement,
+            config,
+            investment_cap=investment_cap,
+            cap_enforcement=cap_enforcement,
+            alignment=alignment,
+            third_neighbour_engagement=third_neighbour_engagement,
             concession_threshold=concession_threshold,
-            rng=parsed if rng is None else rng)
+            rng=parsed if rng is None else rng,
+        )
         self.scenario_file = scenario_file
         self.seed_used = parsed
 
@@ -115,8 +125,9 @@ def scenario_choices(start: Path) -> dict[str, Path]:
     for root, pattern in roots:
         for path in sorted(root.glob(pattern)):
             relative = path.relative_to(root)
-            if path.name in NOT_SCENARIOS or any(part in NOT_SCENARIO_DIRS
-                                                 for part in relative.parts[:-1]):
+            if path.name in NOT_SCENARIOS or any(
+                part in NOT_SCENARIO_DIRS for part in relative.parts[:-1]
+            ):
                 continue
             label = relative.as_posix() if root == SCENARIO_DIR else str(path)
             choices.setdefault(label, path)
@@ -148,32 +159,61 @@ def model_params(path: Path, config: Scenario) -> dict:
     # Short labels: a long one squeezes the slider track to nothing in the sidebar.
     return {
         "scenario_file": str(path),
-        "investment_cap": {"type": "SliderFloat", "label": "Investment cap",
-                           "value": cap.level, "min": 0.1, "max": 1.0, "step": 0.01},
-        "cap_enforcement": {"type": "Select", "label": "Cap enforcement",
-                            "value": cap.enforcement, "values": ["strict", "leaky", "none"]},
-        "alignment": {"type": "SliderFloat", "label": "Sino-Russian alignment",
-                      "value": config.alignment.level, "min": 0.0, "max": 1.0, "step": 0.05},
+        "investment_cap": {
+            "type": "SliderFloat",
+            "label": "Investment cap",
+            "value": cap.level,
+            "min": 0.1,
+            "max": 1.0,
+            "step": 0.01,
+        },
+        "cap_enforcement": {
+            "type": "Select",
+            "label": "Cap enforcement",
+            "value": cap.enforcement,
+            "values": ["strict", "leaky", "none"],
+        },
+        "alignment": {
+            "type": "SliderFloat",
+            "label": "Sino-Russian alignment",
+            "value": config.alignment.level,
+            "min": 0.0,
+            "max": 1.0,
+            "step": 0.05,
+        },
         "third_neighbour_engagement": {
-            "type": "SliderFloat", "label": "3rd-neighbour engagement",
-            "value": config.diplomacy.third_neighbour_engagement, "min": 0.0, "max": 5.0,
-            "step": 0.1},
+            "type": "SliderFloat",
+            "label": "3rd-neighbour engagement",
+            "value": config.diplomacy.third_neighbour_engagement,
+            "min": 0.0,
+            "max": 5.0,
+            "step": 0.1,
+        },
         "concession_threshold": {
-            "type": "SliderFloat", "label": "Concession threshold",
-            "value": config.pressure.concession_threshold, "min": 0.0, "max": 0.2,
-            "step": 0.005},
-        "seed": {"type": "InputText", "label": "Seed (Enter, then Reset)",
-                 "value": str(config.seed)},
+            "type": "SliderFloat",
+            "label": "Concession threshold",
+            "value": config.pressure.concession_threshold,
+            "min": 0.0,
+            "max": 0.2,
+            "step": 0.005,
+        },
+        "seed": {
+            "type": "InputText",
+            "label": "Seed (Enter, then Reset)",
+            "value": str(config.seed),
+        },
     }
 
 
 def settings_text(model: BalanceModel) -> str:
     """The inputs the running model was built with (sliders act only on Reset)."""
     cfg = model.config
-    return (f"cap {cfg.investment.cap.level:.0%} ({cfg.investment.cap.enforcement}) · "
-            f"alignment {cfg.alignment.level:.2f} · third-neighbour engagement "
-            f"{cfg.diplomacy.third_neighbour_engagement:.1f} · concession threshold "
-            f"{cfg.pressure.concession_threshold:.3f} · seed {model.seed_used}")
+    return (
+        f"cap {cfg.investment.cap.level:.0%} ({cfg.investment.cap.enforcement}) · "
+        f"alignment {cfg.alignment.level:.2f} · third-neighbour engagement "
+        f"{cfg.diplomacy.third_neighbour_engagement:.1f} · concession threshold "
+        f"{cfg.pressure.concession_threshold:.3f} · seed {model.seed_used}"
+    )
 
 
 # --- grouping partners so a class can read the charts ------------------------------------
@@ -185,8 +225,12 @@ def partner_groups(model: BalanceModel) -> dict[str, np.ndarray]:
     china = np.arange(n) == model.CHINA
     russia = np.arange(n) == model.RUSSIA
     rest = ~(model.is_neighbour | model.is_third)
-    groups = {"China": china, "Russia": russia, "Third neighbours": model.is_third,
-              "Rest of world": rest}
+    groups = {
+        "China": china,
+        "Russia": russia,
+        "Third neighbours": model.is_third,
+        "Rest of world": rest,
+    }
     return {name: mask for name, mask in groups.items() if mask.any()}
 
 
@@ -202,8 +246,7 @@ def fdi_lines(model: BalanceModel, top: int = 3) -> list[int]:
 
 def _series(model: BalanceModel, name: str) -> np.ndarray:
     """One recorded metric as an array: (steps,) or (steps, partners)."""
-    return np.asarray([np.asarray(v, dtype=float) for v in
-                       model.datacollector.model_vars[name]])
+    return np.asarray([np.asarray(v, dtype=float) for v in model.datacollector.model_vars[name]])
 
 
 def _years(model: BalanceModel) -> np.ndarray:
@@ -240,8 +283,13 @@ def ExportPanel(model: BalanceModel):
     fig, ax = _figure("Exports by destination (share of total)")
     years, shares = _years(model), _series(model, "export_share")
     groups = partner_groups(model)
-    ax.stackplot(years, *[shares[:, mask].sum(axis=1) for mask in groups.values()],
-                 labels=list(groups), colors=[COLOURS[g] for g in groups], alpha=0.9)
+    ax.stackplot(
+        years,
+        *[shares[:, mask].sum(axis=1) for mask in groups.values()],
+        labels=list(groups),
+        colors=[COLOURS[g] for g in groups],
+        alpha=0.9,
+    )
     ax.set_ylim(0, 1)
     _x_range(ax, model)
     ax.legend(loc="lower left", fontsize=9, framealpha=0.9)
@@ -256,8 +304,13 @@ def FdiPanel(model: BalanceModel):
         name = model.partner_names[i]
         colour = COLOURS.get(name, OTHER_COLOURS[(k - 2) % len(OTHER_COLOURS)])
         ax.plot(years, shares[:, i], label=name, color=colour, lw=2.2 if k < 2 else 1.5)
-    ax.axhline(model.cap.level, color="black", ls="--", lw=1.5,
-               label=f"cap {model.cap.level:.0%} ({model.cap.enforcement})")
+    ax.axhline(
+        model.cap.level,
+        color="black",
+        ls="--",
+        lw=1.5,
+        label=f"cap {model.cap.level:.0%} ({model.cap.enforcement})",
+    )
     ax.set_ylim(0, 1)
     _x_range(ax, model)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9, ncol=2)
@@ -268,14 +321,25 @@ def PressurePanel(model: BalanceModel):
     """Pressure episodes under way each quarter (bars) and concessions so far (line)."""
     fig, ax = _figure("Pressure episodes and concessions", left=0.1, right=0.9)
     years = _years(model)
-    ax.bar(years, _series(model, "active_pressure"), width=0.25, color="#e67e22",
-           label="episodes under way")
+    ax.bar(
+        years,
+        _series(model, "active_pressure"),
+        width=0.25,
+        color="#e67e22",
+        label="episodes under way",
+    )
     ax.set_ylabel("episodes under way")
     ax.set_ylim(0, 2.5)
     ax.set_yticks([0, 1, 2])
     twin = ax.twinx()
-    twin.step(years, _series(model, "concessions"), where="post", color="#c0392b", lw=2.2,
-              label="concessions so far")
+    twin.step(
+        years,
+        _series(model, "concessions"),
+        where="post",
+        color="#c0392b",
+        lw=2.2,
+        label="concessions so far",
+    )
     twin.set_ylabel("concessions so far")
     twin.set_ylim(0, max(3.0, float(model.concessions) + 1.0))
     _x_range(ax, model)
@@ -302,12 +366,14 @@ def LevelsPanel(model: BalanceModel):
     colours = [COLOURS.get(model.partner_names[i], COLOURS["Third neighbours"]) for i in shown]
     rows = np.arange(len(shown))
     ax.barh(rows, [model.level[i] + 0.15 for i in shown], color=colours, height=0.7)
-    ax.scatter([start[i] + 0.15 for i in shown], rows, marker="|", s=120, color="black",
-               zorder=3)
+    ax.scatter([start[i] + 0.15 for i in shown], rows, marker="|", s=120, color="black", zorder=3)
     ax.set_yticks(rows, names, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xticks(range(len(LEVELS)), [name.replace("comprehensive", "compr.")
-                                       .replace("_", " ") for name in LEVELS], fontsize=8)
+    ax.set_xticks(
+        range(len(LEVELS)),
+        [name.replace("comprehensive", "compr.").replace("_", " ") for name in LEVELS],
+        fontsize=8,
+    )
     ax.set_xlim(0, len(LEVELS) - 0.6)
     ax.grid(axis="y", alpha=0)
     return solara.FigureMatplotlib(fig, format="png")
@@ -321,32 +387,51 @@ def EventLogPanel(model: BalanceModel):
     when = f"{model.year} Q{model.quarter}"
     now = when if model.steps else None
     lines = list(reversed(model.event_log[-EVENT_LOG_LINES:]))
-    with solara.Column(classes=["event-log"], gap="4px",
-                       style={"padding": "6px 14px", "height": "370px"}) as panel:
-        solara.Markdown(f"### Event log — {when if now else f'start of {model.start_year}'}"
-                        f", quarter {model.steps} of {model.max_steps}")
+    with solara.Column(
+        classes=["event-log"], gap="4px", style={"padding": "6px 14px", "height": "370px"}
+    ) as panel:
+        solara.Markdown(
+            f"### Event log — {when if now else f'start of {model.start_year}'}"
+            f", quarter {model.steps} of {model.max_steps}"
+        )
         solara.Markdown(
             f"Autonomy **{model.autonomy:.2f}** · concessions **{model.concessions}** · "
             f"episodes under way **{model.active_episodes}** · China's share of exports "
             f"**{model.export_share[model.CHINA]:.0%}**, of FDI "
             f"**{model.fdi_share[model.CHINA]:.0%}** · FDI stock "
             f"**{model.fdi_stock_bn_usd:.1f} bn USD**  \n"
-            f"<small>Settings of this run: {settings_text(model)}</small>")
+            f"<small>Settings of this run: {settings_text(model)}</small>"
+        )
         if model.seed_note:
             solara.Warning(model.seed_note, dense=True)
-        with solara.Div(style={"flex": "1 1 0", "overflow-y": "auto", "min-height": "0",
-                               "border-top": "1px solid #ddd"}):
+        with solara.Div(
+            style={
+                "flex": "1 1 0",
+                "overflow-y": "auto",
+                "min-height": "0",
+                "border-top": "1px solid #ddd",
+            }
+        ):
             if lines:
-                solara.Markdown("\n".join(
-                    f"- **{line}**" if now and line.startswith(now) else f"- {line}"
-                    for line in lines))
+                solara.Markdown(
+                    "\n".join(
+                        f"- **{line}**" if now and line.startswith(now) else f"- {line}"
+                        for line in lines
+                    )
+                )
             else:
                 solara.Markdown("_Nothing has happened yet: press Step or ▶._")
     return panel
 
 
-PANELS: list[Callable] = [EventLogPanel, ExportPanel, FdiPanel, PressurePanel, AutonomyPanel,
-                          LevelsPanel]
+PANELS: list[Callable] = [
+    EventLogPanel,
+    ExportPanel,
+    FdiPanel,
+    PressurePanel,
+    AutonomyPanel,
+    LevelsPanel,
+]
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -360,10 +445,10 @@ def start_scenario() -> Path:
 # Page state, one value per browser session (Solara keeps a reactive variable per
 # session). It lives outside the components because a scenario change rebuilds the
 # whole layout, components and all (see Layout).
-_shown: solara.Reactive[str] = solara.reactive("")       # file on the page; "" = at start
-_picked: solara.Reactive[str] = solara.reactive("")      # picker label; "" = at start
+_shown: solara.Reactive[str] = solara.reactive("")  # file on the page; "" = at start
+_picked: solara.Reactive[str] = solara.reactive("")  # picker label; "" = at start
 _error: solara.Reactive[str | None] = solara.reactive(None)  # None = the start file's
-_generation: solara.Reactive[int] = solara.reactive(0)   # bumped by "back to settings"
+_generation: solara.Reactive[int] = solara.reactive(0)  # bumped by "back to settings"
 
 
 def _shown_path() -> str:
@@ -389,9 +474,13 @@ def Dashboard(path: str):
     """Mesa's page for one scenario file, its sliders defaulting to the file's values."""
     config = solara.use_memo(lambda: load_scenario(path), [path])
     model = solara.use_memo(lambda: DashboardModel(scenario_file=path), [path])
-    SolaraViz(model, components=PANELS, model_params=model_params(Path(path), config),
-              name=f"Mongolia between Russia, China and third neighbours — {config.name}",
-              play_interval=150)
+    SolaraViz(
+        model,
+        components=PANELS,
+        model_params=model_params(Path(path), config),
+        name=f"Mongolia between Russia, China and third neighbours — {config.name}",
+        play_interval=150,
+    )
 
 
 @solara.component
@@ -423,15 +512,15 @@ def Page():
 
     with solara.Sidebar():
         with solara.Card("Scenario"), solara.Column(gap="8px"):
-            solara.Select("Scenario file", values=list(choices), value=picked,
-                          on_value=choose)
+            solara.Select("Scenario file", values=list(choices), value=picked, on_value=choose)
             if error:
                 solara.Error(error, classes=["scenario-error"])
                 solara.Text(f"Still showing: {label_of(choices, Path(shown))}")
             else:
                 solara.Text(_description(shown))
-            solara.Button("Back to the scenario's settings", on_click=restore, outlined=True,
-                          color="primary")
+            solara.Button(
+                "Back to the scenario's settings", on_click=restore, outlined=True, color="primary"
+            )
     Dashboard(shown)
 
 

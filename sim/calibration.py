@@ -50,12 +50,21 @@ def load_targets(path: str | Path) -> list[Target]:
     except ValidationError as exc:
         raise _explain(exc, path, {}) from None
     for i, t in enumerate(targets):
-        needs = {"about": ("value", "tolerance"), "above": ("value",), "below": ("value",),
-                 "greater_than": ("other",), "largest": ("among",)}[t.kind]
+        needs = {
+            "about": ("value", "tolerance"),
+            "above": ("value",),
+            "below": ("value",),
+            "greater_than": ("other",),
+            "largest": ("among",),
+        }[t.kind]
         for name in needs:
             if getattr(t, name) is None:
-                raise ScenarioError(path, f"targets.{i}.{name}", "missing",
-                                    f"a value: kind '{t.kind}' needs {', '.join(needs)}")
+                raise ScenarioError(
+                    path,
+                    f"targets.{i}.{name}",
+                    "missing",
+                    f"a value: kind '{t.kind}' needs {', '.join(needs)}",
+                )
     return targets
 
 
@@ -98,14 +107,21 @@ def calibrate(config: Scenario, targets: list[Target], seeds: int = 8) -> list[d
     for target in targets:
         values = np.array([measure(target, f, config.calibration_year) for f in frames])
         mean = float(values.mean())
-        rows.append({
-            "id": target.id, "description": target.description, "kind": target.kind,
-            "documented": _documented(target), "mean": mean,
-            "spread": float(values.std(ddof=1)) if seeds > 1 else 0.0,
-            "min": float(values.min()), "max": float(values.max()),
-            "tolerance": target.tolerance, "passed": passes(target, mean),
-            "source": target.source,
-        })
+        rows.append(
+            {
+                "id": target.id,
+                "description": target.description,
+                "kind": target.kind,
+                "documented": _documented(target),
+                "mean": mean,
+                "spread": float(values.std(ddof=1)) if seeds > 1 else 0.0,
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "tolerance": target.tolerance,
+                "passed": passes(target, mean),
+                "source": target.source,
+            }
+        )
     return rows
 
 
@@ -122,16 +138,26 @@ def _documented(target: Target) -> str:
 
 
 def format_report(rows: list[dict], config: Scenario, seeds: int) -> str:
-    head = (f"calibration of '{config.name}' in {config.calibration_year}, {seeds} seeds "
-            f"(mean and sd over seeds; for 'greater_than' and 'largest' the margin)")
-    lines = [head, "",
-             f"{'id':<9} {'documented':<52} {'simulated':>10} {'sd':>7}  result",
-             "-" * 90]
+    head = (
+        f"calibration of '{config.name}' in {config.calibration_year}, {seeds} seeds "
+        f"(mean and sd over seeds; for 'greater_than' and 'largest' the margin)"
+    )
+    lines = [
+        head,
+        "",
+        f"{'id':<9} {'documented':<52} {'simulated':>10} {'sd':>7}  result",
+        "-" * 90,
+    ]
     for r in rows:
         verdict = "PASS" if r["passed"] else "FAIL"
-        lines.append(f"{r['id']:<9} {r['documented']:<52.52} {r['mean']:>10.3f} "
-                     f"{r['spread']:>7.3f}  {verdict}")
+        lines.append(
+            f"{r['id']:<9} {r['documented']:<52.52} {r['mean']:>10.3f} "
+            f"{r['spread']:>7.3f}  {verdict}"
+        )
     failed = [r["id"] for r in rows if not r["passed"]]
-    lines += ["", f"{len(rows) - len(failed)} of {len(rows)} targets pass"
-              + (f"; failing: {', '.join(failed)}" if failed else "")]
+    lines += [
+        "",
+        f"{len(rows) - len(failed)} of {len(rows)} targets pass"
+        + (f"; failing: {', '.join(failed)}" if failed else ""),
+    ]
     return "\n".join(lines)

@@ -27,37 +27,63 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Mongolia between Russia, China and its third neighbours: "
-                    "an agent-based model (Mesa).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "an agent-based model (Mesa).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = sub.add_parser(
-        "run", help="run a scenario: summary table, per-step CSV, plots",
+        "run",
+        help="run a scenario: summary table, per-step CSV, plots",
         description="Run one scenario and write a results folder "
-                    "results/<scenario>-<timestamp>/ (never overwritten).")
-    run.add_argument("scenario", nargs="?", default=str(BASELINE),
-                     help="scenario TOML file (default: scenarios/baseline.toml)")
+        "results/<scenario>-<timestamp>/ (never overwritten).",
+    )
+    run.add_argument(
+        "scenario",
+        nargs="?",
+        default=str(BASELINE),
+        help="scenario TOML file (default: scenarios/baseline.toml)",
+    )
     _scenario_options(run)
-    run.add_argument("--steps", type=_positive, help="quarters to simulate (default: the "
-                                                     "scenario's steps)")
-    run.add_argument("--out", metavar="DIR", help="parent folder for the results folder "
-                                                  "(default: results/)")
+    run.add_argument(
+        "--steps", type=_positive, help="quarters to simulate (default: the scenario's steps)"
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help="parent folder for the results folder (default: results/)"
+    )
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _replication_options(run)
     run.set_defaults(func=_cmd_run)
 
     cal = sub.add_parser(
-        "calibrate", help="compare the simulated baseline with the documented figures",
+        "calibrate",
+        help="compare the simulated baseline with the documented figures",
         description="Run a scenario over several seeds and check each calibration target "
-                    "(scenarios/calibration.toml); exit 1 if any target fails.")
-    cal.add_argument("scenario", nargs="?", default=str(BASELINE),
-                     help="scenario TOML file (default: scenarios/baseline.toml)")
-    cal.add_argument("--seeds", type=_positive, default=8,
-                     help="number of seeds to run (default: 8)")
-    cal.add_argument("--targets", metavar="FILE", help="targets file (default: "
-                                                       "calibration.toml beside the scenario)")
-    cal.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)")
+        "(scenarios/calibration.toml); exit 1 if any target fails.",
+    )
+    cal.add_argument(
+        "scenario",
+        nargs="?",
+        default=str(BASELINE),
+        help="scenario TOML file (default: scenarios/baseline.toml)",
+    )
+    cal.add_argument(
+        "--seeds", type=_positive, default=8, help="number of seeds to run (default: 8)"
+    )
+    cal.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="targets file (default: calibration.toml beside the scenario)",
+    )
+    cal.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)",
+    )
     cal.set_defaults(func=_cmd_calibrate)
     _add_dashboard_command(sub)
     _add_sweep_commands(sub)
@@ -67,10 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _scenario_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE",
-                        help="override a scenario key, validated like the file, e.g. "
-                             "trade.transit_fee.china=0.12 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, validated like the file, e.g. "
+        "trade.transit_fee.china=0.12 (repeatable)",
+    )
 
 
 def _positive(text: str) -> int:
@@ -89,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted: files already written are complete; nothing half-written "
-              "was left behind", file=sys.stderr)
+        print(
+            "\ninterrupted: files already written are complete; nothing half-written "
+            "was left behind",
+            file=sys.stderr,
+        )
         return 130
 
 
@@ -99,8 +133,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.replications is not None:
         return _cmd_replicate(args)
-    folder = run_and_report(Path(args.scenario), args.overrides, seed=args.seed,
-                            steps=args.steps, out=args.out, plots_wanted=not args.no_plots)
+    folder = run_and_report(
+        Path(args.scenario),
+        args.overrides,
+        seed=args.seed,
+        steps=args.steps,
+        out=args.out,
+        plots_wanted=not args.no_plots,
+    )
     print(f"\nresults: {folder}")
     return 0
 
@@ -111,8 +151,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     scenario_path = Path(args.scenario)
     config = load_scenario(scenario_path, args.overrides)
-    targets_path = Path(args.targets) if args.targets else scenario_path.parent / \
-        "calibration.toml"
+    targets_path = Path(args.targets) if args.targets else scenario_path.parent / "calibration.toml"
     targets = load_targets(targets_path)
     rows = calibrate(config, targets, seeds=args.seeds)
     print(format_report(rows, config, args.seeds))
@@ -124,16 +163,25 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _add_dashboard_command(sub: argparse._SubParsersAction) -> None:
     dash = sub.add_parser(
-        "dashboard", help="live dashboard for a class: a page in the browser (Solara)",
+        "dashboard",
+        help="live dashboard for a class: a page in the browser (Solara)",
         description="Start the live dashboard (sim/app.py) and print its address. It listens "
-                    "on 127.0.0.1 only, unless --host opens it wider. Ctrl+C stops it.")
-    dash.add_argument("scenario", nargs="?", default=str(BASELINE),
-                      help="scenario TOML file to open first (default: "
-                           "scenarios/baseline.toml); the page can pick others")
+        "on 127.0.0.1 only, unless --host opens it wider. Ctrl+C stops it.",
+    )
+    dash.add_argument(
+        "scenario",
+        nargs="?",
+        default=str(BASELINE),
+        help="scenario TOML file to open first (default: "
+        "scenarios/baseline.toml); the page can pick others",
+    )
     dash.add_argument("--port", type=_port, default=8765, help="port (default: 8765)")
-    dash.add_argument("--host", default="127.0.0.1",
-                      help="address to listen on (default: 127.0.0.1, this machine only; "
-                           "0.0.0.0 lets other machines on the network open the page)")
+    dash.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; "
+        "0.0.0.0 lets other machines on the network open the page)",
+    )
     dash.set_defaults(func=_cmd_dashboard)
 
 
@@ -159,13 +207,23 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     app = Path(__file__).with_name("app.py")
     # Offline: no version check or telemetry calls out of the machine.
     env = {**os.environ, ENV_SCENARIO: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
-    command = [sys.executable, "-m", "solara", "run", str(app), "--production",
-               "--no-check-version", "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        str(app),
+        "--production",
+        "--no-check-version",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     shown = socket.gethostname() if args.host in ("0.0.0.0", "::") else args.host
     if ":" in shown:
         shown = f"[{shown}]"
-    print(f"dashboard: http://{shown}:{args.port}/  ({scenario.name}; Ctrl+C to stop)",
-          flush=True)
+    print(f"dashboard: http://{shown}:{args.port}/  ({scenario.name}; Ctrl+C to stop)", flush=True)
     child = subprocess.Popen(command, env=env)
     # A plain `kill` of this process must not leave the server running on its own.
     signal.signal(signal.SIGTERM, lambda *_: child.terminate())
@@ -182,38 +240,66 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     sweep = sub.add_parser(
-        "sweep", help="run a parameter sweep (grid, random, LHS, Sobol, Morris) to Parquet",
+        "sweep",
+        help="run a parameter sweep (grid, random, LHS, Sobol, Morris) to Parquet",
         description="Run every point of a sweep file, with replications, on local processes "
-                    "or a Dask cluster. Results go to results/<sweep>-<timestamp>/ (or --out); "
-                    "running again with the same --out resumes, running only missing runs.")
-    sweep.add_argument("sweep_file", metavar="FILE", help="sweep TOML file, e.g. "
-                                                          "scenarios/sweeps/cap_grid.toml")
-    sweep.add_argument("--workers", type=_positive,
-                       help="worker processes (default: all cores; with --scheduler: unused)")
-    sweep.add_argument("--backend", choices=("local", "dask"), default="local",
-                       help="local processes (default) or Dask (a local cluster, or "
-                            "--scheduler)")
-    sweep.add_argument("--scheduler", metavar="ADDRESS",
-                       help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
-                            "(implies --backend dask)")
-    sweep.add_argument("--out", metavar="DIR",
-                       help="results folder itself; an existing sweep folder is resumed")
-    sweep.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="KEY=VALUE", help="override a key of the base scenario, "
-                                                 "e.g. steps=40 (repeatable)")
-    sweep.add_argument("--chunk-runs", type=_positive, metavar="N",
-                       help="runs per task (default: about one second of work)")
+        "or a Dask cluster. Results go to results/<sweep>-<timestamp>/ (or --out); "
+        "running again with the same --out resumes, running only missing runs.",
+    )
+    sweep.add_argument(
+        "sweep_file", metavar="FILE", help="sweep TOML file, e.g. scenarios/sweeps/cap_grid.toml"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes (default: all cores; with --scheduler: unused)",
+    )
+    sweep.add_argument(
+        "--backend",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes (default) or Dask (a local cluster, or --scheduler)",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 "
+        "(implies --backend dask)",
+    )
+    sweep.add_argument(
+        "--out", metavar="DIR", help="results folder itself; an existing sweep folder is resumed"
+    )
+    sweep.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the base scenario, e.g. steps=40 (repeatable)",
+    )
+    sweep.add_argument(
+        "--chunk-runs",
+        type=_positive,
+        metavar="N",
+        help="runs per task (default: about one second of work)",
+    )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=_cmd_sweep)
 
     analyze = sub.add_parser(
-        "analyze", help="sensitivity indices and plots of a sweep's results",
+        "analyze",
+        help="sensitivity indices and plots of a sweep's results",
         description="Sobol indices with confidence intervals (sobol sweeps), Morris mu* and "
-                    "sigma (morris), main-effect shares, heatmaps and line plots (grid, "
-                    "random, lhs); CSV and PNG files in RESULTS_DIR/analysis/.")
+        "sigma (morris), main-effect shares, heatmaps and line plots (grid, "
+        "random, lhs); CSV and PNG files in RESULTS_DIR/analysis/.",
+    )
     analyze.add_argument("results_dir", metavar="RESULTS_DIR", help="a sweep results folder")
-    analyze.add_argument("--top", type=_positive, default=3,
-                         help="parameters shown per output in the printed table (default: 3)")
+    analyze.add_argument(
+        "--top",
+        type=_positive,
+        default=3,
+        help="parameters shown per output in the printed table (default: 3)",
+    )
     analyze.add_argument("--no-plots", action="store_true", help="CSV only, no PNG plots")
     analyze.set_defaults(func=_cmd_analyze)
 
@@ -229,22 +315,39 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     backend = "dask" if args.scheduler else args.backend
     folder = Path(args.out) if args.out else None  # None: results/<name>-<timestamp>/
     try:
-        outcome = run_sweep(spec, folder, workers=args.workers, backend=backend,
-                            scheduler=args.scheduler, chunk_runs=args.chunk_runs,
-                            progress=not args.no_progress)
+        outcome = run_sweep(
+            spec,
+            folder,
+            workers=args.workers,
+            backend=backend,
+            scheduler=args.scheduler,
+            chunk_runs=args.chunk_runs,
+            progress=not args.no_progress,
+        )
     except SweepInterrupted as stop:
-        command = " ".join(["python run.py sweep", args.sweep_file, "--out", str(stop.folder),
-                            *(f"--set {o}" for o in args.overrides)])
-        print(f"\ninterrupted: {stop.done} of {stop.total} runs saved in {stop.folder}\n"
-              f"resume with: {command}", file=sys.stderr)
+        command = " ".join(
+            [
+                "python run.py sweep",
+                args.sweep_file,
+                "--out",
+                str(stop.folder),
+                *(f"--set {o}" for o in args.overrides),
+            ]
+        )
+        print(
+            f"\ninterrupted: {stop.done} of {stop.total} runs saved in {stop.folder}\n"
+            f"resume with: {command}",
+            file=sys.stderr,
+        )
         return 130
     what = "resumed" if outcome.resumed else "ran"
     rate = outcome.ran / outcome.seconds if outcome.seconds > 0 else 0.0
-    print(f"{what} {outcome.ran} runs in {outcome.seconds:.1f} s ({rate:.1f} runs/s); "
-          f"{outcome.total} of {outcome.total} runs in {outcome.folder}")
+    print(
+        f"{what} {outcome.ran} runs in {outcome.seconds:.1f} s ({rate:.1f} runs/s); "
+        f"{outcome.total} of {outcome.total} runs in {outcome.folder}"
+    )
     if outcome.failed:
-        print(f"warning: {outcome.failed} run(s) failed; see the 'error' column",
-              file=sys.stderr)
+        print(f"warning: {outcome.failed} run(s) failed; see the 'error' column", file=sys.stderr)
     print(f"analyze with: python run.py analyze {outcome.folder}")
     return 0
 
@@ -262,44 +365,71 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def _replication_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--replications", type=_positive, metavar="N",
-                        help="run N seeds derived from the scenario seed, in parallel; "
-                             "report means and 90%% bands")
-    parser.add_argument("--workers", type=_positive,
-                        help="worker processes for replications (default: all cores)")
+    parser.add_argument(
+        "--replications",
+        type=_positive,
+        metavar="N",
+        help="run N seeds derived from the scenario seed, in parallel; report means and 90%% bands",
+    )
+    parser.add_argument(
+        "--workers", type=_positive, help="worker processes for replications (default: all cores)"
+    )
 
 
 def _add_history_commands(sub: argparse._SubParsersAction) -> None:
     comp = sub.add_parser(
-        "compare", help="two scenarios side by side: means, 90%% bands, differences",
+        "compare",
+        help="two scenarios side by side: means, 90%% bands, differences",
         description="Run two scenarios over N replications each and print every summary "
-                    "metric side by side (mean and 90%% band, B - A, whether the bands "
-                    "overlap); overlay plots with bands go to results/compare-A-vs-B-<time>/.")
+        "metric side by side (mean and 90%% band, B - A, whether the bands "
+        "overlap); overlay plots with bands go to results/compare-A-vs-B-<time>/.",
+    )
     comp.add_argument("scenario_a", metavar="A.toml", help="first scenario (A)")
     comp.add_argument("scenario_b", metavar="B.toml", help="second scenario (B)")
-    comp.add_argument("--replications", type=_positive, default=8, metavar="N",
-                      help="replications of each scenario (default: 8)")
-    comp.add_argument("--workers", type=_positive,
-                      help="worker processes (default: all cores)")
-    comp.add_argument("--set", dest="overrides", action="append", default=[],
-                      metavar="KEY=VALUE", help="override a key in both scenarios (repeatable)")
-    comp.add_argument("--out", metavar="DIR", help="parent folder for the results folder "
-                                                   "(default: results/)")
+    comp.add_argument(
+        "--replications",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="replications of each scenario (default: 8)",
+    )
+    comp.add_argument("--workers", type=_positive, help="worker processes (default: all cores)")
+    comp.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key in both scenarios (repeatable)",
+    )
+    comp.add_argument(
+        "--out", metavar="DIR", help="parent folder for the results folder (default: results/)"
+    )
     comp.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     comp.set_defaults(func=_cmd_compare)
 
-    lst = sub.add_parser("list", help="the shipped scenarios and what-ifs, one line each",
-                         description="List scenarios/*.toml and scenarios/whatif/*.toml with "
-                                     "their own descriptions.")
+    lst = sub.add_parser(
+        "list",
+        help="the shipped scenarios and what-ifs, one line each",
+        description="List scenarios/*.toml and scenarios/whatif/*.toml with "
+        "their own descriptions.",
+    )
     lst.set_defaults(func=_cmd_list)
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:
     from sim.replicate import replicate_and_report
 
-    folder = replicate_and_report(Path(args.scenario), args.overrides, args.replications,
-                                  seed=args.seed, steps=args.steps, out=args.out,
-                                  plots_wanted=not args.no_plots, workers=args.workers)
+    folder = replicate_and_report(
+        Path(args.scenario),
+        args.overrides,
+        args.replications,
+        seed=args.seed,
+        steps=args.steps,
+        out=args.out,
+        plots_wanted=not args.no_plots,
+        workers=args.workers,
+    )
     print(f"\nresults: {folder}")
     return 0
 
@@ -307,9 +437,15 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from sim.compare import compare_and_report
 
-    folder = compare_and_report(Path(args.scenario_a), Path(args.scenario_b), args.replications,
-                                args.overrides, out=args.out, plots_wanted=not args.no_plots,
-                                workers=args.workers)
+    folder = compare_and_report(
+        Path(args.scenario_a),
+        Path(args.scenario_b),
+        args.replications,
+        args.overrides,
+        out=args.out,
+        plots_wanted=not args.no_plots,
+        workers=args.workers,
+    )
     print(f"\nresults: {folder}")
     return 0
 

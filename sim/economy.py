@@ -14,8 +14,13 @@ import numpy as np
 MIN_NETBACK = 0.05  # a route never pays less than 5% of the price back
 
 
-def netback(transport: np.ndarray, route: np.ndarray, transit_fee: np.ndarray,
-            surcharge: np.ndarray, import_fee: np.ndarray) -> np.ndarray:
+def netback(
+    transport: np.ndarray,
+    route: np.ndarray,
+    transit_fee: np.ndarray,
+    surcharge: np.ndarray,
+    import_fee: np.ndarray,
+) -> np.ndarray:
     """Share of the border price Mongolia keeps on a sale to each partner.
 
     ``route[j]`` is the index of the neighbour exports to j cross, or -1 when
@@ -26,19 +31,25 @@ def netback(transport: np.ndarray, route: np.ndarray, transit_fee: np.ndarray,
     return np.maximum(1.0 - transport - crossing - import_fee, MIN_NETBACK)
 
 
-def export_allocation(demand: np.ndarray, relation: np.ndarray, back: np.ndarray,
-                      relation_elasticity: float, cost_elasticity: float) -> np.ndarray:
+def export_allocation(
+    demand: np.ndarray,
+    relation: np.ndarray,
+    back: np.ndarray,
+    relation_elasticity: float,
+    cost_elasticity: float,
+) -> np.ndarray:
     """Partner shares of each commodity (partners x commodities, columns sum to 1).
 
     A CES/gravity share: demand times relationship**beta times netback**sigma.
     """
-    pull = relation ** relation_elasticity * back ** cost_elasticity
+    pull = relation**relation_elasticity * back**cost_elasticity
     weight = demand * pull[:, None]
     return weight / weight.sum(axis=0)
 
 
-def screen_investment(stock: np.ndarray, offers: np.ndarray, cap: float, basis: str,
-                      enforcement: str, leak: float) -> tuple[np.ndarray, np.ndarray]:
+def screen_investment(
+    stock: np.ndarray, offers: np.ndarray, cap: float, basis: str, enforcement: str, leak: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Accepted inflows and forced divestment under the investment cap (F3).
 
     Strict: after the quarter no origin's share of the cap's basis (the stock,

@@ -35,16 +35,17 @@ class EventBase(Strict):
     """Date and source shared by every kind: ``year = 2016`` (Q1) or ``at = "2016Q3"``."""
 
     year: Annotated[int, Field(ge=1900, le=2200)] | None = Field(
-        None, description="calendar year the event happens (first quarter)")
+        None, description="calendar year the event happens (first quarter)"
+    )
     at: str | None = Field(None, description="quarter the event happens, e.g. '2016Q3'")
     source: str = Field("", description="id of the documented figure or event (F1.., P1.., C)")
 
     @model_validator(mode="after")
     def _one_date(self):
         if (self.year is None) == (self.at is None):
-            raise ValueError("exactly one date: year = 2016 or at = \"2016Q3\"")
+            raise ValueError('exactly one date: year = 2016 or at = "2016Q3"')
         if self.at is not None and not QUARTER.match(self.at):
-            raise ValueError(f"at = {self.at!r}: a quarter like \"2016Q3\"")
+            raise ValueError(f'at = {self.at!r}: a quarter like "2016Q3"')
         return self
 
     @property
@@ -90,18 +91,22 @@ class InvestmentCapChange(EventBase):
 
     kind: Literal["investment_cap"]
     level: Annotated[float, Field(gt=0.0, le=1.0)] | None = Field(
-        None, description="largest share one origin may hold")
+        None, description="largest share one origin may hold"
+    )
     basis: Literal["stock", "inflow"] | None = Field(None, description="stock or inflow")
     enforcement: Literal["strict", "leaky", "none"] | None = Field(
-        None, description="strict, leaky or none")
+        None, description="strict, leaky or none"
+    )
     leak: Fraction | None = Field(None, description="fraction of the excess let through")
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
-        changes = self.model_dump(include={"level", "basis", "enforcement", "leak"},
-                                  exclude_none=True)
+        changes = self.model_dump(
+            include={"level", "basis", "enforcement", "leak"}, exclude_none=True
+        )
         model.cap = model.cap.model_copy(update=changes)
-        shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
-                          for k, v in changes.items())
+        shown = ", ".join(
+            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in changes.items()
+        )
         model.log(f"investment cap now: {shown}{self.tag()}")
 
 
@@ -115,8 +120,10 @@ class RedLineCrossing(EventBase):
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         neighbour = model.partners[model.partner_ids.index(self.neighbour)]
         neighbour.forced_crossing = self.red_line  # pressed this quarter, whatever its leverage
-        model.log(f"Mongolia crosses {neighbour.name}'s red line: "
-                  f"{self.red_line.replace('_', ' ')}{self.tag()}")
+        model.log(
+            f"Mongolia crosses {neighbour.name}'s red line: "
+            f"{self.red_line.replace('_', ' ')}{self.tag()}"
+        )
 
 
 class DemandShock(EventBase):
@@ -126,18 +133,24 @@ class DemandShock(EventBase):
     partner: str = Field(description="partner id")
     commodity: str = Field(description="commodity id, e.g. 'coal'")
     factor: Factor = Field(description="multiplier on that demand (2 doubles it)")
-    quarters: Quarters | None = Field(None, description="quarters until it reverts "
-                                                        "(omit: permanent)")
+    quarters: Quarters | None = Field(
+        None, description="quarters until it reverts (omit: permanent)"
+    )
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         i, c = model.partner_ids.index(self.partner), model.commodity_names.index(self.commodity)
         scale_demand(model, i, c, self.factor)
-        model.log(f"{model.partner_names[i]}'s demand for {self.commodity} x{self.factor:g}"
-                  f"{self.tag()}")
+        model.log(
+            f"{model.partner_names[i]}'s demand for {self.commodity} x{self.factor:g}{self.tag()}"
+        )
         if self.quarters is not None:
-            timeline.later(self.quarters, lambda m: (
-                scale_demand(m, i, c, 1.0 / self.factor),
-                m.log(f"{m.partner_names[i]}'s demand for {self.commodity} back to normal")))
+            timeline.later(
+                self.quarters,
+                lambda m: (
+                    scale_demand(m, i, c, 1.0 / self.factor),
+                    m.log(f"{m.partner_names[i]}'s demand for {self.commodity} back to normal"),
+                ),
+            )
 
 
 class TransitShock(EventBase):
@@ -145,27 +158,34 @@ class TransitShock(EventBase):
 
     kind: Literal["transit_shock"]
     transit_fee: dict[str, Annotated[float, Field(ge=-0.5, le=0.5)]] = Field(
-        default_factory=dict, description="added transit fee by neighbour (fraction of price)")
+        default_factory=dict, description="added transit fee by neighbour (fraction of price)"
+    )
     price_factor: Annotated[float, Field(gt=0.0, le=5.0)] = Field(
-        1.0, description="multiplier on export prices; fades with the price persistence")
+        1.0, description="multiplier on export prices; fades with the price persistence"
+    )
     commodities: list[str] = Field(
-        default_factory=list, description="commodities the price factor hits (empty: all)")
-    quarters: Quarters | None = Field(None, description="quarters until the fees revert "
-                                                        "(omit: permanent)")
+        default_factory=list, description="commodities the price factor hits (empty: all)"
+    )
+    quarters: Quarters | None = Field(
+        None, description="quarters until the fees revert (omit: permanent)"
+    )
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         fees = {model.partner_ids.index(k): v for k, v in self.transit_fee.items()}
         add_transit_fees(model, fees, +1.0)
-        hit = [model.commodity_names.index(c) for c in self.commodities] or \
-            list(range(len(model.commodity_names)))
+        hit = [model.commodity_names.index(c) for c in self.commodities] or list(
+            range(len(model.commodity_names))
+        )
         model.log_price[hit] += math.log(self.price_factor)
         parts = [f"transit fee via {model.partner_names[i]} {v:+.2f}" for i, v in fees.items()]
         if self.price_factor != 1.0:
             parts.append(f"export prices x{self.price_factor:g}")
         model.log(f"transit shock: {', '.join(parts) or 'no change'}{self.tag()}")
         if self.quarters is not None and fees:
-            timeline.later(self.quarters, lambda m: (
-                add_transit_fees(m, fees, -1.0), m.log("transit fees back to normal")))
+            timeline.later(
+                self.quarters,
+                lambda m: (add_transit_fees(m, fees, -1.0), m.log("transit fees back to normal")),
+            )
 
 
 class CreditLine(EventBase):
@@ -174,11 +194,14 @@ class CreditLine(EventBase):
     kind: Literal["credit_line"]
     partner: str = Field(description="the lender's partner id")
     debt_share: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
-        description="weight added to the lender in Mongolia's external debt")
+        description="weight added to the lender in Mongolia's external debt"
+    )
     refinery_year: Annotated[int, Field(ge=1900, le=2200)] | None = Field(
-        None, description="year the financed refinery comes on line (omit: none)")
+        None, description="year the financed refinery comes on line (omit: none)"
+    )
     refinery_substitution: Fraction = Field(
-        0.0, description="share of fuel imports the refinery replaces (F7: 0.75)")
+        0.0, description="share of fuel imports the refinery replaces (F7: 0.75)"
+    )
 
     @model_validator(mode="after")
     def _refinery(self):
@@ -191,8 +214,10 @@ class CreditLine(EventBase):
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         i = model.partner_ids.index(self.partner)
         model.debt_weight[i] += self.debt_share
-        model.log(f"credit line from {model.partner_names[i]}: debt weight "
-                  f"+{self.debt_share:g}{self.tag()}")
+        model.log(
+            f"credit line from {model.partner_names[i]}: debt weight "
+            f"+{self.debt_share:g}{self.tag()}"
+        )
         if self.refinery_year is not None:
             delay = (self.refinery_year - self.year_quarter[0]) * 4 - (self.year_quarter[1] - 1)
 
@@ -211,8 +236,9 @@ class TradeDeal(EventBase):
     kind: Literal["trade_deal"]
     partner: str = Field(description="partner id")
     commodity: str = Field(description="commodity id, e.g. 'cashmere'")
-    demand_factor: Factor = Field(description="multiplier on the partner's demand for it "
-                                              "once duty-free")
+    demand_factor: Factor = Field(
+        description="multiplier on the partner's demand for it once duty-free"
+    )
     passed: bool = Field(True, description="false: the deal fails and nothing changes (F12)")
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
@@ -222,8 +248,10 @@ class TradeDeal(EventBase):
             model.log(f"trade deal on {self.commodity} with {name} fails{self.tag()}")
             return
         scale_demand(model, i, c, self.demand_factor)
-        model.log(f"trade deal on {self.commodity} with {name}: demand "
-                  f"x{self.demand_factor:g}{self.tag()}")
+        model.log(
+            f"trade deal on {self.commodity} with {name}: demand "
+            f"x{self.demand_factor:g}{self.tag()}"
+        )
 
 
 class DebtCall(EventBase):
@@ -232,13 +260,15 @@ class DebtCall(EventBase):
     kind: Literal["debt_call"]
     partner: str = Field(description="the creditor's partner id")
     debt_share: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
-        description="weight added to the creditor in Mongolia's external debt")
+        description="weight added to the creditor in Mongolia's external debt"
+    )
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         i = model.partner_ids.index(self.partner)
         model.debt_weight[i] += self.debt_share
-        model.log(f"{model.partner_names[i]} calls in its debt: weight "
-                  f"+{self.debt_share:g}{self.tag()}")
+        model.log(
+            f"{model.partner_names[i]} calls in its debt: weight +{self.debt_share:g}{self.tag()}"
+        )
 
 
 class DebtSettlement(EventBase):
@@ -247,13 +277,16 @@ class DebtSettlement(EventBase):
     kind: Literal["debt_settlement"]
     partner: str = Field(description="the creditor's partner id")
     remaining_share: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
-        description="the creditor's weight in the external debt after settlement")
+        description="the creditor's weight in the external debt after settlement"
+    )
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         i = model.partner_ids.index(self.partner)
         model.debt_weight[i] = self.remaining_share
-        model.log(f"debt to {model.partner_names[i]} settled: weight now "
-                  f"{self.remaining_share:g}{self.tag()}")
+        model.log(
+            f"debt to {model.partner_names[i]} settled: weight now "
+            f"{self.remaining_share:g}{self.tag()}"
+        )
 
 
 class AlignmentChange(EventBase):
@@ -262,7 +295,8 @@ class AlignmentChange(EventBase):
     kind: Literal["alignment"]
     level: Fraction | None = Field(None, description="new Sino-Russian alignment (0..1)")
     trend_per_year: Annotated[float, Field(ge=-0.2, le=0.2)] | None = Field(
-        None, description="new yearly change of the alignment")
+        None, description="new yearly change of the alignment"
+    )
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
         if self.level is not None:
@@ -270,8 +304,10 @@ class AlignmentChange(EventBase):
         if self.trend_per_year is not None:
             cfg = model.config.alignment.model_copy(update={"trend_per_year": self.trend_per_year})
             model.config = model.config.model_copy(update={"alignment": cfg})
-        model.log(f"Sino-Russian alignment now {model.alignment:.2f}, trend "
-                  f"{model.config.alignment.trend_per_year:+.3f}/year{self.tag()}")
+        model.log(
+            f"Sino-Russian alignment now {model.alignment:.2f}, trend "
+            f"{model.config.alignment.trend_per_year:+.3f}/year{self.tag()}"
+        )
 
 
 class AttentionChange(EventBase):
@@ -296,8 +332,9 @@ class DiplomacyChange(EventBase):
     effort_per_year: Annotated[float, Field(ge=0.0)] | None = None
 
     def apply(self, model: BalanceModel, timeline: Timeline) -> None:
-        changes = self.model_dump(include={"strategy", "third_neighbour_engagement",
-                                           "effort_per_year"}, exclude_none=True)
+        changes = self.model_dump(
+            include={"strategy", "third_neighbour_engagement", "effort_per_year"}, exclude_none=True
+        )
         model.setup_diplomacy(model.diplomacy_cfg.model_copy(update=changes))
         model.mongolia.strategy = model.diplomacy_cfg.strategy
         shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in changes.items())
@@ -305,9 +342,19 @@ class DiplomacyChange(EventBase):
 
 
 EVENT_KINDS: tuple[type[EventBase], ...] = (
-    PartnershipUpgrade, InvestmentCapChange, RedLineCrossing, DemandShock, TransitShock,
-    CreditLine, TradeDeal, DebtCall, DebtSettlement, AlignmentChange, AttentionChange,
-    DiplomacyChange)
+    PartnershipUpgrade,
+    InvestmentCapChange,
+    RedLineCrossing,
+    DemandShock,
+    TransitShock,
+    CreditLine,
+    TradeDeal,
+    DebtCall,
+    DebtSettlement,
+    AlignmentChange,
+    AttentionChange,
+    DiplomacyChange,
+)
 KIND_NAMES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in EVENT_KINDS}
 Event = Annotated[Union[tuple(EVENT_KINDS)], Field(discriminator="kind")]  # noqa: UP007
 
@@ -337,13 +384,16 @@ def refinery_on_line(model: BalanceModel, substitution: float, lender: str) -> N
     before = imports.refinery_substitution
     share = max(before, substitution)
     model.trade_cfg = model.trade_cfg.model_copy(
-        update={"imports": imports.model_copy(update={"refinery_substitution": share})})
+        update={"imports": imports.model_copy(update={"refinery_substitution": share})}
+    )
     weights = model.pressure_cfg.exposure
     energy = weights.energy * (1.0 - share) / max(1.0 - before, 1e-9)
     model.pressure_cfg = model.pressure_cfg.model_copy(
-        update={"exposure": weights.model_copy(update={"energy": energy})})
-    model.log(f"the refinery financed by {lender} comes on line: {share:.0%} of fuel "
-              "imports replaced")
+        update={"exposure": weights.model_copy(update={"energy": energy})}
+    )
+    model.log(
+        f"the refinery financed by {lender} comes on line: {share:.0%} of fuel imports replaced"
+    )
 
 
 # --- the timeline -----------------------------------------------------------------------
@@ -389,30 +439,48 @@ def check_events(config: Any, path: Any) -> None:
     for n, event in enumerate(config.events):
         where = f"events.{n}"
         if event.step(config.start_year) < 1:
-            raise ScenarioError(path, f"{where}.{'at' if event.at else 'year'}",
-                                f"found {event.date}",
-                                f"a date from {config.start_year}Q1 on (the run's start_year)")
+            raise ScenarioError(
+                path,
+                f"{where}.{'at' if event.at else 'year'}",
+                f"found {event.date}",
+                f"a date from {config.start_year}Q1 on (the run's start_year)",
+            )
         for key in ("partner", "neighbour"):
             pid = getattr(event, key, None)
             if pid is not None and pid not in partners:
-                raise ScenarioError(path, f"{where}.{key}", f"unknown partner {pid!r}"
-                                    f"{_close(pid, partners)}", f"one of: {', '.join(partners)}")
+                raise ScenarioError(
+                    path,
+                    f"{where}.{key}",
+                    f"unknown partner {pid!r}{_close(pid, partners)}",
+                    f"one of: {', '.join(partners)}",
+                )
         listed = [getattr(event, "commodity", None), *getattr(event, "commodities", [])]
         for good in filter(None, listed):
             if good not in goods:
-                raise ScenarioError(path, f"{where}.commodity", f"unknown commodity {good!r}"
-                                    f"{_close(good, goods)}", f"one of: {', '.join(goods)}")
+                raise ScenarioError(
+                    path,
+                    f"{where}.commodity",
+                    f"unknown commodity {good!r}{_close(good, goods)}",
+                    f"one of: {', '.join(goods)}",
+                )
         if isinstance(event, RedLineCrossing):
             lines = partners[event.neighbour].red_lines
             if event.red_line not in lines:
-                raise ScenarioError(path, f"{where}.red_line", f"found {event.red_line!r}"
-                                    f"{_close(event.red_line, lines)}",
-                                    f"one of {event.neighbour}'s red lines: {', '.join(lines)}")
+                raise ScenarioError(
+                    path,
+                    f"{where}.red_line",
+                    f"found {event.red_line!r}{_close(event.red_line, lines)}",
+                    f"one of {event.neighbour}'s red lines: {', '.join(lines)}",
+                )
         if isinstance(event, TransitShock):
             for pid in event.transit_fee:
                 if partners.get(pid) is None or partners[pid].group != "neighbour":
-                    raise ScenarioError(path, f"{where}.transit_fee.{pid}",
-                                        f"found {pid!r}", "a neighbour: china or russia")
+                    raise ScenarioError(
+                        path,
+                        f"{where}.transit_fee.{pid}",
+                        f"found {pid!r}",
+                        "a neighbour: china or russia",
+                    )
 
 
 def _close(word: str, options) -> str:
@@ -422,8 +490,9 @@ def _close(word: str, options) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def explain_error(err: dict, loc: tuple[str, ...], source: str, more: str,
-                  errors: list[dict] = ()) -> ScenarioError:
+def explain_error(
+    err: dict, loc: tuple[str, ...], source: str, more: str, errors: list[dict] = ()
+) -> ScenarioError:
     """Pydantic's report on ``events.N...`` as file, event index, key, found, expected.
 
     A misspelt key shows up twice (the required key missing, the typo unknown);
@@ -437,28 +506,42 @@ def explain_error(err: dict, loc: tuple[str, ...], source: str, more: str,
                 err, loc = other, there
                 break
     if len(loc) < 2:
-        return ScenarioError(source, "events", "found " + type(err.get("input")).__name__,
-                             f"a list of [[events]] tables{more}")
+        return ScenarioError(
+            source,
+            "events",
+            "found " + type(err.get("input")).__name__,
+            f"a list of [[events]] tables{more}",
+        )
     where = f"events.{loc[1]}"
     if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
         found = err.get("input", {})
         tag = found.get("kind") if isinstance(found, dict) else None
-        shown = f"unknown kind {tag!r}{_close(str(tag), KIND_NAMES)}" if tag is not None \
-            else "no kind"
+        shown = (
+            f"unknown kind {tag!r}{_close(str(tag), KIND_NAMES)}" if tag is not None else "no kind"
+        )
         return ScenarioError(source, f"{where}.kind", shown, f"one of: {kinds}{more}")
     if err["type"] == "model_type" or len(loc) < 3:
-        return ScenarioError(source, where, "found " + type(err.get("input")).__name__,
-                             f"a table with a kind and a date{more}")
+        return ScenarioError(
+            source,
+            where,
+            "found " + type(err.get("input")).__name__,
+            f"a table with a kind and a date{more}",
+        )
     cls = KIND_NAMES.get(loc[2])
     rest = loc[3:]
     key = ".".join((where, *rest)) if rest else where
     if err["type"] == "extra_forbidden" and cls is not None:
         known = list(cls.model_fields)
-        return ScenarioError(source, key, f"unknown key {rest[-1]!r} for kind {loc[2]!r}"
-                             f"{_close(rest[-1], known)}", f"one of: {', '.join(known)}{more}")
+        return ScenarioError(
+            source,
+            key,
+            f"unknown key {rest[-1]!r} for kind {loc[2]!r}{_close(rest[-1], known)}",
+            f"one of: {', '.join(known)}{more}",
+        )
     if err["type"] == "missing":
-        return ScenarioError(source, key, "missing",
-                             f"a value for this required key of kind {loc[2]!r}{more}")
+        return ScenarioError(
+            source, key, "missing", f"a value for this required key of kind {loc[2]!r}{more}"
+        )
     info = cls.model_fields.get(rest[0]) if cls is not None and rest else None
     about = f" ({info.description})" if info is not None and info.description else ""
     found = err.get("input")
@@ -471,5 +554,12 @@ def explain_error(err: dict, loc: tuple[str, ...], source: str, more: str,
 _scenario.Event = Event
 _scenario.Scenario.model_rebuild(force=True)
 
-__all__ = ["EVENT_KINDS", "Event", "KIND_NAMES", "Timeline", "check_events", "explain_error",
-           *[cls.__name__ for cls in EVENT_KINDS]]
+__all__ = [
+    "EVENT_KINDS",
+    "Event",
+    "KIND_NAMES",
+    "Timeline",
+    "check_events",
+    "explain_error",
+    *[cls.__name__ for cls in EVENT_KINDS],
+]

@@ -18,12 +18,31 @@ from sim.events import Timeline
 from sim.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
 
 # What the DataCollector records each step (model attributes of the same names).
-SCALAR_METRICS = ("export_revenue_bn_usd", "fdi_stock_bn_usd", "fdi_rejected_bn_usd",
-                  "fdi_redirected_bn_usd", "fdi_divested_bn_usd", "active_pressure",
-                  "pressure_cost_bn_usd", "concessions", "autonomy", "alignment",
-                  "western_alignment", "cap_level", "cap_on_stock")
-VECTOR_METRICS = ("export_share", "import_share", "fuel_share", "fdi_share", "fdi_inflow_share",
-                  "level", "attention", "effective_leverage")  # by partner
+SCALAR_METRICS = (
+    "export_revenue_bn_usd",
+    "fdi_stock_bn_usd",
+    "fdi_rejected_bn_usd",
+    "fdi_redirected_bn_usd",
+    "fdi_divested_bn_usd",
+    "active_pressure",
+    "pressure_cost_bn_usd",
+    "concessions",
+    "autonomy",
+    "alignment",
+    "western_alignment",
+    "cap_level",
+    "cap_on_stock",
+)
+VECTOR_METRICS = (
+    "export_share",
+    "import_share",
+    "fuel_share",
+    "fdi_share",
+    "fdi_inflow_share",
+    "level",
+    "attention",
+    "effective_leverage",
+)  # by partner
 COMMODITY_METRICS = ("exports_by_commodity", "commodity_to_china")  # by commodity
 RAW_METRICS = (*SCALAR_METRICS, *VECTOR_METRICS, *COMMODITY_METRICS)
 
@@ -53,9 +72,18 @@ class BalanceModel(mesa.Model):
         metrics: Iterable[str] | None = None,
     ) -> None:
         config = config if config is not None else load_scenario(BASELINE)
-        config = _with_overrides(config, investment_cap, cap_basis, cap_enforcement, cap_leak,
-                                 alignment, third_neighbour_engagement, concession_threshold,
-                                 response, strategy)
+        config = _with_overrides(
+            config,
+            investment_cap,
+            cap_basis,
+            cap_enforcement,
+            cap_leak,
+            alignment,
+            third_neighbour_engagement,
+            concession_threshold,
+            response,
+            strategy,
+        )
         super().__init__(rng=config.seed if rng is None else rng)
         self.config = config
         self.start_year = config.start_year
@@ -68,9 +96,12 @@ class BalanceModel(mesa.Model):
         self._setup_partners(config)
         self._reset_flows()
         self._setup_trade(config)
-        self.mongolia = Mongolia(self, config.pressure.response,
-                                 config.pressure.concession_threshold,
-                                 config.diplomacy.strategy)
+        self.mongolia = Mongolia(
+            self,
+            config.pressure.response,
+            config.pressure.concession_threshold,
+            config.diplomacy.strategy,
+        )
         self._clear_trade()
         self._measure_dependence()
         self.timeline = Timeline(config.events, config.start_year)  # scheduled events
@@ -78,25 +109,27 @@ class BalanceModel(mesa.Model):
         self.datacollector.collect(self)
 
     @classmethod
-    def from_scenario(cls, path: str, overrides: list[str] | tuple[str, ...] = (),
-                      **kwargs) -> BalanceModel:
+    def from_scenario(
+        cls, path: str, overrides: list[str] | tuple[str, ...] = (), **kwargs
+    ) -> BalanceModel:
         """Build from a scenario file; raises ScenarioError on bad input."""
         return cls(load_scenario(path, overrides), **kwargs)
 
     # --- the step: one quarter ---------------------------------------------------------
 
     def step(self) -> None:
-        self.timeline.apply(self)           # scheduled events due this quarter
-        self.alignment = min(max(
-            self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0), 1.0)
-        self._move_prices()                 # commodity prices: AR(1) shocks
-        self._clear_trade()                 # exports by CES shares, imports, revenue, costs
-        self._invest()                      # offers, screening under the cap, depreciation
-        self._measure_dependence()          # exposure, leverage, autonomy
-        for neighbour in self.neighbours:   # red lines; start, keep or drop pressure
+        self.timeline.apply(self)  # scheduled events due this quarter
+        self.alignment = min(
+            max(self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0), 1.0
+        )
+        self._move_prices()  # commodity prices: AR(1) shocks
+        self._clear_trade()  # exports by CES shares, imports, revenue, costs
+        self._invest()  # offers, screening under the cap, depreciation
+        self._measure_dependence()  # exposure, leverage, autonomy
+        for neighbour in self.neighbours:  # red lines; start, keep or drop pressure
             neighbour.press()
         self.mongolia.respond_to_pressure()  # concede or resist
-        self.mongolia.conduct_diplomacy()    # effort, attention, partnership ladder
+        self.mongolia.conduct_diplomacy()  # effort, attention, partnership ladder
         self.datacollector.collect(self)
         if self.steps >= self.max_steps:
             self.running = False
@@ -115,8 +148,9 @@ class BalanceModel(mesa.Model):
         self.RUSSIA = self.partner_ids.index("russia")
         self.other_neighbour = {self.CHINA: self.RUSSIA, self.RUSSIA: self.CHINA}
         index = {pid: i for i, pid in enumerate(self.partner_ids)}
-        self.route = np.array([-1 if p.route == "direct" else index[p.route]
-                               for p in specs.values()])
+        self.route = np.array(
+            [-1 if p.route == "direct" else index[p.route] for p in specs.values()]
+        )
         self.transport = np.array([p.transport_cost for p in specs.values()])
         self.fuel_supply = np.array([p.fuel_supply for p in specs.values()])
         self.goods_supply = np.array([p.goods_supply for p in specs.values()])
@@ -126,8 +160,9 @@ class BalanceModel(mesa.Model):
         self.base_relation = np.array([p.relation for p in specs.values()])
         self.level = np.array([LEVELS.index(p.level) for p in specs.values()])
         self.max_level = np.array([LEVELS.index(p.max_level) for p in specs.values()])
-        self.attention = np.array([p.attention if p.group == "third" else 1.0
-                                   for p in specs.values()])
+        self.attention = np.array(
+            [p.attention if p.group == "third" else 1.0 for p in specs.values()]
+        )
         self.engagement = np.zeros(n)
         self.transit_fee = np.zeros(n)
         for pid, fee in config.trade.transit_fee.items():
@@ -136,9 +171,17 @@ class BalanceModel(mesa.Model):
         self.neighbours: list[Neighbour] = []
         for i, (pid, spec) in enumerate(specs.items()):
             if spec.group == "neighbour":
-                agent = Neighbour(self, i, pid, spec.name, spec.group, spec.red_lines,
-                                  spec.tools.model_dump(), spec.pressure_threshold,
-                                  spec.patience_quarters)
+                agent = Neighbour(
+                    self,
+                    i,
+                    pid,
+                    spec.name,
+                    spec.group,
+                    spec.red_lines,
+                    spec.tools.model_dump(),
+                    spec.pressure_threshold,
+                    spec.patience_quarters,
+                )
                 self.neighbours.append(agent)
             elif spec.group == "third":
                 agent = ThirdNeighbour(self, i, pid, spec.name, spec.group)
@@ -161,8 +204,9 @@ class BalanceModel(mesa.Model):
         self.price_volatility = np.array([c.price_volatility for c in goods.values()])
         self.price_persistence = np.array([c.price_persistence for c in goods.values()])
         self.log_price = np.zeros(len(goods))
-        self.demand = np.array([[p.demand.get(c, 0.0) for c in goods]
-                                for p in config.partners.values()])
+        self.demand = np.array(
+            [[p.demand.get(c, 0.0) for c in goods] for p in config.partners.values()]
+        )
         self.trade_cfg = config.trade
         # Supply is valued at delivered prices net of freight; what transit fees and
         # pressure take off that is revenue lost to Mongolia.
@@ -196,19 +240,24 @@ class BalanceModel(mesa.Model):
         shock = self.rng.standard_normal(self.log_price.size) * self.price_volatility
         self.log_price = self.price_persistence * self.log_price + shock
 
-    def _exports(self, import_fee: np.ndarray, surcharge: np.ndarray,
-                 relation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _exports(
+        self, import_fee: np.ndarray, surcharge: np.ndarray, relation: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Partner shares of each commodity, and revenue per unit of each commodity's value."""
-        back = economy.netback(self.transport, self.route, self.transit_fee, surcharge,
-                               import_fee)
-        alloc = economy.export_allocation(self.demand, relation, back,
-                                          self.trade_cfg.relation_elasticity,
-                                          self.trade_cfg.cost_elasticity)
+        back = economy.netback(self.transport, self.route, self.transit_fee, surcharge, import_fee)
+        alloc = economy.export_allocation(
+            self.demand,
+            relation,
+            back,
+            self.trade_cfg.relation_elasticity,
+            self.trade_cfg.cost_elasticity,
+        )
         return alloc, (back / self.freight_netback) @ alloc
 
     def _clear_trade(self) -> None:
-        growth = (self.fdi_stock_bn_usd / self.initial_fdi_total) ** \
-            self.config.investment.mining_supply_elasticity
+        growth = (
+            self.fdi_stock_bn_usd / self.initial_fdi_total
+        ) ** self.config.investment.mining_supply_elasticity
         supply = self.supply_base * (self.is_mining * (growth - 1.0) + 1.0)
         self.commodity_value = value = supply * np.exp(self.log_price) / 4.0
         if self._trade_inputs() != self._trade_key:
@@ -228,37 +277,55 @@ class BalanceModel(mesa.Model):
     def _trade_inputs(self) -> tuple:
         """Everything the allocation depends on besides prices and supply."""
         imports = self.trade_cfg.imports
-        return (self.level.tobytes(), self.meetings_suspended.tobytes(),
-                self.import_fee.tobytes(), self.surcharge.tobytes(), self.transit_fee.tobytes(),
-                self.transport.tobytes(), self.demand.tobytes(), self.base_relation.tobytes(),
-                self.fdi_appetite.tobytes(),
-                imports.fuel_bn_usd, imports.goods_bn_usd, imports.refinery_substitution)
+        return (
+            self.level.tobytes(),
+            self.meetings_suspended.tobytes(),
+            self.import_fee.tobytes(),
+            self.surcharge.tobytes(),
+            self.transit_fee.tobytes(),
+            self.transport.tobytes(),
+            self.demand.tobytes(),
+            self.base_relation.tobytes(),
+            self.fdi_appetite.tobytes(),
+            imports.fuel_bn_usd,
+            imports.goods_bn_usd,
+            imports.refinery_substitution,
+        )
 
     def _allocate_trade(self) -> None:
         """Partner shares of each commodity and of imports; redone only when inputs change."""
         self._trade_key = self._trade_inputs()
         self.relation = relation = self._relation()
         self.allocation, self.revenue_factor = self._exports(
-            self.import_fee, self.surcharge, relation)
+            self.import_fee, self.surcharge, relation
+        )
         imports = self.trade_cfg.imports
         self.fuel_imports = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
         self.fuel_share = economy.shares(self.fuel_supply * relation)
         goods_share = economy.shares(self.goods_supply * relation)
-        self.imports_by_partner = (self.fuel_imports * self.fuel_share
-                                   + imports.goods_bn_usd / 4.0 * goods_share)
+        self.imports_by_partner = (
+            self.fuel_imports * self.fuel_share + imports.goods_bn_usd / 4.0 * goods_share
+        )
         self.import_share = economy.shares(self.imports_by_partner)
         # FDI offers per unit of attention: appetite, relationship, ladder (bn USD/quarter).
-        self.offer_base = (self.fdi_appetite / 4.0 * self.investment_attention * relation
-                           * (1.0 + self.diplomacy_cfg.level_investment_bonus * self.level))
+        self.offer_base = (
+            self.fdi_appetite
+            / 4.0
+            * self.investment_attention
+            * relation
+            * (1.0 + self.diplomacy_cfg.level_investment_bonus * self.level)
+        )
 
     def _episode_cost(self, episode: Episode) -> float:
         """Revenue lost and fuel overpaid because of this episode alone, this quarter."""
         relation = self.relation
         if episode.meetings_suspended:
-            relation = relation / np.where(np.arange(self.n_partners) == episode.neighbour,
-                                           0.8, 1.0)
-        _, factor = self._exports(self.import_fee - episode.import_fee,
-                                  self.surcharge - episode.surcharge, relation)
+            relation = relation / np.where(
+                np.arange(self.n_partners) == episode.neighbour, 0.8, 1.0
+            )
+        _, factor = self._exports(
+            self.import_fee - episode.import_fee, self.surcharge - episode.surcharge, relation
+        )
         lost = float(self.commodity_value @ (factor - self.revenue_factor))
         energy = self.fuel_imports * float(self.fuel_share @ episode.energy_markup)
         return max(lost, 0.0) + energy
@@ -266,13 +333,14 @@ class BalanceModel(mesa.Model):
     def _invest(self) -> None:
         inv = self.config.investment
         sigma = inv.offer_noise
-        noise = self.rng.lognormal(-sigma**2 / 2.0, sigma, self.n_partners)  # mean 1
+        noise = self.rng.lognormal(-(sigma**2) / 2.0, sigma, self.n_partners)  # mean 1
         offers = self.offer_base * self.attention * noise
         stock = self.fdi_stock * (1.0 - inv.depreciation_per_year / 4.0)
         cap = self.cap
         held = stock if cap.basis == "stock" else np.zeros_like(stock)
         accepted, divested = economy.screen_investment(
-            held, offers, cap.level, "stock", cap.enforcement, cap.leak)
+            held, offers, cap.level, "stock", cap.enforcement, cap.leak
+        )
         rejected = offers - accepted
         # Part of what was turned away is offered again by origins not at the cap.
         turned_away = economy.total(rejected)
@@ -280,8 +348,9 @@ class BalanceModel(mesa.Model):
         if turned_away > 1e-12:
             open_to = self.fdi_appetite * (rejected <= 1e-12)
             redirect = turned_away * inv.redirect_share * economy.shares(open_to)
-            extra, _ = economy.screen_investment(held + accepted - divested, redirect, cap.level,
-                                                 "stock", cap.enforcement, cap.leak)
+            extra, _ = economy.screen_investment(
+                held + accepted - divested, redirect, cap.level, "stock", cap.enforcement, cap.leak
+            )
             accepted = accepted + extra
             redirected = economy.total(extra)
         self.fdi_inflow = accepted
@@ -299,17 +368,23 @@ class BalanceModel(mesa.Model):
         transit = (self.crosses @ self.export_share).tolist()
         debt_total = max(economy.total(self.debt_weight), 1e-12)
         exposure = [
-            w.exports * self.export_share.item(k) + w.transit * transit[j]
-            + w.energy * self.fuel_share.item(k) + w.fdi * self.fdi_share.item(k)
+            w.exports * self.export_share.item(k)
+            + w.transit * transit[j]
+            + w.energy * self.fuel_share.item(k)
+            + w.fdi * self.fdi_share.item(k)
             + w.debt * self.debt_weight.item(k) / debt_total
-            for j, k in enumerate((self.CHINA, self.RUSSIA))]
+            for j, k in enumerate((self.CHINA, self.RUSSIA))
+        ]
         china, russia = exposure
-        pooled = (min(china + self.alignment * russia, 1.0),
-                  min(russia + self.alignment * china, 1.0))
+        pooled = (
+            min(china + self.alignment * russia, 1.0),
+            min(russia + self.alignment * china, 1.0),
+        )
         self.exposure[self.neighbour_index] = exposure
         self.effective_leverage[self.neighbour_index] = pooled
         self.western_alignment = float(
-            (self.level * self.attention) @ self.is_third / self.third_count)
+            (self.level * self.attention) @ self.is_third / self.third_count
+        )
         self.autonomy_loss *= 1.0 - self.pressure_cfg.autonomy_recovery_per_year / 4.0
         self.autonomy = min(max(1.0 - max(pooled) - self.autonomy_loss, 0.0), 1.0)
 
@@ -320,9 +395,15 @@ class BalanceModel(mesa.Model):
         n, i = self.n_partners, neighbour.index
         tools = neighbour.tools
         scale = min(1.0, 2.0 * max(neighbour.leverage, neighbour.pressure_threshold))
-        episode = Episode(neighbour=i, red_line=red_line, start_step=self.steps, tools=[],
-                          import_fee=np.zeros(n), surcharge=np.zeros(n),
-                          energy_markup=np.zeros(n))
+        episode = Episode(
+            neighbour=i,
+            red_line=red_line,
+            start_step=self.steps,
+            tools=[],
+            import_fee=np.zeros(n),
+            surcharge=np.zeros(n),
+            energy_markup=np.zeros(n),
+        )
         if tools["import_fee"] > 0:
             episode.import_fee[i] = tools["import_fee"] * scale
             episode.tools.append("import fees")
@@ -345,10 +426,11 @@ class BalanceModel(mesa.Model):
             episode.surcharge[other] = self.alignment * tools["transit_cost"] * scale
         neighbour.episode = episode
         self._apply_pressure()
-        backed = f", backed by {self.partner_names[other]}" if episode.backed_by is not None \
-            else ""
-        self.log(f"{neighbour.name} presses over {red_line.replace('_', ' ')}: "
-                 f"{', '.join(episode.tools) or 'no tools'}{backed}")
+        backed = f", backed by {self.partner_names[other]}" if episode.backed_by is not None else ""
+        self.log(
+            f"{neighbour.name} presses over {red_line.replace('_', ' ')}: "
+            f"{', '.join(episode.tools) or 'no tools'}{backed}"
+        )
 
     def end_episode(self, neighbour: Neighbour, conceded: bool) -> None:
         episode = neighbour.episode
@@ -358,11 +440,15 @@ class BalanceModel(mesa.Model):
         if conceded:
             self.concessions += 1
             self.autonomy_loss += self.pressure_cfg.concession_autonomy_cost
-            self.log(f"Mongolia concedes to {neighbour.name} "
-                     f"(episode cost {episode.cost_bn_usd:.2f} bn USD)")
+            self.log(
+                f"Mongolia concedes to {neighbour.name} "
+                f"(episode cost {episode.cost_bn_usd:.2f} bn USD)"
+            )
         else:
-            self.log(f"{neighbour.name} lifts its pressure; Mongolia held out "
-                     f"({episode.cost_bn_usd:.2f} bn USD)")
+            self.log(
+                f"{neighbour.name} lifts its pressure; Mongolia held out "
+                f"({episode.cost_bn_usd:.2f} bn USD)"
+            )
         self.episodes_ended.append(episode)
 
     def _apply_pressure(self) -> None:
@@ -389,21 +475,28 @@ class BalanceModel(mesa.Model):
         self.attention_retention = np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1)
         self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
         self.investment_attention = np.where(self.is_third, cfg.third_neighbour_engagement, 1.0)
-        self.attention_gain = cfg.attention_response * cfg.third_neighbour_engagement \
-            * self.is_third
+        self.attention_gain = (
+            cfg.attention_response * cfg.third_neighbour_engagement * self.is_third
+        )
         # Engagement needed for the next rung; infinite at a partner's highest rung.
-        self.upgrade_needed = np.where(self.level < self.max_level,
-                                       cfg.upgrade_threshold * (self.level + 1.0), np.inf)
+        self.upgrade_needed = np.where(
+            self.level < self.max_level, cfg.upgrade_threshold * (self.level + 1.0), np.inf
+        )
         self._trade_key = None  # offers depend on these settings: recompute next quarter
 
     def set_level(self, index: int, level: int, reason: str) -> None:
         """Move a partner on the ladder (by diplomacy or by a scheduled event)."""
         self.level[index] = level
         self.engagement[index] = 0.0
-        self.upgrade_needed[index] = self.diplomacy_cfg.upgrade_threshold * (level + 1.0) \
-            if level < self.max_level[index] else np.inf
-        self.log(f"{self.partner_names[index]}: partnership now {LEVELS[level].replace('_', ' ')}"
-                 f" ({reason})")
+        self.upgrade_needed[index] = (
+            self.diplomacy_cfg.upgrade_threshold * (level + 1.0)
+            if level < self.max_level[index]
+            else np.inf
+        )
+        self.log(
+            f"{self.partner_names[index]}: partnership now {LEVELS[level].replace('_', ' ')}"
+            f" ({reason})"
+        )
 
     def level_name(self, index: int) -> str:
         return LEVELS[int(self.level[index])]
@@ -443,9 +536,18 @@ class BalanceModel(mesa.Model):
         return self.fdi_share if self.cap.basis == "stock" else self.fdi_inflow_share
 
 
-def _with_overrides(config: Scenario, investment_cap, cap_basis, cap_enforcement, cap_leak,
-                    alignment, third_neighbour_engagement, concession_threshold, response,
-                    strategy) -> Scenario:
+def _with_overrides(
+    config: Scenario,
+    investment_cap,
+    cap_basis,
+    cap_enforcement,
+    cap_leak,
+    alignment,
+    third_neighbour_engagement,
+    concession_threshold,
+    response,
+    strategy,
+) -> Scenario:
     """Apply keyword overrides through the schema, so they are validated too."""
     changes = {
         ("investment", "cap", "level"): investment_cap,

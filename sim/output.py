@@ -63,5 +63,4 @@ def write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
 def write_figure(path: str | Path, figure) -> Path:
     """Save a matplotlib figure atomically (format from the final name's suffix)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
-    return write_atomic(path, lambda p: figure.savefig(p, format=fmt, dpi=110,
-                                                       bbox_inches="tight"))
+    return write_atomic(path, lambda p: figure.savefig(p, format=fmt, dpi=110, bbox_inches="tight"))

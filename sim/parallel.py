@@ -16,8 +16,12 @@ from collections.abc import Sequence
 
 from tqdm import tqdm
 
-ONE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+ONE_THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "JE_ARROW_MALLOC_CONF": "background_thread:false",
+}
 
 
 def single_threaded_libraries() -> None:

@@ -13,8 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-GROUP_COLOURS = {"China": "#c0392b", "Russia": "#2c3e50", "Third neighbours": "#2980b9",
-                 "Rest of world": "#95a5a6"}
+GROUP_COLOURS = {
+    "China": "#c0392b",
+    "Russia": "#2c3e50",
+    "Third neighbours": "#2980b9",
+    "Rest of world": "#95a5a6",
+}
 
 
 def time_axis(frame: pd.DataFrame) -> np.ndarray:
@@ -23,28 +27,43 @@ def time_axis(frame: pd.DataFrame) -> np.ndarray:
     return start + frame["step"].to_numpy() / 4.0
 
 
-def partner_groups(frame: pd.DataFrame, metric: str, third: list[str],
-                   other: list[str]) -> pd.DataFrame:
+def partner_groups(
+    frame: pd.DataFrame, metric: str, third: list[str], other: list[str]
+) -> pd.DataFrame:
     """China, Russia, third neighbours summed, rest of world: what a reader compares."""
     cols = {c.split(".", 1)[1]: c for c in frame.columns if c.startswith(metric + ".")}
-    return pd.DataFrame({
-        "China": frame[cols["china"]],
-        "Russia": frame[cols["russia"]],
-        "Third neighbours": frame[[cols[p] for p in third if p in cols]].sum(axis=1),
-        "Rest of world": frame[[cols[p] for p in other if p in cols]].sum(axis=1),
-    })
+    return pd.DataFrame(
+        {
+            "China": frame[cols["china"]],
+            "Russia": frame[cols["russia"]],
+            "Third neighbours": frame[[cols[p] for p in third if p in cols]].sum(axis=1),
+            "Rest of world": frame[[cols[p] for p in other if p in cols]].sum(axis=1),
+        }
+    )
 
 
-def stacked_shares(frame: pd.DataFrame, metric: str, title: str, third: list[str],
-                   other: list[str], cap: float | None = None):
+def stacked_shares(
+    frame: pd.DataFrame,
+    metric: str,
+    title: str,
+    third: list[str],
+    other: list[str],
+    cap: float | None = None,
+):
     fig, ax = plt.subplots(figsize=(8, 4.2))
     groups = partner_groups(frame, metric, third, other)
     t = time_axis(frame)
-    ax.stackplot(t, groups.T.to_numpy(), labels=groups.columns,
-                 colors=[GROUP_COLOURS[g] for g in groups.columns], alpha=0.85)
+    ax.stackplot(
+        t,
+        groups.T.to_numpy(),
+        labels=groups.columns,
+        colors=[GROUP_COLOURS[g] for g in groups.columns],
+        alpha=0.85,
+    )
     if cap is not None and cap < 1:
-        ax.axhline(cap, color="black", linestyle="--", linewidth=1.5,
-                   label=f"investment cap ({cap:.2f})")
+        ax.axhline(
+            cap, color="black", linestyle="--", linewidth=1.5, label=f"investment cap ({cap:.2f})"
+        )
     ax.set_ylim(0, 1)
     ax.set_xlim(t[0], t[-1])
     ax.set_ylabel("share")
@@ -56,14 +75,26 @@ def stacked_shares(frame: pd.DataFrame, metric: str, title: str, third: list[str
 def pressure_figure(frame: pd.DataFrame):
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     t = time_axis(frame)
-    top.bar(t, frame["pressure_cost_bn_usd"], width=0.25, color="#c0392b",
-            label="cost of pressure (bn USD per quarter)")
+    top.bar(
+        t,
+        frame["pressure_cost_bn_usd"],
+        width=0.25,
+        color="#c0392b",
+        label="cost of pressure (bn USD per quarter)",
+    )
     top.set_ylabel("bn USD")
     top.set_title("Pressure episodes and concessions")
     top.legend(fontsize=8)
     bottom.step(t, frame["concessions"], where="post", color="black", label="concessions")
-    bottom.fill_between(t, 0, frame["active_pressure"], step="post", color="#e67e22",
-                        alpha=0.4, label="active episodes")
+    bottom.fill_between(
+        t,
+        0,
+        frame["active_pressure"],
+        step="post",
+        color="#e67e22",
+        alpha=0.4,
+        label="active episodes",
+    )
     bottom.set_ylabel("count")
     bottom.set_xlabel("year")
     bottom.legend(fontsize=8)
@@ -74,10 +105,20 @@ def autonomy_figure(frame: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 3.8))
     t = time_axis(frame)
     ax.plot(t, frame["autonomy"], color="#27ae60", linewidth=2, label="autonomy index")
-    ax.plot(t, frame["leverage_china"], color=GROUP_COLOURS["China"], linewidth=1,
-            label="China's effective leverage")
-    ax.plot(t, frame["leverage_russia"], color=GROUP_COLOURS["Russia"], linewidth=1,
-            label="Russia's effective leverage")
+    ax.plot(
+        t,
+        frame["leverage_china"],
+        color=GROUP_COLOURS["China"],
+        linewidth=1,
+        label="China's effective leverage",
+    )
+    ax.plot(
+        t,
+        frame["leverage_russia"],
+        color=GROUP_COLOURS["Russia"],
+        linewidth=1,
+        label="Russia's effective leverage",
+    )
     ax.set_ylim(0, 1)
     ax.set_xlabel("year")
     ax.set_title("Autonomy: one minus the largest effective leverage, less concessions")
@@ -85,21 +126,23 @@ def autonomy_figure(frame: pd.DataFrame):
     return fig
 
 
-def run_figures(frame: pd.DataFrame, third: list[str], other: list[str],
-                cap: float) -> dict[str, object]:
+def run_figures(
+    frame: pd.DataFrame, third: list[str], other: list[str], cap: float
+) -> dict[str, object]:
     """The standard figures of one run, by file name."""
     return {
-        "export_shares.png": stacked_shares(frame, "export_share", "Export shares by partner",
-                                            third, other),
-        "fdi_shares.png": stacked_shares(frame, "fdi_share", "FDI stock shares by origin",
-                                         third, other, cap=cap),
+        "export_shares.png": stacked_shares(
+            frame, "export_share", "Export shares by partner", third, other
+        ),
+        "fdi_shares.png": stacked_shares(
+            frame, "fdi_share", "FDI stock shares by origin", third, other, cap=cap
+        ),
         "pressure.png": pressure_figure(frame),
         "autonomy.png": autonomy_figure(frame),
     }
 
 
-def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str,
-                band: float = 0.9):
+def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str, band: float = 0.9):
     """Mean line and a central ``band`` interval per label, over replications."""
     fig, ax = plt.subplots(figsize=(8, 4))
     lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
@@ -107,8 +150,13 @@ def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str,
         values = np.stack([run[column].to_numpy() for run in runs])
         t = time_axis(runs[0])
         ax.plot(t, values.mean(axis=0), label=f"{label} (mean)")
-        ax.fill_between(t, np.quantile(values, lo_q, axis=0), np.quantile(values, hi_q, axis=0),
-                        alpha=0.25, label=f"{label} ({band:.0%} band)")
+        ax.fill_between(
+            t,
+            np.quantile(values, lo_q, axis=0),
+            np.quantile(values, hi_q, axis=0),
+            alpha=0.25,
+            label=f"{label} ({band:.0%} band)",
+        )
     ax.set_title(title)
     ax.set_xlabel("year")
     ax.legend(fontsize=8)
@@ -116,5 +164,5 @@ def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str,
 
 
 def close(figures) -> None:
-    for fig in (figures.values() if isinstance(figures, dict) else figures):
+    for fig in figures.values() if isinstance(figures, dict) else figures:
         plt.close(fig)

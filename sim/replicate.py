@@ -30,12 +30,16 @@ LOW_Q, HIGH_Q = (1 - BAND) / 2, 1 - (1 - BAND) / 2
 # Band plots of a replicated run (and of a comparison): file -> (column, title).
 BAND_PLOTS = {
     "export_share_china.png": ("export_share.china", "China's share of exports"),
-    "third_neighbour_export_share.png": ("third_neighbour_export_share",
-                                         "Third neighbours' share of exports"),
+    "third_neighbour_export_share.png": (
+        "third_neighbour_export_share",
+        "Third neighbours' share of exports",
+    ),
     "fdi_share_china.png": ("fdi_share.china", "China's share of the FDI stock"),
     "export_revenue.png": ("export_revenue_bn_usd", "Export revenue (bn USD per quarter)"),
-    "pressure_cost.png": ("pressure_cost_bn_usd",
-                          "Cost of neighbour pressure (bn USD per quarter)"),
+    "pressure_cost.png": (
+        "pressure_cost_bn_usd",
+        "Cost of neighbour pressure (bn USD per quarter)",
+    ),
     "autonomy.png": ("autonomy", "Autonomy index"),
 }
 
@@ -104,14 +108,21 @@ def _run_chunk(config: Scenario, master: int, indices: list[int]) -> list[Replic
     for index in indices:
         seed = run_seed(master, index)
         model, frame = simulate(config, seed)
-        done.append(Replication(index, seed, summarize(frame), frame, list(model.event_log),
-                                os.getpid()))
+        done.append(
+            Replication(index, seed, summarize(frame), frame, list(model.event_log), os.getpid())
+        )
     return done
 
 
-def replicate(config: Scenario, count: int, master: int | None = None,
-              workers: int | None = None, progress: bool = True,
-              label: str | None = None, min_chunk_steps: int = MIN_CHUNK_STEPS) -> Replications:
+def replicate(
+    config: Scenario,
+    count: int,
+    master: int | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    label: str | None = None,
+    min_chunk_steps: int = MIN_CHUNK_STEPS,
+) -> Replications:
     """Run ``count`` replications of ``config``; parallel across cores when it pays."""
     master = config.seed if master is None else master
     workers = max(1, min(workers or available_cores(), count))
@@ -122,8 +133,13 @@ def replicate(config: Scenario, count: int, master: int | None = None,
     size = math.ceil(count / chunk_count)
     chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
     workers = min(workers, len(chunks))
-    bar = ProgressBar(total=count, desc=label or f"{config.name} x{count}", unit="run",
-               leave=False, disable=not progress)
+    bar = ProgressBar(
+        total=count,
+        desc=label or f"{config.name} x{count}",
+        unit="run",
+        leave=False,
+        disable=not progress,
+    )
     runs: list[Replication] = []
     try:
         if workers == 1:
@@ -151,18 +167,25 @@ def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
     from sim.runner import SUMMARY_LABELS
 
     width = max(len(SUMMARY_LABELS.get(name, name)) for name in bands)
-    lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}",
-             "-" * (width + 38)]
+    lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}", "-" * (width + 38)]
     for name, b in bands.items():
-        lines.append(f"{SUMMARY_LABELS.get(name, name):<{width}}  {b['mean']:>10.3f}  "
-                     f"{b['p05']:>10.3f}  {b['p95']:>10.3f}")
+        lines.append(
+            f"{SUMMARY_LABELS.get(name, name):<{width}}  {b['mean']:>10.3f}  "
+            f"{b['p05']:>10.3f}  {b['p95']:>10.3f}"
+        )
     return "\n".join(lines)
 
 
-def replicate_and_report(path: Path, overrides: list[str], replications: int,
-                         seed: int | None = None, steps: int | None = None,
-                         out: str | None = None, plots_wanted: bool = True,
-                         workers: int | None = None) -> Path:
+def replicate_and_report(
+    path: Path,
+    overrides: list[str],
+    replications: int,
+    seed: int | None = None,
+    steps: int | None = None,
+    out: str | None = None,
+    plots_wanted: bool = True,
+    workers: int | None = None,
+) -> Path:
     """Validate, run N replications, print means and bands, write the results folder."""
     config = load_scenario(path, overrides)
     if seed is not None:
@@ -171,25 +194,41 @@ def replicate_and_report(path: Path, overrides: list[str], replications: int,
         config = config.model_copy(update={"steps": steps})
     reps = replicate(config, replications, workers=workers)
     bands = reps.summary_bands()
-    print(format_bands(bands, f"{config.name}: {config.start_year} + {config.steps} quarters, "
-                              f"{replications} replications of seed {config.seed} "
-                              f"(mean and central {BAND:.0%} band)"))
+    print(
+        format_bands(
+            bands,
+            f"{config.name}: {config.start_year} + {config.steps} quarters, "
+            f"{replications} replications of seed {config.seed} "
+            f"(mean and central {BAND:.0%} band)",
+        )
+    )
     folder = output.new_results_dir(config.name, out)
     write_replications(folder, reps, bands, plots_wanted)
     return folder
 
 
-def write_replications(folder: Path, reps: Replications, bands: dict,
-                       plots_wanted: bool = True) -> None:
+def write_replications(
+    folder: Path, reps: Replications, bands: dict, plots_wanted: bool = True
+) -> None:
     config = reps.config
     output.write_text(folder / "scenario.toml", config.to_toml())
     output.write_csv(folder / "replications.csv", reps.summaries())
     output.write_csv(folder / "steps_band.csv", reps.step_bands())
-    output.write_json(folder / "summary.json", {
-        "scenario": config.name, "master_seed": config.seed, "steps": config.steps,
-        "replications": len(reps.runs), "seeds": reps.seeds, "band": BAND, "metrics": bands})
-    logs = [f"--- replication {r.index} (seed {r.seed}) ---\n" + "\n".join(r.events)
-            for r in reps.runs]
+    output.write_json(
+        folder / "summary.json",
+        {
+            "scenario": config.name,
+            "master_seed": config.seed,
+            "steps": config.steps,
+            "replications": len(reps.runs),
+            "seeds": reps.seeds,
+            "band": BAND,
+            "metrics": bands,
+        },
+    )
+    logs = [
+        f"--- replication {r.index} (seed {r.seed}) ---\n" + "\n".join(r.events) for r in reps.runs
+    ]
     output.write_text(folder / "events.txt", "\n\n".join(logs) + "\n")
     if plots_wanted:
         write_band_plots(folder, {config.name: reps.frames})

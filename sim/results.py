@@ -96,10 +96,14 @@ def run_columns(model: BalanceModel) -> dict[str, np.ndarray]:
         "year": model.start_year + np.maximum(steps - 1, 0) // 4,
         "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
     }
-    columns.update({name: np.asarray(raw[name], dtype=float)
-                    for name in SCALAR_METRICS if name in raw})
-    blocks = {name: np.asarray(raw[name], dtype=float)
-              for name in (*VECTOR_METRICS, *COMMODITY_METRICS) if name in raw}
+    columns.update(
+        {name: np.asarray(raw[name], dtype=float) for name in SCALAR_METRICS if name in raw}
+    )
+    blocks = {
+        name: np.asarray(raw[name], dtype=float)
+        for name in (*VECTOR_METRICS, *COMMODITY_METRICS)
+        if name in raw
+    }
 
     def basis_of_cap() -> np.ndarray:
         on_stock = columns["cap_on_stock"].astype(bool)[:, None]
@@ -113,13 +117,14 @@ def run_columns(model: BalanceModel) -> dict[str, np.ndarray]:
         "import_hhi": lambda: (blocks["import_share"] ** 2).sum(axis=1),
         "fdi_hhi": lambda: (blocks["fdi_share"] ** 2).sum(axis=1),
         "largest_fdi_share": lambda: blocks["fdi_share"].max(axis=1),
-        "cap_breaches": lambda: (basis_of_cap() > columns["cap_level"][:, None] + 1e-9)
-        .sum(axis=1),
-        "third_neighbour_export_share": lambda: blocks["export_share"][:, model.is_third]
-        .sum(axis=1),
+        "cap_breaches": lambda: (basis_of_cap() > columns["cap_level"][:, None] + 1e-9).sum(axis=1),
+        "third_neighbour_export_share": lambda: blocks["export_share"][:, model.is_third].sum(
+            axis=1
+        ),
         "third_neighbour_fdi_share": lambda: blocks["fdi_share"][:, model.is_third].sum(axis=1),
-        "mining_export_share": lambda: by_good()[:, model.is_mining].sum(axis=1)
-        / by_good().sum(axis=1),
+        "mining_export_share": lambda: (
+            by_good()[:, model.is_mining].sum(axis=1) / by_good().sum(axis=1)
+        ),
         "leverage_china": lambda: blocks["effective_leverage"][:, model.CHINA],
         "leverage_russia": lambda: blocks["effective_leverage"][:, model.RUSSIA],
     }
@@ -156,8 +161,7 @@ def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return long[[*ids, "metric", "partner", "value"]]
 
 
-def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None
-              ) -> dict[str, float]:
+def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, float]:
     """Scalar outcomes of one run (steps after the initial state only), from the per-step
     frame or straight from ``run_columns`` (no DataFrame needed); all of them, or ``names``."""
     after_start = np.asarray(table["step"]) > 0
@@ -175,15 +179,21 @@ def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None
     return out
 
 
-def simulate(config: Scenario, seed: int | None = None, steps: int | None = None,
-             progress=None) -> tuple[BalanceModel, pd.DataFrame]:
+def simulate(
+    config: Scenario, seed: int | None = None, steps: int | None = None, progress=None
+) -> tuple[BalanceModel, pd.DataFrame]:
     """Run one model to the end; ``progress`` is called once per step if given."""
     model = run_model(config, seed, steps, progress)
     return model, model_frame(model)
 
 
-def run_model(config: Scenario, seed: int | None = None, steps: int | None = None,
-              progress=None, metrics: Iterable[str] | None = None) -> BalanceModel:
+def run_model(
+    config: Scenario,
+    seed: int | None = None,
+    steps: int | None = None,
+    progress=None,
+    metrics: Iterable[str] | None = None,
+) -> BalanceModel:
     """Build and run one model, then let Mesa forget it (see ``_release``). ``metrics``:
     the raw metrics to record (all by default; see ``metrics_needed``)."""
     model = BalanceModel(config, rng=config.seed if seed is None else seed, metrics=metrics)

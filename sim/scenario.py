@@ -48,26 +48,34 @@ class Strict(BaseModel):
 
 
 class Cap(Strict):
-    level: float = Field(1 / 3, gt=0.0, le=1.0,
-                         description="largest share one origin may hold (fraction; F3: 1/3)")
+    level: float = Field(
+        1 / 3, gt=0.0, le=1.0, description="largest share one origin may hold (fraction; F3: 1/3)"
+    )
     basis: Literal["stock", "inflow"] = Field(
-        "stock", description="what the cap is measured on: the FDI stock or each quarter's inflows")
+        "stock", description="what the cap is measured on: the FDI stock or each quarter's inflows"
+    )
     enforcement: Literal["strict", "leaky", "none"] = Field(
-        "leaky", description="strict: never exceeded; leaky: part of the excess slips through")
+        "leaky", description="strict: never exceeded; leaky: part of the excess slips through"
+    )
     leak: Fraction = Field(
-        0.6, description="fraction of the excess over the cap let through (leaky enforcement)")
+        0.6, description="fraction of the excess over the cap let through (leaky enforcement)"
+    )
 
 
 class Investment(Strict):
     cap: Cap = Cap()
     redirect_share: Fraction = Field(
-        0.3, description="fraction of rejected FDI offered again by partners under the cap")
+        0.3, description="fraction of rejected FDI offered again by partners under the cap"
+    )
     depreciation_per_year: Fraction = Field(
-        0.06, description="share of the FDI stock written off each year (1/year)")
+        0.06, description="share of the FDI stock written off each year (1/year)"
+    )
     offer_noise: NonNegative = Field(
-        0.25, description="log-normal spread of quarterly FDI offers (sd of log)")
+        0.25, description="log-normal spread of quarterly FDI offers (sd of log)"
+    )
     mining_supply_elasticity: NonNegative = Field(
-        0.4, description="elasticity of mining export supply to the total FDI stock")
+        0.4, description="elasticity of mining export supply to the total FDI stock"
+    )
 
 
 # --- trade ------------------------------------------------------------------------------
@@ -76,8 +84,7 @@ class Investment(Strict):
 class Commodity(Strict):
     supply_bn_usd: NonNegative = Field(description="export supply at reference prices (bn USD/yr)")
     mining: bool = Field(description="whether the commodity counts as mining (F4)")
-    price_volatility: NonNegative = Field(
-        0.05, description="quarterly sd of the log price shock")
+    price_volatility: NonNegative = Field(0.05, description="quarterly sd of the log price shock")
     price_persistence: Fraction = Field(0.9, description="AR(1) persistence of the log price")
 
 
@@ -85,17 +92,21 @@ class Imports(Strict):
     fuel_bn_usd: NonNegative = Field(1.2, description="fuel and electricity imports (bn USD/year)")
     goods_bn_usd: NonNegative = Field(4.5, description="other imports (bn USD/year)")
     refinery_substitution: Fraction = Field(
-        0.0, description="share of fuel imports replaced by domestic refining (F7)")
+        0.0, description="share of fuel imports replaced by domestic refining (F7)"
+    )
 
 
 class Trade(Strict):
     cost_elasticity: NonNegative = Field(
-        2.75, description="elasticity of a partner's share to its netback price (Limao-Venables)")
+        2.75, description="elasticity of a partner's share to its netback price (Limao-Venables)"
+    )
     relation_elasticity: NonNegative = Field(
-        1.0, description="elasticity of a partner's share to the relationship")
+        1.0, description="elasticity of a partner's share to the relationship"
+    )
     transit_fee: dict[str, Fraction] = Field(
         default_factory=dict,
-        description="fee each neighbour charges on exports crossing it (fraction of price)")
+        description="fee each neighbour charges on exports crossing it (fraction of price)",
+    )
     commodities: dict[str, Commodity] = Field(description="Mongolia's export commodities")
     imports: Imports = Imports()
 
@@ -113,26 +124,35 @@ class ExposureWeights(Strict):
 
 class Pressure(Strict):
     response: Literal["threshold", "concede", "resist"] = Field(
-        "threshold", description="Mongolia's policy when pressed (P1)")
+        "threshold", description="Mongolia's policy when pressed (P1)"
+    )
     concession_threshold: NonNegative = Field(
-        0.02, description="episode cost, as a fraction of annual export revenue, that makes "
-                          "Mongolia concede under the threshold policy")
+        0.02,
+        description="episode cost, as a fraction of annual export revenue, that makes "
+        "Mongolia concede under the threshold policy",
+    )
     concession_autonomy_cost: Fraction = Field(
-        0.08, description="autonomy lost by a concession (index points)")
+        0.08, description="autonomy lost by a concession (index points)"
+    )
     autonomy_recovery_per_year: Fraction = Field(
-        0.25, description="share of lost autonomy recovered each year")
+        0.25, description="share of lost autonomy recovered each year"
+    )
     western_alignment_tolerance: Fraction = Field(
-        0.45, description="western alignment above which neighbours see a red line crossed (P3)")
+        0.45, description="western alignment above which neighbours see a red line crossed (P3)"
+    )
     alignment_hazard_per_year: Fraction = Field(
-        0.5, description="yearly chance a neighbour reacts while western alignment is "
-                         "above its tolerance")
+        0.5,
+        description="yearly chance a neighbour reacts while western alignment is "
+        "above its tolerance",
+    )
     exposure: ExposureWeights = ExposureWeights()
 
 
 class Alignment(Strict):
     level: Fraction = Field(0.4, description="Sino-Russian alignment, 0 rivals to 1 allied (P2)")
     trend_per_year: Annotated[float, Field(ge=-0.2, le=0.2)] = Field(
-        0.0, description="yearly change of the alignment (1/year)")
+        0.0, description="yearly change of the alignment (1/year)"
+    )
 
 
 # --- diplomacy --------------------------------------------------------------------------
@@ -140,20 +160,27 @@ class Alignment(Strict):
 
 class Diplomacy(Strict):
     strategy: Literal["balance", "third_neighbour", "lean_china", "lean_russia"] = Field(
-        "balance", description="how Mongolia splits its diplomatic effort")
+        "balance", description="how Mongolia splits its diplomatic effort"
+    )
     effort_per_year: NonNegative = Field(4.0, description="diplomatic effort (units/year)")
     upgrade_threshold: NonNegative = Field(
-        6.0, description="engagement needed per rung to move up the ladder (effort units)")
+        6.0, description="engagement needed per rung to move up the ladder (effort units)"
+    )
     third_neighbour_engagement: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
-        1.0, description="multiplier on third neighbours' attention and investment (P5)")
+        1.0, description="multiplier on third neighbours' attention and investment (P5)"
+    )
     attention_decay_per_year: Fraction = Field(
-        0.15, description="share of a third neighbour's attention lost each year (P5)")
+        0.15, description="share of a third neighbour's attention lost each year (P5)"
+    )
     attention_response: NonNegative = Field(
-        0.5, description="attention gained per unit of effort received")
+        0.5, description="attention gained per unit of effort received"
+    )
     level_trade_bonus: NonNegative = Field(
-        0.08, description="relationship gain per rung of the ladder (trade)")
+        0.08, description="relationship gain per rung of the ladder (trade)"
+    )
     level_investment_bonus: NonNegative = Field(
-        0.12, description="investment appetite gain per rung of the ladder")
+        0.12, description="investment appetite gain per rung of the ladder"
+    )
 
 
 # --- partners ---------------------------------------------------------------------------
@@ -161,9 +188,11 @@ class Diplomacy(Strict):
 
 class RedLine(Strict):
     hazard_per_year: Fraction = Field(
-        0.0, description="yearly chance that Mongolia or events cross it")
+        0.0, description="yearly chance that Mongolia or events cross it"
+    )
     alignment_trigger: bool = Field(
-        False, description="crossed when western alignment exceeds the tolerance (P3)")
+        False, description="crossed when western alignment exceeds the tolerance (P3)"
+    )
 
 
 class Tools(Strict):
@@ -172,34 +201,42 @@ class Tools(Strict):
     suspend_meetings: bool = Field(False, description="suspend high-level meetings")
     energy_supply: Fraction = Field(0.0, description="price rise on the fuel and power it sells")
     debt_call: Fraction = Field(
-        0.0, description="one-off repayment demanded (fraction of annual export revenue)")
+        0.0, description="one-off repayment demanded (fraction of annual export revenue)"
+    )
 
 
 class Partner(Strict):
     name: str = Field(description="display name")
     group: Literal["neighbour", "third", "other"] = Field(
-        "third", description="neighbour (Russia, China), third neighbour, or rest of world")
-    route: str = Field("direct", description="'direct', or the neighbour whose territory "
-                                             "exports to this partner cross")
+        "third", description="neighbour (Russia, China), third neighbour, or rest of world"
+    )
+    route: str = Field(
+        "direct",
+        description="'direct', or the neighbour whose territory exports to this partner cross",
+    )
     transport_cost: Fraction = Field(0.1, description="freight cost (fraction of price)")
     demand: dict[str, NonNegative] = Field(
-        default_factory=dict, description="demand by commodity (bn USD/year at reference prices)")
+        default_factory=dict, description="demand by commodity (bn USD/year at reference prices)"
+    )
     fuel_supply: NonNegative = Field(0.0, description="weight as a source of fuel and power")
     goods_supply: NonNegative = Field(0.0, description="weight as a source of other imports")
     fdi_appetite_bn_usd: NonNegative = Field(0.0, description="FDI offered (bn USD/year)")
     fdi_stock_bn_usd: NonNegative = Field(0.0, description="initial FDI stock (bn USD)")
     debt_share: NonNegative = Field(0.0, description="weight in Mongolia's external debt")
     relation: Annotated[float, Field(gt=0.0, le=2.0)] = Field(
-        1.0, description="base relationship (1 = neutral)")
+        1.0, description="base relationship (1 = neutral)"
+    )
     level: Level = Field("initial", description="partnership level (source C)")
     max_level: Level = Field("strategic", description="highest level diplomacy alone can reach")
     attention: Fraction = Field(1.0, description="attention paid to Mongolia (third only, P5)")
     red_lines: dict[str, RedLine] = Field(default_factory=dict, description="neighbours only")
     tools: Tools = Tools()
     pressure_threshold: Fraction = Field(
-        0.2, description="effective leverage needed before it applies pressure")
+        0.2, description="effective leverage needed before it applies pressure"
+    )
     patience_quarters: Annotated[int, Field(ge=1, le=40)] = Field(
-        6, description="quarters it keeps pressure on before giving up")
+        6, description="quarters it keeps pressure on before giving up"
+    )
 
 
 # --- the whole file ---------------------------------------------------------------------
@@ -210,10 +247,12 @@ class Scenario(Strict):
     description: str = Field("", description="one line: the question this scenario asks")
     seed: Annotated[int, Field(ge=0)] = Field(42, description="master random seed")
     start_year: Annotated[int, Field(ge=1900, le=2100)] = Field(
-        2010, description="calendar year of step 0")
+        2010, description="calendar year of step 0"
+    )
     steps: Annotated[int, Field(ge=1, le=2000)] = Field(140, description="quarters to simulate")
     calibration_year: Annotated[int, Field(ge=1900, le=2200)] = Field(
-        2018, description="year the calibration targets refer to")
+        2018, description="year the calibration targets refer to"
+    )
     investment: Investment = Investment()
     trade: Trade
     pressure: Pressure = Pressure()
@@ -221,8 +260,10 @@ class Scenario(Strict):
     diplomacy: Diplomacy = Diplomacy()
     partners: dict[str, Partner] = Field(description="every trading and investing partner")
     events: list[Event] = Field(
-        default_factory=list, description="scheduled events, [[events]] tables (sim/events.py); "
-                                          "a file's events come after those it extends")
+        default_factory=list,
+        description="scheduled events, [[events]] tables (sim/events.py); "
+        "a file's events come after those it extends",
+    )
 
     def to_toml(self) -> str:
         """The fully resolved scenario, runnable on its own."""
@@ -243,8 +284,9 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     return validate(data, path, origin)
 
 
-def validate(data: dict, path: str | Path = "<scenario>",
-             origin: dict[tuple, str] | None = None) -> Scenario:
+def validate(
+    data: dict, path: str | Path = "<scenario>", origin: dict[tuple, str] | None = None
+) -> Scenario:
     """Validate a merged dict; errors name the file that set the offending key."""
     origin = origin or {}
     try:
@@ -264,8 +306,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
-        raise ScenarioError("--set", text, f"found {text!r}",
-                            "KEY.PATH=VALUE, e.g. trade.transit_fee.china=0.12")
+        raise ScenarioError(
+            "--set", text, f"found {text!r}", "KEY.PATH=VALUE, e.g. trade.transit_fee.china=0.12"
+        )
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
@@ -280,8 +323,9 @@ def _read_toml(path: Path) -> dict:
     except FileNotFoundError:
         raise ScenarioError(path, "", "file not found", "an existing scenario file") from None
     except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read it ({exc.strerror})", "a readable file") \
-            from None
+        raise ScenarioError(
+            path, "", f"cannot read it ({exc.strerror})", "a readable file"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -300,13 +344,17 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[tuple, 
         base, origin = {}, {}
     else:
         if not isinstance(parent, str):
-            raise ScenarioError(path, "extends", f"found {parent!r}",
-                                "a path to another scenario file, as a string")
+            raise ScenarioError(
+                path, "extends", f"found {parent!r}", "a path to another scenario file, as a string"
+            )
         parent_path = path.parent / parent
         if not parent_path.exists():
-            raise ScenarioError(path, "extends", f"{parent!r} does not exist "
-                                f"(looked for {parent_path})",
-                                "a path relative to this file")
+            raise ScenarioError(
+                path,
+                "extends",
+                f"{parent!r} does not exist (looked for {parent_path})",
+                "a path relative to this file",
+            )
         base, origin = _read_chain(parent_path, (*chain, resolved))
     _merge(base, data, origin, str(path), ())
     return base, origin
@@ -377,8 +425,9 @@ def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         listed = ", ".join(known) if known else "nothing here"
-        return ScenarioError(source, key, f"unknown key '{loc[-1]}'{hint}",
-                             f"one of: {listed}{more}")
+        return ScenarioError(
+            source, key, f"unknown key '{loc[-1]}'{hint}", f"one of: {listed}{more}"
+        )
     if err["type"] == "missing":
         return ScenarioError(source, key, "missing", f"a value for this required key{more}")
     field = _field_at(loc)
@@ -438,8 +487,11 @@ def describe_schema() -> list[tuple[str, str, str]]:
             path = f"{prefix}{name}"
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 visit(ann, path + ".")
-            elif get_origin(ann) is dict and isinstance(_unwrap(get_args(ann)[1]), type) \
-                    and issubclass(_unwrap(get_args(ann)[1]), BaseModel):
+            elif (
+                get_origin(ann) is dict
+                and isinstance(_unwrap(get_args(ann)[1]), type)
+                and issubclass(_unwrap(get_args(ann)[1]), BaseModel)
+            ):
                 visit(_unwrap(get_args(ann)[1]), path + ".<name>.")
             else:
                 rows.append((path, typing_name(ann), info.description or ""))
@@ -459,49 +511,87 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
     partners = scenario.partners
     neighbours = [pid for pid, p in partners.items() if p.group == "neighbour"]
     if sorted(neighbours) != ["china", "russia"]:
-        raise ScenarioError(path, "partners", f"neighbours {sorted(neighbours)}",
-                            "exactly two partners with group = 'neighbour': china and russia "
-                            "(F8: Mongolia lies between them)")
+        raise ScenarioError(
+            path,
+            "partners",
+            f"neighbours {sorted(neighbours)}",
+            "exactly two partners with group = 'neighbour': china and russia "
+            "(F8: Mongolia lies between them)",
+        )
     for fee_key in scenario.trade.transit_fee:
         if fee_key not in neighbours:
-            raise ScenarioError(path, f"trade.transit_fee.{fee_key}", f"unknown neighbour "
-                                f"'{fee_key}'", f"one of: {', '.join(neighbours)}")
+            raise ScenarioError(
+                path,
+                f"trade.transit_fee.{fee_key}",
+                f"unknown neighbour '{fee_key}'",
+                f"one of: {', '.join(neighbours)}",
+            )
     commodities = scenario.trade.commodities
     if not commodities:
         raise ScenarioError(path, "trade.commodities", "no commodities", "at least one")
     for pid, partner in partners.items():
         routes = ["direct", *neighbours]
         if partner.route not in routes:
-            raise ScenarioError(path, f"partners.{pid}.route", f"found {partner.route!r}",
-                                f"one of: {', '.join(routes)}")
+            raise ScenarioError(
+                path,
+                f"partners.{pid}.route",
+                f"found {partner.route!r}",
+                f"one of: {', '.join(routes)}",
+            )
         if partner.group == "neighbour" and partner.route != "direct":
-            raise ScenarioError(path, f"partners.{pid}.route", f"found {partner.route!r}",
-                                "'direct' for a neighbour (it borders Mongolia)")
+            raise ScenarioError(
+                path,
+                f"partners.{pid}.route",
+                f"found {partner.route!r}",
+                "'direct' for a neighbour (it borders Mongolia)",
+            )
         for good in partner.demand:
             if good not in commodities:
                 close = difflib.get_close_matches(good, list(commodities), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ScenarioError(path, f"partners.{pid}.demand.{good}",
-                                    f"unknown commodity '{good}'{hint}",
-                                    f"one of: {', '.join(commodities)}")
+                raise ScenarioError(
+                    path,
+                    f"partners.{pid}.demand.{good}",
+                    f"unknown commodity '{good}'{hint}",
+                    f"one of: {', '.join(commodities)}",
+                )
         if LEVELS.index(partner.level) > LEVELS.index(partner.max_level):
-            raise ScenarioError(path, f"partners.{pid}.level", f"found {partner.level!r}",
-                                f"at most max_level ({partner.max_level!r})")
+            raise ScenarioError(
+                path,
+                f"partners.{pid}.level",
+                f"found {partner.level!r}",
+                f"at most max_level ({partner.max_level!r})",
+            )
     if sum(p.fdi_stock_bn_usd for p in partners.values()) <= 0:
-        raise ScenarioError(path, "partners.*.fdi_stock_bn_usd", "a total FDI stock of 0",
-                            "a positive total (shares of a zero stock are undefined)")
+        raise ScenarioError(
+            path,
+            "partners.*.fdi_stock_bn_usd",
+            "a total FDI stock of 0",
+            "a positive total (shares of a zero stock are undefined)",
+        )
     for good in commodities:
         if sum(p.demand.get(good, 0.0) for p in partners.values()) <= 0:
-            raise ScenarioError(path, f"trade.commodities.{good}", "no partner demands it",
-                                "demand for every commodity from at least one partner")
+            raise ScenarioError(
+                path,
+                f"trade.commodities.{good}",
+                "no partner demands it",
+                "demand for every commodity from at least one partner",
+            )
     from sim.events import check_events
 
     check_events(scenario, path)
 
 
 __all__ = [
-    "BASELINE", "LEVELS", "SCENARIO_DIR", "Scenario", "ScenarioError", "describe_schema",
-    "load_scenario", "parse_override", "validate",
+    "BASELINE",
+    "LEVELS",
+    "SCENARIO_DIR",
+    "Scenario",
+    "ScenarioError",
+    "describe_schema",
+    "load_scenario",
+    "parse_override",
+    "validate",
 ]
 
 import sim.events  # noqa: E402,F401  registers the event kinds used by Scenario.events

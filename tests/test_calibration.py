@@ -10,8 +10,10 @@ from sim.scenario import SCENARIO_DIR, ScenarioError
 
 @pytest.fixture(scope="module")
 def report(baseline):
-    return {row["id"]: row for row in calibrate(baseline, load_targets(
-        SCENARIO_DIR / "calibration.toml"), seeds=6)}
+    return {
+        row["id"]: row
+        for row in calibrate(baseline, load_targets(SCENARIO_DIR / "calibration.toml"), seeds=6)
+    }
 
 
 @pytest.mark.parametrize("target", ["F1", "F1-total", "F2", "F4", "F5", "F6"])
@@ -32,7 +34,9 @@ def test_targets_name_their_sources():
 
 def test_bad_targets_file_is_a_clear_error(tmp_path):
     path = tmp_path / "t.toml"
-    path.write_text('[[targets]]\nid = "F1"\ndescription = "x"\nsource = "A: x"\n'
-                    'metric = "export_share.china"\nkind = "about"\nvalue = 0.9\n')
+    path.write_text(
+        '[[targets]]\nid = "F1"\ndescription = "x"\nsource = "A: x"\n'
+        'metric = "export_share.china"\nkind = "about"\nvalue = 0.9\n'
+    )
     with pytest.raises(ScenarioError, match="targets.0.tolerance"):
         load_targets(path)

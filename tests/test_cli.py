@@ -16,21 +16,40 @@ from sim.scenario import load_scenario
 
 
 def run_py(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
-                          text=True, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, cwd=cwd
+    )
 
 
 def test_run_writes_a_complete_results_folder(tmp_path):
-    result = run_py("run", "scenarios/baseline.toml", "--seed", "3", "--steps", "24",
-                    "--set", "investment.cap.enforcement=strict", "--out", str(tmp_path))
+    result = run_py(
+        "run",
+        "scenarios/baseline.toml",
+        "--seed",
+        "3",
+        "--steps",
+        "24",
+        "--set",
+        "investment.cap.enforcement=strict",
+        "--out",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr
     assert "China's share of exports (mean)" in result.stdout
     folders = list(tmp_path.iterdir())
     assert len(folders) == 1 and folders[0].name.startswith("baseline-")
     folder = folders[0]
     names = {p.name for p in folder.iterdir()}
-    assert {"scenario.toml", "steps.csv", "summary.json", "events.txt", "export_shares.png",
-            "fdi_shares.png", "pressure.png", "autonomy.png"} <= names
+    assert {
+        "scenario.toml",
+        "steps.csv",
+        "summary.json",
+        "events.txt",
+        "export_shares.png",
+        "fdi_shares.png",
+        "pressure.png",
+        "autonomy.png",
+    } <= names
     assert not [n for n in names if n.endswith(".part")]
     steps = pd.read_csv(folder / "steps.csv")
     assert len(steps) == 25 and "export_share.china" in steps.columns
@@ -42,8 +61,12 @@ def test_run_writes_a_complete_results_folder(tmp_path):
     again = load_scenario(folder / "scenario.toml")
     assert again.investment.cap.enforcement == "strict"
     _, frame = simulate(again, seed=3, steps=24)
-    pd.testing.assert_series_equal(frame["export_revenue_bn_usd"], steps["export_revenue_bn_usd"],
-                                   check_exact=False, rtol=1e-12)
+    pd.testing.assert_series_equal(
+        frame["export_revenue_bn_usd"],
+        steps["export_revenue_bn_usd"],
+        check_exact=False,
+        rtol=1e-12,
+    )
 
 
 def test_results_folders_are_never_reused(tmp_path):

@@ -35,8 +35,9 @@ def test_replications_do_not_depend_on_workers_or_chunks(short_baseline):
     assert [r.events for r in serial.runs] == [r.events for r in parallel.runs]
     assert {r.process for r in serial.runs} == {os.getpid()}
     assert os.getpid() not in {r.process for r in parallel.runs}
-    more = replicate(short_baseline, 7, workers=2, progress=False,
-                     min_chunk_steps=30)  # other chunks; the first 5 unchanged
+    more = replicate(
+        short_baseline, 7, workers=2, progress=False, min_chunk_steps=30
+    )  # other chunks; the first 5 unchanged
     pd.testing.assert_frame_equal(more.summaries().head(5), serial.summaries())
 
 
@@ -69,8 +70,9 @@ def test_compare_sees_the_strict_cap(short_baseline):
 
 
 def test_run_with_replications_writes_bands(tmp_path, capsys):
-    code = main(["run", str(BASELINE), "--replications", "3", "--steps", "8",
-                 "--out", str(tmp_path)])
+    code = main(
+        ["run", str(BASELINE), "--replications", "3", "--steps", "8", "--out", str(tmp_path)]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "3 replications" in out and "95%" in out
@@ -85,23 +87,38 @@ def test_run_with_replications_writes_bands(tmp_path, capsys):
 
 
 def test_compare_command_prints_table_and_writes_overlays(tmp_path, capsys):
-    code = main(["compare", str(BASELINE), str(STRICT), "--replications", "2",
-                 "--set", "steps=12", "--out", str(tmp_path)])
+    code = main(
+        [
+            "compare",
+            str(BASELINE),
+            str(STRICT),
+            "--replications",
+            "2",
+            "--set",
+            "steps=12",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "A = baseline, B = strict_cap" in out and "overlap?" in out and "B - A" in out
     (folder,) = tmp_path.iterdir()
     assert folder.name.startswith("compare-baseline-vs-strict_cap")
     table = pd.read_csv(folder / "comparison.csv")
-    assert {"a_mean", "a_p05", "a_p95", "b_mean", "difference", "bands_overlap"} <= \
-        set(table.columns)
+    assert {"a_mean", "a_p05", "a_p95", "b_mean", "difference", "bands_overlap"} <= set(
+        table.columns
+    )
     assert (folder / "fdi_share_china.png").exists() and (folder / "a.toml").exists()
 
 
 def test_compare_bad_file_is_one_line_and_no_folder(tmp_path, capsys):
-    bad = write(tmp_path / "bad.toml", f'extends = "{BASELINE}"\n[[events]]\nyear = 2016\n'
-                                       'kind = "partnership"\npartner = "mars"\n'
-                                       'level = "strategic"\n')
+    bad = write(
+        tmp_path / "bad.toml",
+        f'extends = "{BASELINE}"\n[[events]]\nyear = 2016\n'
+        'kind = "partnership"\npartner = "mars"\n'
+        'level = "strategic"\n',
+    )
     out = tmp_path / "out"
     assert main(["compare", str(BASELINE), str(bad), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()

@@ -34,8 +34,15 @@ except ImportError:  # the browser fixture skips, or fails under CI=true, saying
     PlaywrightError = Exception
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = REPO / "results" / "dashboard-screenshot.png"
 PAGE_TIMEOUT_MS = 60_000
 EVENT_LINE = re.compile(r"^\d{4} Q[1-4]: ", re.M)
@@ -45,8 +52,10 @@ _SERVER_LOGS: dict[str, Path] = {}  # address -> the dashboard's output, for fai
 def _unavailable(reason: str) -> None:
     """Skip locally; in CI (CI=true) a missing browser is a failure, never a silent skip."""
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: .ci/install-browser.sh and the 'test' extra "
-                    "should have installed it)")
+        pytest.fail(
+            f"{reason} (CI=true: .ci/install-browser.sh and the 'test' extra "
+            "should have installed it)"
+        )
     pytest.skip(reason)
 
 
@@ -57,8 +66,9 @@ def _free_port() -> int:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "run.py", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "run.py", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +76,7 @@ def scenario_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of the instructor's own: a good scenario and a broken one beside it."""
     folder = tmp_path_factory.mktemp("class-scenarios")
     text = BASELINE.read_text(encoding="utf-8")
-    week1 = text.replace("\nseed = 2010", "\nseed = 99")   # tells it apart from the baseline
+    week1 = text.replace("\nseed = 2010", "\nseed = 99")  # tells it apart from the baseline
     assert week1 != text, "the baseline's seed line moved: update this test"
     (folder / "week1.toml").write_text(week1, encoding="utf-8")
     broken = text.replace("level = 0.4                # P2", "level = 1.7                # P2")
@@ -76,24 +86,34 @@ def scenario_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def dashboard(scenario_folder: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[str]:
+def dashboard(scenario_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`python run.py dashboard` on a free loopback port; yields the page's address."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("dashboard-log") / "server.log"
     with open(log_path, "w", encoding="utf-8") as log:
         server = subprocess.Popen(
-            [sys.executable, "run.py", "dashboard", str(scenario_folder / "week1.toml"),
-             "--port", str(port)],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "run.py",
+                "dashboard",
+                str(scenario_folder / "week1.toml"),
+                "--port",
+                str(port),
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"dashboard exited with {server.returncode}:\n"
-                            f"{log_path.read_text()}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", port), timeout=1):
+                pytest.fail(f"dashboard exited with {server.returncode}:\n{log_path.read_text()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=1),
+            ):
                 break
             if time.monotonic() > deadline:
                 pytest.fail(f"dashboard did not listen within 60 s:\n{log_path.read_text()}")
@@ -118,8 +138,9 @@ def browser() -> Iterator[object]:
     """Debian's chromium driven by Playwright (never a downloaded browser)."""
     executable = shutil.which("chromium")
     if executable is None:
-        _unavailable("chromium is not installed (apt-get install -y chromium, or "
-                     ".ci/install-browser.sh)")
+        _unavailable(
+            "chromium is not installed (apt-get install -y chromium, or .ci/install-browser.sh)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -165,7 +186,9 @@ def _step(page, times: int = 1) -> int:
         page.get_by_role("button", name="Step").click()
         page.wait_for_function(
             "(q) => { const m = document.querySelector('.event-log')?.innerText"
-            ".match(/quarter (\\d+) of/); return m !== null && Number(m[1]) > q; }", arg=before)
+            ".match(/quarter (\\d+) of/); return m !== null && Number(m[1]) > q; }",
+            arg=before,
+        )
     return _quarter(page)
 
 
@@ -208,7 +231,9 @@ def _slide_to_end(page, label: str) -> None:
                 "(label) => [...document.querySelectorAll('.v-input__slider')].some(s => "
                 "s.innerText.includes(label) && (t => t && t.getAttribute('aria-valuenow') "
                 "=== t.getAttribute('aria-valuemax'))(s.querySelector('[role=slider]')))",
-                arg=label, timeout=3000)
+                arg=label,
+                timeout=3000,
+            )
             return
         except PlaywrightError:
             continue
@@ -255,7 +280,9 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     page.get_by_role("button", name="▶").click()
     page.wait_for_function(
         "() => Number((document.querySelector('.event-log')?.innerText"
-        ".match(/quarter (\\d+) of/) || [0, 0])[1]) >= 48", timeout=150_000)
+        ".match(/quarter (\\d+) of/) || [0, 0])[1]) >= 48",
+        timeout=150_000,
+    )
     page.get_by_role("button", name="❚❚").click()
     page.get_by_role("button", name="▶").wait_for()
 
@@ -269,8 +296,7 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     assert "alignment 0.40" in _event_log(page) and "seed 99" in _event_log(page)
 
 
-def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path
-                                                             ) -> None:
+def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path) -> None:
     broken = scenario_folder / "broken.toml"
     cli = _cli("run", str(broken), "--no-plots")
     assert cli.returncode == 2
@@ -287,7 +313,7 @@ def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_fold
     assert _step(page, 2) == 2
     page.locator(".v-select", has_text="Scenario file").click()
     page.get_by_role("option", name="baseline.toml", exact=True).click()
-    _wait_quarter(page, 0)   # a good pick rebuilds the page
+    _wait_quarter(page, 0)  # a good pick rebuilds the page
     assert page.locator(".scenario-error").count() == 0
     assert "seed 2010" in _event_log(page)
     # Mesa's Reset now rebuilds from the picked file, not the one the page started with.
@@ -297,8 +323,7 @@ def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_fold
     assert "seed 2010" in _event_log(page)
 
 
-def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path
-                                                                  ) -> None:
+def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path) -> None:
     dash = _cli("dashboard", str(scenario_folder / "broken.toml"), "--port", "1")
     run = _cli("run", str(scenario_folder / "broken.toml"), "--no-plots")
     assert dash.returncode == 2 and dash.stdout == ""
@@ -308,18 +333,23 @@ def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folde
 # --- the page's logic without a browser ----------------------------------------------------
 
 
-def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(scenario_folder: Path
-                                                                      ) -> None:
+def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(
+    scenario_folder: Path,
+) -> None:
     from sim.app import scenario_choices
     from sim.scenario import SCENARIO_DIR
 
     listed = scenario_choices(BASELINE)
-    expected = {p.relative_to(SCENARIO_DIR).as_posix() for p in SCENARIO_DIR.glob("**/*.toml")
-                if p.name != "calibration.toml" and "sweeps" not in p.parts}
+    expected = {
+        p.relative_to(SCENARIO_DIR).as_posix()
+        for p in SCENARIO_DIR.glob("**/*.toml")
+        if p.name != "calibration.toml" and "sweeps" not in p.parts
+    }
     assert set(listed) == expected and "baseline.toml" in listed
     beside = scenario_choices(scenario_folder / "week1.toml")
-    assert {str(scenario_folder.resolve() / n) for n in ("week1.toml", "broken.toml")} \
-        <= set(beside)
+    assert {str(scenario_folder.resolve() / n) for n in ("week1.toml", "broken.toml")} <= set(
+        beside
+    )
 
 
 def test_seed_text_and_sliders_reach_the_model() -> None:
@@ -329,9 +359,15 @@ def test_seed_text_and_sliders_reach_the_model() -> None:
     assert parse_seed("", 2010) == (2010, "")
     value, note = parse_seed("seven", 2010)
     assert value == 2010 and "not a whole number" in note
-    model = DashboardModel(str(BASELINE), investment_cap=0.25, cap_enforcement="strict",
-                           alignment=0.9, third_neighbour_engagement=2.0,
-                           concession_threshold=0.05, seed="7")
+    model = DashboardModel(
+        str(BASELINE),
+        investment_cap=0.25,
+        cap_enforcement="strict",
+        alignment=0.9,
+        third_neighbour_engagement=2.0,
+        concession_threshold=0.05,
+        seed="7",
+    )
     assert model.seed_used == 7 and model.cap.level == 0.25
     assert model.cap.enforcement == "strict" and model.alignment == 0.9
     assert model.config.diplomacy.third_neighbour_engagement == 2.0

@@ -41,16 +41,26 @@ def step_of(model: BalanceModel) -> str:
 
 
 def test_partnership_sets_level_and_lifts_max_level(baseline):
-    cfg = with_events(baseline, {"kind": "partnership", "at": "2012Q3", "partner": "rest_of_world",
-                                 "level": "strategic", "source": "test"})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "partnership",
+            "at": "2012Q3",
+            "partner": "rest_of_world",
+            "level": "strategic",
+            "source": "test",
+        },
+    )
     model = run_to(cfg, 2012, 2)
     i = model.partner_ids.index("rest_of_world")
     assert model.level[i] == 0
     model.step()
     assert step_of(model) == "2012Q3"
     assert model.level[i] == LEVELS.index("strategic") and model.max_level[i] >= model.level[i]
-    assert any(line.startswith("2012 Q3: Rest of world: partnership now strategic")
-               for line in model.event_log)
+    assert any(
+        line.startswith("2012 Q3: Rest of world: partnership now strategic")
+        for line in model.event_log
+    )
 
 
 def test_investment_cap_change_binds_from_its_year(baseline):
@@ -64,21 +74,32 @@ def test_investment_cap_change_binds_from_its_year(baseline):
 
 
 def test_red_line_event_forces_an_episode_whatever_the_leverage(baseline):
-    cfg = with_events(baseline, {"kind": "red_line", "at": "2016Q4", "neighbour": "china",
-                                 "red_line": "tibet"})
+    cfg = with_events(
+        baseline, {"kind": "red_line", "at": "2016Q4", "neighbour": "china", "red_line": "tibet"}
+    )
     data = cfg.model_dump(mode="json", exclude_none=True)
     data["partners"]["china"]["red_lines"] = {"tibet": {"hazard_per_year": 0.0}}
     data["partners"]["china"]["pressure_threshold"] = 1.0  # never presses on its own
     cfg = validate(data, "test.toml")
     model = run_to(cfg, 2016, 4)
     lines = [line for line in model.event_log if "presses over tibet" in line]
-    assert lines and lines[0].startswith("2016 Q4: China presses over tibet: import fees, "
-                                         "extra transit costs")
+    assert lines and lines[0].startswith(
+        "2016 Q4: China presses over tibet: import fees, extra transit costs"
+    )
 
 
 def test_demand_shock_scales_demand_and_reverts(baseline):
-    cfg = with_events(baseline, {"kind": "demand_shock", "year": 2012, "partner": "china",
-                                 "commodity": "coal", "factor": 3.0, "quarters": 4})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "demand_shock",
+            "year": 2012,
+            "partner": "china",
+            "commodity": "coal",
+            "factor": 3.0,
+            "quarters": 4,
+        },
+    )
     model = BalanceModel(cfg, rng=3)
     i, c = model.partner_ids.index("china"), model.commodity_names.index("coal")
     before = model.demand[i, c]
@@ -91,8 +112,16 @@ def test_demand_shock_scales_demand_and_reverts(baseline):
 
 
 def test_transit_shock_raises_fees_cuts_prices_and_revenue(baseline):
-    cfg = with_events(baseline, {"kind": "transit_shock", "year": 2013, "transit_fee":
-                                 {"china": 0.2}, "price_factor": 0.7, "quarters": 2})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "transit_shock",
+            "year": 2013,
+            "transit_fee": {"china": 0.2},
+            "price_factor": 0.7,
+            "quarters": 2,
+        },
+    )
     plain, shocked = BalanceModel(baseline, rng=5), BalanceModel(cfg, rng=5)
     for _ in range(13):
         plain.step()
@@ -101,7 +130,8 @@ def test_transit_shock_raises_fees_cuts_prices_and_revenue(baseline):
     assert shocked.transit_fee[china] == pytest.approx(plain.transit_fee[china] + 0.2)
     # The shock enters this quarter's AR(1) step, so it is already damped once.
     assert shocked.log_price == pytest.approx(
-        plain.log_price + plain.price_persistence * math.log(0.7))
+        plain.log_price + plain.price_persistence * math.log(0.7)
+    )
     assert shocked.export_revenue_bn_usd < 0.75 * plain.export_revenue_bn_usd
     for _ in range(2):
         shocked.step()
@@ -109,9 +139,17 @@ def test_transit_shock_raises_fees_cuts_prices_and_revenue(baseline):
 
 
 def test_credit_line_adds_debt_and_the_refinery_cuts_fuel_imports(baseline):
-    cfg = with_events(baseline, {"kind": "credit_line", "year": 2011, "partner": "india",
-                                 "debt_share": 0.5, "refinery_year": 2013,
-                                 "refinery_substitution": 0.75})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "credit_line",
+            "year": 2011,
+            "partner": "india",
+            "debt_share": 0.5,
+            "refinery_year": 2013,
+            "refinery_substitution": 0.75,
+        },
+    )
     model = run_to(cfg, 2012)
     india = model.partner_ids.index("india")
     assert model.debt_weight[india] == pytest.approx(baseline.partners["india"].debt_share + 0.5)
@@ -120,22 +158,36 @@ def test_credit_line_adds_debt_and_the_refinery_cuts_fuel_imports(baseline):
     assert model.trade_cfg.imports.refinery_substitution == 0.75
     assert model.fuel_imports == pytest.approx(fuel_before * 0.25)
     assert model.pressure_cfg.exposure.energy == pytest.approx(
-        baseline.pressure.exposure.energy * 0.25)
+        baseline.pressure.exposure.energy * 0.25
+    )
     assert baseline.trade.imports.refinery_substitution == 0.0  # not mutated
 
 
 def test_refinery_in_the_credit_year_is_on_line_at_once(baseline):
-    cfg = with_events(baseline, {"kind": "credit_line", "at": "2012Q2", "partner": "india",
-                                 "debt_share": 0.0, "refinery_year": 2012,
-                                 "refinery_substitution": 0.5})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "credit_line",
+            "at": "2012Q2",
+            "partner": "india",
+            "debt_share": 0.0,
+            "refinery_year": 2012,
+            "refinery_substitution": 0.5,
+        },
+    )
     model = run_to(cfg, 2012, 2)
     assert model.trade_cfg.imports.refinery_substitution == 0.5
     assert any(line.startswith("2012 Q2: the refinery") for line in model.event_log)
 
 
 def test_trade_deal_changes_demand_only_when_passed(baseline):
-    deal = {"kind": "trade_deal", "year": 2011, "partner": "united_states",
-            "commodity": "cashmere", "demand_factor": 4.0}
+    deal = {
+        "kind": "trade_deal",
+        "year": 2011,
+        "partner": "united_states",
+        "commodity": "cashmere",
+        "demand_factor": 4.0,
+    }
     passed = run_to(with_events(baseline, deal), 2011, 1)
     failed = run_to(with_events(baseline, {**deal, "passed": False}), 2011, 1)
     us, cash = passed.partner_ids.index("united_states"), passed.commodity_names.index("cashmere")
@@ -145,10 +197,11 @@ def test_trade_deal_changes_demand_only_when_passed(baseline):
 
 
 def test_debt_call_raises_leverage_and_settlement_ends_it(baseline):
-    cfg = with_events(baseline,
-                      {"kind": "debt_call", "year": 2011, "partner": "russia", "debt_share": 2.0},
-                      {"kind": "debt_settlement", "year": 2013, "partner": "russia",
-                       "remaining_share": 0.05})
+    cfg = with_events(
+        baseline,
+        {"kind": "debt_call", "year": 2011, "partner": "russia", "debt_share": 2.0},
+        {"kind": "debt_settlement", "year": 2013, "partner": "russia", "remaining_share": 0.05},
+    )
     plain = run_to(baseline, 2012)
     called = run_to(cfg, 2012)
     russia = called.RUSSIA
@@ -158,8 +211,9 @@ def test_debt_call_raises_leverage_and_settlement_ends_it(baseline):
 
 
 def test_alignment_change_sets_level_and_trend(baseline):
-    cfg = with_events(baseline, {"kind": "alignment", "at": "2011Q2", "level": 0.9,
-                                 "trend_per_year": -0.2})
+    cfg = with_events(
+        baseline, {"kind": "alignment", "at": "2011Q2", "level": 0.9, "trend_per_year": -0.2}
+    )
     model = run_to(cfg, 2011, 2)
     assert model.alignment == pytest.approx(0.9 - 0.05)  # the trend applies in the same step
     model.step()
@@ -168,10 +222,16 @@ def test_alignment_change_sets_level_and_trend(baseline):
 
 
 def test_attention_and_diplomacy_change(baseline):
-    cfg = with_events(baseline,
-                      {"kind": "attention", "year": 2011, "partner": "france", "attention": 1.0},
-                      {"kind": "diplomacy", "year": 2011, "strategy": "third_neighbour",
-                       "third_neighbour_engagement": 3.0})
+    cfg = with_events(
+        baseline,
+        {"kind": "attention", "year": 2011, "partner": "france", "attention": 1.0},
+        {
+            "kind": "diplomacy",
+            "year": 2011,
+            "strategy": "third_neighbour",
+            "third_neighbour_engagement": 3.0,
+        },
+    )
     model = run_to(cfg, 2011, 1)
     france = model.partner_ids.index("france")
     assert model.attention[france] > 0.9
@@ -187,10 +247,17 @@ def test_same_quarter_events_apply_in_file_order(baseline):
 
 
 def test_runs_share_nothing_and_repeat_exactly(baseline):
-    cfg = with_events(baseline,
-                      {"kind": "demand_shock", "year": 2011, "partner": "china",
-                       "commodity": "coal", "factor": 2.0},
-                      {"kind": "transit_shock", "year": 2012, "transit_fee": {"russia": 0.1}})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "demand_shock",
+            "year": 2011,
+            "partner": "china",
+            "commodity": "coal",
+            "factor": 2.0,
+        },
+        {"kind": "transit_shock", "year": 2012, "transit_fee": {"russia": 0.1}},
+    )
     _, first = simulate(cfg, 11, steps=20)
     _, second = simulate(cfg, 11, steps=20)
     pd.testing.assert_frame_equal(first, second)
@@ -199,8 +266,17 @@ def test_runs_share_nothing_and_repeat_exactly(baseline):
 
 
 def test_timeline_counts_pending(baseline):
-    cfg = with_events(baseline, {"kind": "demand_shock", "year": 2011, "partner": "china",
-                                 "commodity": "coal", "factor": 2.0, "quarters": 2})
+    cfg = with_events(
+        baseline,
+        {
+            "kind": "demand_shock",
+            "year": 2011,
+            "partner": "china",
+            "commodity": "coal",
+            "factor": 2.0,
+            "quarters": 2,
+        },
+    )
     timeline = Timeline(cfg.events, cfg.start_year)
     assert timeline.pending == 1
 
@@ -221,10 +297,13 @@ def error_of(tmp_path, text: str) -> ScenarioError:
 
 
 def test_toml_dates_and_round_trip(tmp_path):
-    cfg = load_text(tmp_path, '[[events]]\nat = "2016Q3"\nkind = "red_line"\n'
-                              'neighbour = "china"\nred_line = "tibet"\n'
-                              '[[events]]\nyear = 2017\nkind = "demand_shock"\n'
-                              'partner = "china"\ncommodity = "coal"\nfactor = 1.5\n')
+    cfg = load_text(
+        tmp_path,
+        '[[events]]\nat = "2016Q3"\nkind = "red_line"\n'
+        'neighbour = "china"\nred_line = "tibet"\n'
+        '[[events]]\nyear = 2017\nkind = "demand_shock"\n'
+        'partner = "china"\ncommodity = "coal"\nfactor = 1.5\n',
+    )
     assert [e.step(2010) for e in cfg.events] == [27, 29]
     again = load_scenario(write(tmp_path / "resolved.toml", cfg.to_toml()))
     assert again == cfg
@@ -239,17 +318,22 @@ def test_unknown_kind_lists_known_kinds(tmp_path):
 
 
 def test_wrong_field_names_event_index_and_key(tmp_path):
-    text = ('[[events]]\nyear = 2011\nkind = "partnership"\npartner = "japan"\n'
-            'level = "strategic"\n\n[[events]]\nyear = 2012\nkind = "partnership"\n'
-            'partner = "japan"\nlevel = "best_friends"\n')
+    text = (
+        '[[events]]\nyear = 2011\nkind = "partnership"\npartner = "japan"\n'
+        'level = "strategic"\n\n[[events]]\nyear = 2012\nkind = "partnership"\n'
+        'partner = "japan"\nlevel = "best_friends"\n'
+    )
     err = error_of(tmp_path, text)
     assert err.key == "events.1.level"
     assert "best_friends" in err.found and "comprehensive_strategic" in err.expected
 
 
 def test_unknown_key_in_event_suggests(tmp_path):
-    err = error_of(tmp_path, '[[events]]\nyear = 2016\nkind = "demand_shock"\npartner = "china"'
-                             '\ncommodity = "coal"\nfactr = 2\n')
+    err = error_of(
+        tmp_path,
+        '[[events]]\nyear = 2016\nkind = "demand_shock"\npartner = "china"'
+        '\ncommodity = "coal"\nfactr = 2\n',
+    )
     assert err.key == "events.0.factr" and "factor" in err.found
 
 
@@ -261,24 +345,35 @@ def test_missing_or_double_date(tmp_path):
 
 
 def test_cross_references(tmp_path):
-    err = error_of(tmp_path, '[[events]]\nyear = 2016\nkind = "partnership"\n'
-                             'partner = "japn"\nlevel = "strategic"\n')
+    err = error_of(
+        tmp_path,
+        '[[events]]\nyear = 2016\nkind = "partnership"\npartner = "japn"\nlevel = "strategic"\n',
+    )
     assert err.key == "events.0.partner" and "japan" in err.found
-    err = error_of(tmp_path, '[[events]]\nyear = 2016\nkind = "red_line"\n'
-                             'neighbour = "china"\nred_line = "tibett"\n')
+    err = error_of(
+        tmp_path,
+        '[[events]]\nyear = 2016\nkind = "red_line"\nneighbour = "china"\nred_line = "tibett"\n',
+    )
     assert err.key == "events.0.red_line" and "tibet" in err.expected
-    err = error_of(tmp_path, '[[events]]\nyear = 2016\nkind = "trade_deal"\n'
-                             'partner = "united_states"\ncommodity = "wool"\ndemand_factor = 2\n')
+    err = error_of(
+        tmp_path,
+        '[[events]]\nyear = 2016\nkind = "trade_deal"\n'
+        'partner = "united_states"\ncommodity = "wool"\ndemand_factor = 2\n',
+    )
     assert err.key == "events.0.commodity" and "cashmere" in err.expected
     err = error_of(tmp_path, '[[events]]\nyear = 2001\nkind = "alignment"\nlevel = 0.5\n')
     assert err.key == "events.0.year" and "2010Q1" in err.expected
 
 
 def test_events_add_to_the_parents_and_errors_name_the_parent(tmp_path):
-    parent = write(tmp_path / "parent.toml", BASE + '[[events]]\nyear = 2012\nkind = "alignment"'
-                                                    '\nlevel = 0.5\n')
-    child = write(tmp_path / "child.toml", 'extends = "parent.toml"\n[[events]]\nyear = 2013\n'
-                                           'kind = "alignment"\nlevel = 0.6\n')
+    parent = write(
+        tmp_path / "parent.toml",
+        BASE + '[[events]]\nyear = 2012\nkind = "alignment"\nlevel = 0.5\n',
+    )
+    child = write(
+        tmp_path / "child.toml",
+        'extends = "parent.toml"\n[[events]]\nyear = 2013\nkind = "alignment"\nlevel = 0.6\n',
+    )
     cfg = load_scenario(child)
     assert [e.level for e in cfg.events] == [0.5, 0.6]
     write(parent, BASE + '[[events]]\nyear = 2012\nkind = "alignment"\nlevel = 5\n')

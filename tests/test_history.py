@@ -20,18 +20,28 @@ SEEDS = 6
 
 # (partner, year, rung reached that year): the documented ladder steps.
 DOCUMENTED = [
-    ("russia", 2009, "strategic"), ("russia", 2019, "comprehensive_strategic"),
-    ("china", 2003, "extended"), ("china", 2011, "strategic"),
+    ("russia", 2009, "strategic"),
+    ("russia", 2019, "comprehensive_strategic"),
+    ("china", 2003, "extended"),
+    ("china", 2011, "strategic"),
     ("china", 2014, "comprehensive_strategic"),
-    ("japan", 1998, "comprehensive"), ("japan", 2010, "strategic"),
-    ("united_states", 2004, "comprehensive"), ("united_states", 2019, "strategic"),
-    ("india", 1994, "extended"), ("india", 2009, "comprehensive"), ("india", 2015, "strategic"),
-    ("south_korea", 1999, "extended"), ("south_korea", 2011, "comprehensive"),
+    ("japan", 1998, "comprehensive"),
+    ("japan", 2010, "strategic"),
+    ("united_states", 2004, "comprehensive"),
+    ("united_states", 2019, "strategic"),
+    ("india", 1994, "extended"),
+    ("india", 2009, "comprehensive"),
+    ("india", 2015, "strategic"),
+    ("south_korea", 1999, "extended"),
+    ("south_korea", 2011, "comprehensive"),
     ("south_korea", 2021, "strategic"),
     ("turkey", 2005, "comprehensive"),
-    ("germany", 2008, "comprehensive"), ("germany", 2024, "strategic"),
-    ("eu", 1993, "extended"), ("canada", 2004, "extended"),
-    ("australia", 2007, "extended"), ("kazakhstan", 2007, "extended"),
+    ("germany", 2008, "comprehensive"),
+    ("germany", 2024, "strategic"),
+    ("eu", 1993, "extended"),
+    ("canada", 2004, "extended"),
+    ("australia", 2007, "extended"),
+    ("kazakhstan", 2007, "extended"),
 ]
 
 
@@ -59,17 +69,21 @@ def test_level_reached_in_the_documented_year(history, partner, year, rung):
     for frame in reps.frames:
         levels = yearly(frame, f"level.{partner}")
         assert levels.last()[year] == LEVELS.index(rung), (partner, year)
-        assert levels.first()[year - 1] < LEVELS.index(rung) or \
-            (partner, year) == ("south_korea", 2006), (partner, year)
+        assert levels.first()[year - 1] < LEVELS.index(rung) or (partner, year) == (
+            "south_korea",
+            2006,
+        ), (partner, year)
 
 
 def test_levels_never_run_ahead_of_the_documents(history):
     """Diplomacy alone never climbs: every level is the last documented rung (or the start)."""
     config, reps = history
     for pid, spec in config.partners.items():
-        steps = sorted((e.step(config.start_year), LEVELS.index(e.level))
-                       for e in config.events
-                       if isinstance(e, PartnershipUpgrade) and e.partner == pid)
+        steps = sorted(
+            (e.step(config.start_year), LEVELS.index(e.level))
+            for e in config.events
+            if isinstance(e, PartnershipUpgrade) and e.partner == pid
+        )
         for frame in reps.frames:
             expected = np.full(len(frame), LEVELS.index(spec.level))
             for step, rung in steps:
@@ -83,13 +97,17 @@ def test_2016_episode_fees_transit_costs_and_a_concession(history):
     config, reps = history
     patience = config.partners["china"].patience_quarters
     for run in reps.runs:
-        start = [line for line in run.events if line.startswith(("2016 Q4", "2017"))
-                 and "China presses over tibet" in line]
+        start = [
+            line
+            for line in run.events
+            if line.startswith(("2016 Q4", "2017")) and "China presses over tibet" in line
+        ]
         assert start, run.events
         assert "import fees" in start[0] and "extra transit costs" in start[0]
-        after = run.events[run.events.index(start[0]) + 1:]
-        ending = next(line for line in after if "China" in line and
-                      ("concedes" in line or "lifts" in line))
+        after = run.events[run.events.index(start[0]) + 1 :]
+        ending = next(
+            line for line in after if "China" in line and ("concedes" in line or "lifts" in line)
+        )
         assert "Mongolia concedes to China" in ending
         year, quarter = int(ending[:4]), int(ending[6])
         started = int(start[0][:4]) * 4 + int(start[0][6])

@@ -32,29 +32,33 @@ def share_columns(frame, metric):
 
 # --- accounting invariants over random parameter draws -----------------------------------
 
-draws = st.fixed_dictionaries({
-    "investment.cap.level": st.floats(0.1, 1.0),
-    "investment.cap.enforcement": st.sampled_from(["strict", "leaky", "none"]),
-    "investment.cap.basis": st.sampled_from(["stock", "inflow"]),
-    "investment.cap.leak": st.floats(0.0, 1.0),
-    "alignment.level": st.floats(0.0, 1.0),
-    "trade.transit_fee.china": st.floats(0.0, 0.6),
-    "trade.transit_fee.russia": st.floats(0.0, 0.6),
-    "diplomacy.third_neighbour_engagement": st.floats(0.0, 5.0),
-    "diplomacy.strategy": st.sampled_from(["balance", "third_neighbour", "lean_china",
-                                           "lean_russia"]),
-    "pressure.response": st.sampled_from(["threshold", "concede", "resist"]),
-    "pressure.western_alignment_tolerance": st.floats(0.0, 1.0),
-    "partners.china.red_lines.tibet.hazard_per_year": st.floats(0.0, 1.0),
-    "investment.offer_noise": st.floats(0.0, 1.5),
-})
+draws = st.fixed_dictionaries(
+    {
+        "investment.cap.level": st.floats(0.1, 1.0),
+        "investment.cap.enforcement": st.sampled_from(["strict", "leaky", "none"]),
+        "investment.cap.basis": st.sampled_from(["stock", "inflow"]),
+        "investment.cap.leak": st.floats(0.0, 1.0),
+        "alignment.level": st.floats(0.0, 1.0),
+        "trade.transit_fee.china": st.floats(0.0, 0.6),
+        "trade.transit_fee.russia": st.floats(0.0, 0.6),
+        "diplomacy.third_neighbour_engagement": st.floats(0.0, 5.0),
+        "diplomacy.strategy": st.sampled_from(
+            ["balance", "third_neighbour", "lean_china", "lean_russia"]
+        ),
+        "pressure.response": st.sampled_from(["threshold", "concede", "resist"]),
+        "pressure.western_alignment_tolerance": st.floats(0.0, 1.0),
+        "partners.china.red_lines.tibet.hazard_per_year": st.floats(0.0, 1.0),
+        "investment.offer_noise": st.floats(0.0, 1.5),
+    }
+)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(draw=draws, seed=st.integers(0, 2**32))
 def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
-    config = load_scenario(BASELINE, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}"
-                                      for k, v in draw.items()])
+    config = load_scenario(
+        BASELINE, [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in draw.items()]
+    )
     model, frame = run(config, steps=24, seed=seed)
     for metric in SHARES:
         totals = share_columns(frame, metric).sum(axis=1)
@@ -69,13 +73,20 @@ def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
 
 # --- the one-third cap ---------------------------------------------------------------------
 
+
 @settings(max_examples=30, deadline=None)
-@given(cap=st.floats(0.12, 0.9), seed=st.integers(0, 2**32),
-       basis=st.sampled_from(["stock", "inflow"]))
+@given(
+    cap=st.floats(0.12, 0.9), seed=st.integers(0, 2**32), basis=st.sampled_from(["stock", "inflow"])
+)
 def test_strict_cap_never_exceeded_at_any_step(cap, seed, basis):
-    config = load_scenario(BASELINE, [f"investment.cap.level={cap}",
-                                      "investment.cap.enforcement='strict'",
-                                      f"investment.cap.basis='{basis}'"])
+    config = load_scenario(
+        BASELINE,
+        [
+            f"investment.cap.level={cap}",
+            "investment.cap.enforcement='strict'",
+            f"investment.cap.basis='{basis}'",
+        ],
+    )
     _, frame = run(config, steps=40, seed=seed)
     metric = "fdi_share" if basis == "stock" else "fdi_inflow_share"
     shares = share_columns(frame, metric).to_numpy()[1:]
@@ -104,13 +115,13 @@ def test_screening_never_accepts_more_than_offered():
         n = int(rng.integers(2, 10))
         stock, offers = rng.exponential(1, n), rng.exponential(0.3, n)
         for enforcement in ("strict", "leaky", "none"):
-            accepted, divested = screen_investment(stock, offers, 1 / 3, "stock",
-                                                   enforcement, 0.5)
+            accepted, divested = screen_investment(stock, offers, 1 / 3, "stock", enforcement, 0.5)
             assert (accepted <= offers + 1e-12).all() and (accepted >= 0).all()
             assert (divested <= stock + 1e-12).all() and (divested >= 0).all()
 
 
 # --- reproducibility -----------------------------------------------------------------------
+
 
 def test_same_seed_gives_identical_frames(baseline):
     _, a = run(baseline, steps=60, seed=11)
@@ -135,12 +146,14 @@ def test_seed_defaults_to_the_scenario_seed(baseline):
 
 # --- trade through neighbours --------------------------------------------------------------
 
+
 def test_raising_chinas_transit_fee_moves_trade_to_the_russian_route(baseline):
     _, before = run(baseline, steps=12)
     raised = load_scenario(BASELINE, ["trade.transit_fee.china=0.3"])
     _, after = run(raised, steps=12)
-    via_russia = [f"export_share.{pid}" for pid, p in baseline.partners.items()
-                  if p.route == "russia"]
+    via_russia = [
+        f"export_share.{pid}" for pid, p in baseline.partners.items() if p.route == "russia"
+    ]
     assert after[via_russia].iloc[-1].sum() > before[via_russia].iloc[-1].sum()
     assert after["export_revenue_bn_usd"].iloc[-1] < before["export_revenue_bn_usd"].iloc[-1]
 
@@ -155,10 +168,12 @@ def test_russia_supplies_most_fuel_and_refinery_cuts_fuel_imports(baseline):
 
 # --- pressure and response -----------------------------------------------------------------
 
+
 def force_china_episode(config, response="threshold", steps_after=8, seed=5):
     model = BalanceModel(config, rng=seed, response=response)
-    china = model.neighbours[0] if model.neighbours[0].partner_id == "china" \
-        else model.neighbours[1]
+    china = (
+        model.neighbours[0] if model.neighbours[0].partner_id == "china" else model.neighbours[1]
+    )
     model.step()
     china.forced_crossing = "tibet"
     for _ in range(steps_after):
@@ -168,18 +183,25 @@ def force_china_episode(config, response="threshold", steps_after=8, seed=5):
 
 def quiet(config_overrides=()):
     """Baseline with no spontaneous red-line crossings, so only forced episodes happen."""
-    return load_scenario(BASELINE, [
-        "partners.china.red_lines.tibet.hazard_per_year=0",
-        "partners.china.red_lines.taiwan.hazard_per_year=0",
-        "partners.china.red_lines.xinjiang.hazard_per_year=0",
-        "partners.russia.red_lines.energy.hazard_per_year=0",
-        "partners.russia.red_lines.railways.hazard_per_year=0", *config_overrides])
+    return load_scenario(
+        BASELINE,
+        [
+            "partners.china.red_lines.tibet.hazard_per_year=0",
+            "partners.china.red_lines.taiwan.hazard_per_year=0",
+            "partners.china.red_lines.xinjiang.hazard_per_year=0",
+            "partners.russia.red_lines.energy.hazard_per_year=0",
+            "partners.russia.red_lines.railways.hazard_per_year=0",
+            *config_overrides,
+        ],
+    )
 
 
 def test_forced_crossing_applies_tools_and_mongolia_concedes():
     model, frame = force_china_episode(quiet())
-    assert any("China presses over tibet: import fees, extra transit costs" in line
-               for line in model.event_log)
+    assert any(
+        "China presses over tibet: import fees, extra transit costs" in line
+        for line in model.event_log
+    )
     assert frame["pressure_cost_bn_usd"].max() > 0
     assert model.concessions == 1
     assert any("Mongolia concedes to China" in line for line in model.event_log)
@@ -199,12 +221,19 @@ def test_resisting_lasts_until_the_neighbour_gives_up():
 
 def test_pressure_costs_more_the_more_dependent_mongolia_is():
     high, _ = force_china_episode(quiet(), response="resist", steps_after=3)
-    low, _ = force_china_episode(quiet(["partners.china.demand.coal=0.5",
-                                        "partners.china.demand.copper=0.4",
-                                        "partners.rest_of_world.demand.coal=1.0",
-                                        "partners.rest_of_world.demand.copper=1.0",
-                                        "partners.rest_of_world.route='russia'"]),
-                                 response="resist", steps_after=3)
+    low, _ = force_china_episode(
+        quiet(
+            [
+                "partners.china.demand.coal=0.5",
+                "partners.china.demand.copper=0.4",
+                "partners.rest_of_world.demand.coal=1.0",
+                "partners.rest_of_world.demand.copper=1.0",
+                "partners.rest_of_world.route='russia'",
+            ]
+        ),
+        response="resist",
+        steps_after=3,
+    )
     cost_high = sum(n.episode.cost_bn_usd for n in high.neighbours if n.episode)
     cost_low = sum(n.episode.cost_bn_usd for n in low.neighbours if n.episode)
     assert cost_high > cost_low > 0
@@ -214,24 +243,30 @@ def test_alignment_pools_leverage_and_backs_pressure():
     apart = BalanceModel(quiet(), alignment=0.0, rng=1)
     allied = BalanceModel(quiet(), alignment=1.0, rng=1)
     assert allied.effective_leverage[allied.CHINA] > apart.effective_leverage[apart.CHINA]
-    model, _ = force_china_episode(quiet(["alignment.level=1.0", "alignment.trend_per_year=0"]),
-                                   response="resist", steps_after=1)
+    model, _ = force_china_episode(
+        quiet(["alignment.level=1.0", "alignment.trend_per_year=0"]),
+        response="resist",
+        steps_after=1,
+    )
     assert any("backed by Russia" in line for line in model.event_log)
     assert model.surcharge[model.RUSSIA] > 0  # the other route is no way out
 
 
 def test_western_alignment_beyond_tolerance_triggers_pressure():
-    config = quiet(["pressure.western_alignment_tolerance=0.0",
-                    "pressure.alignment_hazard_per_year=1.0"])
+    config = quiet(
+        ["pressure.western_alignment_tolerance=0.0", "pressure.alignment_hazard_per_year=1.0"]
+    )
     _, frame = run(config, steps=40)
     assert frame["active_pressure"].sum() > 0
 
 
 # --- partnership ladder and attention ------------------------------------------------------
 
+
 def test_diplomacy_climbs_the_ladder_and_attention_fades_without_effort():
-    keen = load_scenario(BASELINE, ["diplomacy.effort_per_year=40",
-                                    "diplomacy.strategy='third_neighbour'"])
+    keen = load_scenario(
+        BASELINE, ["diplomacy.effort_per_year=40", "diplomacy.strategy='third_neighbour'"]
+    )
     model, frame = run(keen, steps=40)
     start = frame.filter(like="level.").iloc[0]
     end = frame.filter(like="level.").iloc[-1]
@@ -254,6 +289,7 @@ def test_higher_level_raises_trade_and_investment(baseline):
 
 # --- Mesa integration ----------------------------------------------------------------------
 
+
 def test_keyword_arguments_override_and_are_validated():
     model = BalanceModel(investment_cap=0.25, cap_enforcement="strict", rng=1)
     assert model.cap.level == 0.25 and model.cap.enforcement == "strict"
@@ -264,10 +300,13 @@ def test_keyword_arguments_override_and_are_validated():
 
 
 def test_mesa_batch_run_varies_the_cap():
-    kwargs = {"parameters": {"investment_cap": [0.25, 1 / 3, 0.5],
-                             "cap_enforcement": "strict"},
-              "max_steps": 12, "number_processes": 1, "data_collection_period": -1,
-              "display_progress": False}
+    kwargs = {
+        "parameters": {"investment_cap": [0.25, 1 / 3, 0.5], "cap_enforcement": "strict"},
+        "max_steps": 12,
+        "number_processes": 1,
+        "data_collection_period": -1,
+        "display_progress": False,
+    }
     if "rng" in inspect.signature(mesa.batch_run).parameters:
         kwargs["rng"] = [7]
     else:
@@ -323,8 +362,11 @@ def test_recording_only_what_the_outputs_need_gives_the_same_outputs(baseline):
 
     config = baseline.model_copy(update={"steps": 24})
     full = run_columns(run_model(config, 9))
-    for names in (["autonomy_mean"], ["cap_breach_quarters", "china_export_share_mean"],
-                  list(SUMMARY_METRICS)):
+    for names in (
+        ["autonomy_mean"],
+        ["cap_breach_quarters", "china_export_share_mean"],
+        list(SUMMARY_METRICS),
+    ):
         metrics = metrics_needed(summary_columns(names))
         narrow = run_columns(run_model(config, 9, metrics=metrics))
         assert summarize(narrow, names) == summarize(full, names)

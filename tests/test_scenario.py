@@ -65,7 +65,7 @@ def test_error_in_parent_names_parent_file(tmp_path):
 
 
 def test_extends_deep_merges_tables(tmp_path, baseline):
-    config = load_scenario(child(tmp_path, "[investment.cap]\nenforcement = \"strict\"\n"))
+    config = load_scenario(child(tmp_path, '[investment.cap]\nenforcement = "strict"\n'))
     assert config.investment.cap.enforcement == "strict"
     assert config.investment.cap.level == baseline.investment.cap.level
     assert config.partners.keys() == baseline.partners.keys()
@@ -119,7 +119,9 @@ def test_cross_references_are_checked(tmp_path):
 
 
 def test_new_third_neighbour_is_a_scenario_edit(tmp_path):
-    path = child(tmp_path, """
+    path = child(
+        tmp_path,
+        """
 [partners.mongolia_friend]
 name = "Switzerland"
 route = "russia"
@@ -128,7 +130,8 @@ attention = 0.5
 fdi_appetite_bn_usd = 0.05
 fdi_stock_bn_usd = 0.1
 demand = { other_minerals = 0.3 }
-""")
+""",
+    )
     from sim.results import simulate
 
     config = load_scenario(path)
@@ -144,14 +147,21 @@ def test_every_schema_field_has_a_description():
     assert not missing, missing
 
 
-@pytest.mark.parametrize("args, key", [
-    (["--set", "investment.cap.level=abc"], "investment.cap.level"),
-    (["--set", "investment.cap.levl=0.3"], "investment.cap.levl"),
-    (["--set", "nonsense"], "nonsense"),
-])
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["--set", "investment.cap.level=abc"], "investment.cap.level"),
+        (["--set", "investment.cap.levl=0.3"], "investment.cap.levl"),
+        (["--set", "nonsense"], "nonsense"),
+    ],
+)
 def test_cli_bad_input_exits_2_with_one_line(args, key, tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", "--out",
-                             str(tmp_path), *args], capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "run", "--out", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and key in lines[0]
@@ -171,9 +181,14 @@ from hypothesis import strategies as st  # noqa: E402
 from sim.scenario import validate  # noqa: E402
 
 BASE_DATA = tomllib.loads(BASELINE.read_text())
-values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False),
-                   st.text(max_size=8), st.booleans(), st.lists(st.integers(), max_size=3),
-                   st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+values = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.booleans(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 def key_paths(node, prefix=()):

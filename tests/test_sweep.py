@@ -39,32 +39,47 @@ max = 2.0
 """
 
 
-def sweep_file(tmp_path: Path, body: str, *, name: str = "t", steps: int = 8,
-               replications: int = 1, head: str = "") -> Path:
+def sweep_file(
+    tmp_path: Path,
+    body: str,
+    *,
+    name: str = "t",
+    steps: int = 8,
+    replications: int = 1,
+    head: str = "",
+) -> Path:
     path = tmp_path / f"{name}.toml"
-    path.write_text(f'name = "{name}"\nbase = "{BASE}"\noverrides = ["steps={steps}"]\n'
-                    f"seed = 11\nreplications = {replications}\n{head}\n{body}",
-                    encoding="utf-8")
+    path.write_text(
+        f'name = "{name}"\nbase = "{BASE}"\noverrides = ["steps={steps}"]\n'
+        f"seed = 11\nreplications = {replications}\n{head}\n{body}",
+        encoding="utf-8",
+    )
     return path
 
 
 # --- designs ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sampler", "count"), [
-    ('method = "random"\nsamples = 17', 17),
-    ('method = "lhs"\nsamples = 20', 20),
-    ('method = "sobol"\nsamples = 16', 16 * (3 + 2)),
-    ('method = "sobol"\nsamples = 8\nsecond_order = true', 8 * (2 * 3 + 2)),
-    ('method = "morris"\nsamples = 6\nlevels = 4', 6 * (3 + 1)),
-])
+@pytest.mark.parametrize(
+    ("sampler", "count"),
+    [
+        ('method = "random"\nsamples = 17', 17),
+        ('method = "lhs"\nsamples = 20', 20),
+        ('method = "sobol"\nsamples = 16', 16 * (3 + 2)),
+        ('method = "sobol"\nsamples = 8\nsecond_order = true', 8 * (2 * 3 + 2)),
+        ('method = "morris"\nsamples = 6\nlevels = 4', 6 * (3 + 1)),
+    ],
+)
 def test_samplers_give_the_promised_number_of_points_within_bounds(tmp_path, sampler, count):
     spec = load_sweep(sweep_file(tmp_path, f"[sampler]\n{sampler}\n{RANGES}"))
     frame = design(spec)
     assert len(frame) == count == expected_points(spec)
     assert frame["point_id"].tolist() == list(range(count))
-    for key, (low, high) in {"investment.cap.level": (0.2, 0.5), "alignment.level": (0.1, 0.9),
-                             "diplomacy.third_neighbour_engagement": (0.5, 2.0)}.items():
+    for key, (low, high) in {
+        "investment.cap.level": (0.2, 0.5),
+        "alignment.level": (0.1, 0.9),
+        "diplomacy.third_neighbour_engagement": (0.5, 2.0),
+    }.items():
         assert frame[key].between(low, high).all(), key
         assert frame[key].nunique() > 1, key
         assert frame[f"u.{key}"].between(0.0, 1.0).all()
@@ -134,36 +149,66 @@ sd = 0.02
 GOOD_SAMPLER = '[sampler]\nmethod = "random"\nsamples = 4\n'
 
 
-@pytest.mark.parametrize(("body", "key", "words"), [
-    ("colour = 1\n" + GOOD_SAMPLER + RANGES, "colour", "unknown key"),
-    (GOOD_SAMPLER + '[parameters."alignment.level"]\nmin = 0.1\nmaxx = 0.9\n',
-     'parameters."alignment.level".maxx', "did you mean 'max'"),
-    (GOOD_SAMPLER + '[parameters."investment.cap.levle"]\nmin = 0.2\nmax = 0.4\n',
-     'parameters."investment.cap.levle"', "did you mean 'investment.cap.level'"),
-    (GOOD_SAMPLER + '[parameters."investment.cap"]\nmin = 0.2\nmax = 0.4\n',
-     'parameters."investment.cap"', "table"),
-    (GOOD_SAMPLER + '[parameters."alignment.level"]\nmin = 0.9\nmax = 0.1\n',
-     'parameters."alignment.level".max', "min < max"),
-    ('[sampler]\nmethod = "sobol"\nsamples = 100\n' + RANGES, "sampler.samples",
-     "power of 2"),
-    ('[sampler]\nmethod = "grid"\n' + RANGES, 'parameters."investment.cap.level".levels',
-     "levels"),
-    ('[sampler]\nmethod = "latin"\nsamples = 4\n' + RANGES, "sampler.method", "grid"),
-    (GOOD_SAMPLER, "parameters", "missing"),
-    (GOOD_SAMPLER + '[parameters."investment.cap.level"]\nmin = 0.5\nmax = 1.5\n',
-     'parameters."investment.cap.level"', "point"),
-    (GOOD_SAMPLER + '[parameters."pressure.response"]\nvalues = ["threshold", "fold"]\n',
-     'parameters."pressure.response"', "fold"),
-    (GOOD_SAMPLER + RANGES + '[outputs]\nsummary = ["autonomy_meen"]\n', "outputs.summary[0]",
-     "did you mean 'autonomy_mean'"),
-    (GOOD_SAMPLER + RANGES + '[outputs]\nseries = ["autonomie"]\n', "outputs.series[0]",
-     "autonomy"),
-])
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        ("colour = 1\n" + GOOD_SAMPLER + RANGES, "colour", "unknown key"),
+        (
+            GOOD_SAMPLER + '[parameters."alignment.level"]\nmin = 0.1\nmaxx = 0.9\n',
+            'parameters."alignment.level".maxx',
+            "did you mean 'max'",
+        ),
+        (
+            GOOD_SAMPLER + '[parameters."investment.cap.levle"]\nmin = 0.2\nmax = 0.4\n',
+            'parameters."investment.cap.levle"',
+            "did you mean 'investment.cap.level'",
+        ),
+        (
+            GOOD_SAMPLER + '[parameters."investment.cap"]\nmin = 0.2\nmax = 0.4\n',
+            'parameters."investment.cap"',
+            "table",
+        ),
+        (
+            GOOD_SAMPLER + '[parameters."alignment.level"]\nmin = 0.9\nmax = 0.1\n',
+            'parameters."alignment.level".max',
+            "min < max",
+        ),
+        ('[sampler]\nmethod = "sobol"\nsamples = 100\n' + RANGES, "sampler.samples", "power of 2"),
+        (
+            '[sampler]\nmethod = "grid"\n' + RANGES,
+            'parameters."investment.cap.level".levels',
+            "levels",
+        ),
+        ('[sampler]\nmethod = "latin"\nsamples = 4\n' + RANGES, "sampler.method", "grid"),
+        (GOOD_SAMPLER, "parameters", "missing"),
+        (
+            GOOD_SAMPLER + '[parameters."investment.cap.level"]\nmin = 0.5\nmax = 1.5\n',
+            'parameters."investment.cap.level"',
+            "point",
+        ),
+        (
+            GOOD_SAMPLER + '[parameters."pressure.response"]\nvalues = ["threshold", "fold"]\n',
+            'parameters."pressure.response"',
+            "fold",
+        ),
+        (
+            GOOD_SAMPLER + RANGES + '[outputs]\nsummary = ["autonomy_meen"]\n',
+            "outputs.summary[0]",
+            "did you mean 'autonomy_mean'",
+        ),
+        (
+            GOOD_SAMPLER + RANGES + '[outputs]\nseries = ["autonomie"]\n',
+            "outputs.series[0]",
+            "autonomy",
+        ),
+    ],
+)
 def test_invalid_sweep_files_name_file_and_key(tmp_path, body, key, words):
     path = sweep_file(tmp_path, body)
     with pytest.raises(ScenarioError) as caught:
         spec = load_sweep(path)
         from sim.sweep.sampling import validate_points
+
         validate_points(spec, design(spec))
     assert caught.value.file == str(path)
     assert caught.value.key == key
@@ -203,8 +248,11 @@ def test_out_pointing_at_a_folder_of_other_things_is_refused(tmp_path):
 
 # --- the same results whatever the backend ---------------------------------------------
 
-SMALL = ('[sampler]\nmethod = "lhs"\nsamples = 6\n' + RANGES
-         + '[outputs]\nseries = ["autonomy", "fdi_share.china"]\nseries_every = 2\n')
+SMALL = (
+    '[sampler]\nmethod = "lhs"\nsamples = 6\n'
+    + RANGES
+    + '[outputs]\nseries = ["autonomy", "fdi_share.china"]\nseries_every = 2\n'
+)
 
 
 def test_local_and_dask_give_identical_tables(tmp_path):
@@ -214,10 +262,17 @@ def test_local_and_dask_give_identical_tables(tmp_path):
     local = run_sweep(spec, tmp_path / "local", workers=2, chunk_runs=3, progress=False)
     one = run_sweep(spec, tmp_path / "one", workers=1, chunk_runs=5, progress=False)
     # processes=False: in-process workers over Dask's inproc transport, no sockets at all
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
-        dask = run_sweep(spec, tmp_path / "dask", backend="dask",
-                         scheduler=cluster.scheduler_address, chunk_runs=4, progress=False)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        dask = run_sweep(
+            spec,
+            tmp_path / "dask",
+            backend="dask",
+            scheduler=cluster.scheduler_address,
+            chunk_runs=4,
+            progress=False,
+        )
     assert local.ran == one.ran == dask.ran == 12
     tables = [load_runs(o.folder).drop(columns="seconds") for o in (local, one, dask)]
     assert tables[0]["run_id"].tolist() == list(range(12))
@@ -230,8 +285,11 @@ def test_local_and_dask_give_identical_tables(tmp_path):
     # Each row is the run its seed says: rerun run 5 on its own and compare.
     row = tables[0].iloc[5]
     assert row["seed"] == run_seed(11, 5) and row["point_id"] == 2 and row["replication"] == 1
-    config = validate(apply_point(spec.base.model_dump(mode="json"), spec.keys,
-                                  point_values(spec, design(spec))[2]))
+    config = validate(
+        apply_point(
+            spec.base.model_dump(mode="json"), spec.keys, point_values(spec, design(spec))[2]
+        )
+    )
     alone = run_summary(config, run_seed(11, 5))
     assert row["autonomy_mean"] == alone["autonomy_mean"]
     # Replications of one point differ (their own seeds), points differ too.
@@ -242,17 +300,38 @@ def test_local_and_dask_give_identical_tables(tmp_path):
 
 
 def _sweep_command(path: Path, out: Path) -> list[str]:
-    return [sys.executable, str(REPO / "run.py"), "sweep", str(path), "--out", str(out),
-            "--workers", "2", "--chunk-runs", "4", "--no-progress"]
+    return [
+        sys.executable,
+        str(REPO / "run.py"),
+        "sweep",
+        str(path),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--chunk-runs",
+        "4",
+        "--no-progress",
+    ]
 
 
 def test_sigkill_midway_then_resume_runs_every_run_exactly_once(tmp_path):
-    path = sweep_file(tmp_path, '[sampler]\nmethod = "random"\nsamples = 60\n' + RANGES
-                      + '[outputs]\nseries = ["autonomy"]\nseries_every = 10\n',
-                      steps=40, replications=2)
+    path = sweep_file(
+        tmp_path,
+        '[sampler]\nmethod = "random"\nsamples = 60\n'
+        + RANGES
+        + '[outputs]\nseries = ["autonomy"]\nseries_every = 10\n',
+        steps=40,
+        replications=2,
+    )
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_sweep_command(path, out), cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        _sweep_command(path, out),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if len(list((out / "runs").glob("runs-*.parquet"))) >= 3:
@@ -265,8 +344,9 @@ def test_sigkill_midway_then_resume_runs_every_run_exactly_once(tmp_path):
     proc.stderr.close()
     before = load_runs(out)
     assert 0 < len(before) < 120
-    resumed = subprocess.run(_sweep_command(path, out), cwd=REPO, capture_output=True,
-                             text=True, timeout=120)
+    resumed = subprocess.run(
+        _sweep_command(path, out), cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed" in resumed.stdout
     runs = load_runs(out)
@@ -282,11 +362,16 @@ def test_sigkill_midway_then_resume_runs_every_run_exactly_once(tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
-    path = sweep_file(tmp_path, '[sampler]\nmethod = "random"\nsamples = 400\n' + RANGES,
-                      steps=40)
+    path = sweep_file(tmp_path, '[sampler]\nmethod = "random"\nsamples = 400\n' + RANGES, steps=40)
     out = tmp_path / "stopped"
-    proc = subprocess.Popen(_sweep_command(path, out), cwd=REPO, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        _sweep_command(path, out),
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((out / "runs").glob("runs-*.parquet")):
         time.sleep(0.01)
@@ -303,9 +388,15 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
 
 
 def test_analyze_a_small_sobol_sweep_writes_finite_indices(tmp_path, capsys):
-    path = sweep_file(tmp_path, '[sampler]\nmethod = "sobol"\nsamples = 16\n' + RANGES
-                      + '[outputs]\nsummary = ["autonomy_mean", "leverage_russia_mean", '
-                        '"china_fdi_share_final"]\n', steps=12, replications=2)
+    path = sweep_file(
+        tmp_path,
+        '[sampler]\nmethod = "sobol"\nsamples = 16\n'
+        + RANGES
+        + '[outputs]\nsummary = ["autonomy_mean", "leverage_russia_mean", '
+        '"china_fdi_share_final"]\n',
+        steps=12,
+        replications=2,
+    )
     outcome = run_sweep(load_sweep(path), tmp_path / "sobol", workers=2, progress=False)
     assert outcome.ran == 16 * 5 * 2
     assert main(["analyze", str(outcome.folder)]) == 0
@@ -341,11 +432,16 @@ summary = ["leverage_russia_mean", "fdi_rejected_bn_usd_total"]
     assert effects[("leverage_russia_mean", "alignment.level")] > 0.5
     # With no enforcement nothing is rejected; strict enforcement rejects China's excess.
     assert effects[("fdi_rejected_bn_usd_total", "investment.cap.enforcement")] > 0.5
-    assert effects[("fdi_rejected_bn_usd_total", "investment.cap.enforcement")] > \
-        effects[("fdi_rejected_bn_usd_total", "alignment.level")]
+    assert (
+        effects[("fdi_rejected_bn_usd_total", "investment.cap.enforcement")]
+        > effects[("fdi_rejected_bn_usd_total", "alignment.level")]
+    )
     names = {p.name for p in report.files}
-    assert {"main_effects.csv", "heatmap_leverage_russia_mean.png",
-            "lines_fdi_rejected_bn_usd_total.png"} <= names
+    assert {
+        "main_effects.csv",
+        "heatmap_leverage_russia_mean.png",
+        "lines_fdi_rejected_bn_usd_total.png",
+    } <= names
 
 
 def test_every_sweep_file_key_is_documented():
@@ -367,14 +463,21 @@ def test_shipped_sweeps_load_and_every_point_is_valid(name):
     if name == "sobol_policy":
         assert len(spec.params) >= 8
     if name == "cap_grid":
-        assert spec.keys == ["investment.cap.level", "investment.cap.enforcement",
-                             "alignment.level"]
-
+        assert spec.keys == [
+            "investment.cap.level",
+            "investment.cap.enforcement",
+            "alignment.level",
+        ]
 
 
 def test_analyze_a_morris_sweep_writes_mu_star_and_sigma(tmp_path):
-    path = sweep_file(tmp_path, '[sampler]\nmethod = "morris"\nsamples = 4\nlevels = 4\n'
-                      + RANGES + '[outputs]\nsummary = ["leverage_russia_mean"]\n', steps=8)
+    path = sweep_file(
+        tmp_path,
+        '[sampler]\nmethod = "morris"\nsamples = 4\nlevels = 4\n'
+        + RANGES
+        + '[outputs]\nsummary = ["leverage_russia_mean"]\n',
+        steps=8,
+    )
     outcome = run_sweep(load_sweep(path), tmp_path / "morris", workers=1, progress=False)
     assert outcome.ran == 4 * (3 + 1)
     report = analyze(outcome.folder, plots=False)

@@ -35,8 +35,13 @@ def test_tutorial_has_three_exercises_with_commands():
     text = TUTORIAL.read_text(encoding="utf-8")
     assert [h for h in re.findall(r"^## Exercise (\d)", text, re.MULTILINE)] == ["1", "2", "3"]
     commands = "\n".join(blocks())
-    for needed in ("run.py run scenarios/baseline.toml", "extends", "run.py compare",
-                   "history_1990_2024.toml", "--replications"):
+    for needed in (
+        "run.py run scenarios/baseline.toml",
+        "extends",
+        "run.py compare",
+        "history_1990_2024.toml",
+        "--replications",
+    ):
         assert needed in commands
 
 
@@ -45,8 +50,14 @@ def test_every_tutorial_command_runs(tmp_path):
     shutil.copy(ROOT / "run.py", tmp_path / "run.py")
     env = {**os.environ, "PY": sys.executable, "MPLBACKEND": "Agg"}
     for n, block in enumerate(blocks()):
-        done = subprocess.run(["bash", "-c", PRELUDE + block], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            ["bash", "-c", PRELUDE + block],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, f"block {n} failed:\n{block}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, done.stderr
         if "compare" in block:

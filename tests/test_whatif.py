@@ -75,8 +75,10 @@ def test_no_cap_lets_china_grow_and_rejects_nothing():
 
 def test_third_neighbours_step_up_brings_investment():
     base, what = pair("third_neighbours_step_up")
-    assert summary(what, "third_neighbour_fdi_share_final") > \
-        summary(base, "third_neighbour_fdi_share_final") + 0.1
+    assert (
+        summary(what, "third_neighbour_fdi_share_final")
+        > summary(base, "third_neighbour_fdi_share_final") + 0.1
+    )
     assert late(what, "attention.united_states") > late(base, "attention.united_states")
 
 
@@ -104,8 +106,9 @@ def test_new_strategic_partners_climb_and_invest():
     for pid in ("germany", "turkey", "vietnam"):
         assert what.frames[0][f"level.{pid}"].iloc[-1] >= 3  # strategic
     assert late(what, "level.vietnam") > late(base, "level.vietnam")
-    assert summary(what, "third_neighbour_fdi_share_final") > \
-        summary(base, "third_neighbour_fdi_share_final")
+    assert summary(what, "third_neighbour_fdi_share_final") > summary(
+        base, "third_neighbour_fdi_share_final"
+    )
 
 
 def test_resisting_in_2016_means_no_concession_and_longer_pressure():
@@ -113,8 +116,9 @@ def test_resisting_in_2016_means_no_concession_and_longer_pressure():
     assert summary(what, "concessions") == 0 < summary(base, "concessions")
     assert summary(what, "pressure_quarters") > summary(base, "pressure_quarters")
     for run in what.runs:
-        assert any(line.startswith("2017") and "China lifts its pressure" in line
-                   for line in run.events)
+        assert any(
+            line.startswith("2017") and "China lifts its pressure" in line for line in run.events
+        )
 
 
 @pytest.mark.parametrize("name", ["strict_cap", "us_trade_deal"])

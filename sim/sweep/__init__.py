@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-_LAZY = {"SweepSpec": "sim.sweep.spec", "load_sweep": "sim.sweep.spec",
-         "load_runs": "sim.sweep.storage", "load_series": "sim.sweep.storage"}
+_LAZY = {
+    "SweepSpec": "sim.sweep.spec",
+    "load_sweep": "sim.sweep.spec",
+    "load_runs": "sim.sweep.storage",
+    "load_series": "sim.sweep.storage",
+}
 
 __all__ = sorted(_LAZY)
 

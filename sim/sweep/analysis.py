@@ -43,8 +43,12 @@ def analyze(results: Path, top: int = 3, plots: bool = True) -> AnalysisReport:
     results = Path(results)
     manifest = storage.read_manifest(results)
     if manifest is None:
-        raise ScenarioError(results, storage.MANIFEST, "no manifest.json",
-                            "a results folder written by run.py sweep")
+        raise ScenarioError(
+            results,
+            storage.MANIFEST,
+            "no manifest.json",
+            "a results folder written by run.py sweep",
+        )
     method = manifest["sampler"]["method"]
     keys = list(manifest["parameters"])
     outputs = list(manifest["outputs"]["summary"])
@@ -52,9 +56,13 @@ def analyze(results: Path, top: int = 3, plots: bool = True) -> AnalysisReport:
     expected = int(manifest["n_runs"])
     have = len(runs)
     if have != expected and method in ("sobol", "morris"):
-        raise ScenarioError(results, "runs", f"{have} of {expected} runs",
-                            "a finished sweep (Sobol and Morris designs need every point); "
-                            "resume it with run.py sweep FILE --out " + str(results))
+        raise ScenarioError(
+            results,
+            "runs",
+            f"{have} of {expected} runs",
+            "a finished sweep (Sobol and Morris designs need every point); "
+            "resume it with run.py sweep FILE --out " + str(results),
+        )
     ok = runs[runs["error"].isna()]
     if ok.empty:
         raise ScenarioError(results, "runs", "no successful runs", "at least one finished run")
@@ -62,12 +70,15 @@ def analyze(results: Path, top: int = 3, plots: bool = True) -> AnalysisReport:
     means = ok.groupby("point_id")[outputs].mean()
     if method in ("sobol", "morris") and len(means) != len(design):
         lost = sorted(set(design.index) - set(means.index))[:5]
-        raise ScenarioError(results, "runs", f"points with no successful run (e.g. {lost})",
-                            "at least one successful replication of every point")
+        raise ScenarioError(
+            results,
+            "runs",
+            f"points with no successful run (e.g. {lost})",
+            "at least one successful replication of every point",
+        )
     folder = results / "analysis"
     folder.mkdir(exist_ok=True)
-    files = [output.write_csv(folder / "point_means.csv", _point_table(design, ok, keys,
-                                                                      outputs))]
+    files = [output.write_csv(folder / "point_means.csv", _point_table(design, ok, keys, outputs))]
     if method == "sobol":
         indices = _sobol(manifest, keys, outputs, means)
         rank_by, label = "ST", "S_T"
@@ -78,30 +89,32 @@ def analyze(results: Path, top: int = 3, plots: bool = True) -> AnalysisReport:
         indices = _main_effects(ok, keys, outputs, method)
         rank_by, label = "main_effect", "main effect"
     name = {"sobol": "sobol_indices.csv", "morris": "morris_indices.csv"}.get(
-        method, "main_effects.csv")
+        method, "main_effects.csv"
+    )
     files.append(output.write_csv(folder / name, indices))
     if plots:
         files.extend(_plots(folder, method, indices, ok, keys, outputs))
     table = _influence_table(indices, rank_by, label, top, method, have, expected)
     output.write_text(folder / "most_influential.txt", table + "\n")
-    return AnalysisReport(folder=folder, method=method, indices=indices, table=table,
-                          files=files)
+    return AnalysisReport(folder=folder, method=method, indices=indices, table=table, files=files)
 
 
 def _problem(keys: list[str]) -> dict:
     return {"num_vars": len(keys), "names": keys, "bounds": [[0.0, 1.0]] * len(keys)}
 
 
-def _point_table(design: pd.DataFrame, ok: pd.DataFrame, keys: list[str],
-                 outputs: list[str]) -> pd.DataFrame:
+def _point_table(
+    design: pd.DataFrame, ok: pd.DataFrame, keys: list[str], outputs: list[str]
+) -> pd.DataFrame:
     grouped = ok.groupby("point_id")[outputs]
     stats = grouped.mean().join(grouped.std(ddof=1).add_suffix(".sd"))
     stats.insert(0, "replications", grouped.size())
     return design[keys].join(stats, how="inner").reset_index()
 
 
-def _sobol(manifest: dict, keys: list[str], outputs: list[str],
-           means: pd.DataFrame) -> pd.DataFrame:
+def _sobol(
+    manifest: dict, keys: list[str], outputs: list[str], means: pd.DataFrame
+) -> pd.DataFrame:
     from SALib.analyze import sobol
 
     second = bool(manifest["sampler"].get("second_order"))
@@ -109,21 +122,45 @@ def _sobol(manifest: dict, keys: list[str], outputs: list[str],
     for name in outputs:
         y = means[name].to_numpy(dtype=float)
         if not np.isfinite(y).all() or np.ptp(y) == 0:
-            rows.extend({"output": name, "parameter": k, "S1": np.nan, "S1_conf": np.nan,
-                         "ST": np.nan, "ST_conf": np.nan, "note": "constant output"}
-                        for k in keys)
+            rows.extend(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "S1": np.nan,
+                    "S1_conf": np.nan,
+                    "ST": np.nan,
+                    "ST_conf": np.nan,
+                    "note": "constant output",
+                }
+                for k in keys
+            )
             continue
-        si = sobol.analyze(_problem(keys), y, calc_second_order=second, conf_level=CONF_LEVEL,
-                           print_to_console=False, seed=manifest["seed"])
+        si = sobol.analyze(
+            _problem(keys),
+            y,
+            calc_second_order=second,
+            conf_level=CONF_LEVEL,
+            print_to_console=False,
+            seed=manifest["seed"],
+        )
         for i, k in enumerate(keys):
-            rows.append({"output": name, "parameter": k, "S1": si["S1"][i],
-                         "S1_conf": si["S1_conf"][i], "ST": si["ST"][i],
-                         "ST_conf": si["ST_conf"][i], "note": ""})
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "S1": si["S1"][i],
+                    "S1_conf": si["S1_conf"][i],
+                    "ST": si["ST"][i],
+                    "ST_conf": si["ST_conf"][i],
+                    "note": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _morris(manifest: dict, keys: list[str], outputs: list[str], means: pd.DataFrame,
-            design: pd.DataFrame) -> pd.DataFrame:
+def _morris(
+    manifest: dict, keys: list[str], outputs: list[str], means: pd.DataFrame, design: pd.DataFrame
+) -> pd.DataFrame:
     from SALib.analyze import morris
 
     x = design[[f"u.{k}" for k in keys]].to_numpy(dtype=float)
@@ -132,30 +169,59 @@ def _morris(manifest: dict, keys: list[str], outputs: list[str], means: pd.DataF
     for name in outputs:
         y = means[name].to_numpy(dtype=float)
         if not np.isfinite(y).all() or np.ptp(y) == 0:
-            rows.extend({"output": name, "parameter": k, "mu_star": np.nan,
-                         "mu_star_conf": np.nan, "mu": np.nan, "sigma": np.nan,
-                         "note": "constant output"} for k in keys)
+            rows.extend(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "mu_star": np.nan,
+                    "mu_star_conf": np.nan,
+                    "mu": np.nan,
+                    "sigma": np.nan,
+                    "note": "constant output",
+                }
+                for k in keys
+            )
             continue
-        si = morris.analyze(_problem(keys), x, y, conf_level=CONF_LEVEL, num_levels=levels,
-                            print_to_console=False, seed=manifest["seed"])
+        si = morris.analyze(
+            _problem(keys),
+            x,
+            y,
+            conf_level=CONF_LEVEL,
+            num_levels=levels,
+            print_to_console=False,
+            seed=manifest["seed"],
+        )
         for i, k in enumerate(keys):
-            rows.append({"output": name, "parameter": k, "mu_star": si["mu_star"][i],
-                         "mu_star_conf": si["mu_star_conf"][i], "mu": si["mu"][i],
-                         "sigma": si["sigma"][i], "note": ""})
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "mu_star": si["mu_star"][i],
+                    "mu_star_conf": si["mu_star_conf"][i],
+                    "mu": si["mu"][i],
+                    "sigma": si["sigma"][i],
+                    "note": "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _groups(runs: pd.DataFrame, key: str, method: str) -> pd.Series:
     """Levels of a parameter: its values on a grid or if categorical, else deciles."""
     column = runs[key]
-    if method == "grid" or not pd.api.types.is_numeric_dtype(column) \
-            or pd.api.types.is_bool_dtype(column) or column.nunique() <= 10:
+    if (
+        method == "grid"
+        or not pd.api.types.is_numeric_dtype(column)
+        or pd.api.types.is_bool_dtype(column)
+        or column.nunique() <= 10
+    ):
         return column.astype(str) if not pd.api.types.is_numeric_dtype(column) else column
     return pd.qcut(column, q=10, duplicates="drop")
 
 
-def _main_effects(ok: pd.DataFrame, keys: list[str], outputs: list[str],
-                  method: str) -> pd.DataFrame:
+def _main_effects(
+    ok: pd.DataFrame, keys: list[str], outputs: list[str], method: str
+) -> pd.DataFrame:
     rows = []
     for name in outputs:
         y = ok[name]
@@ -164,16 +230,26 @@ def _main_effects(ok: pd.DataFrame, keys: list[str], outputs: list[str],
             level_mean = y.groupby(_groups(ok, k, method), observed=True).transform("mean")
             share = float(level_mean.var(ddof=0) / total) if total > 0 else np.nan
             by_level = y.groupby(_groups(ok, k, method), observed=True).mean()
-            rows.append({"output": name, "parameter": k, "main_effect": share,
-                         "mean_min": float(by_level.min()), "mean_max": float(by_level.max()),
-                         "note": "" if total > 0 else "constant output"})
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "main_effect": share,
+                    "mean_min": float(by_level.min()),
+                    "mean_max": float(by_level.max()),
+                    "note": "" if total > 0 else "constant output",
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def _influence_table(indices: pd.DataFrame, rank_by: str, label: str, top: int, method: str,
-                     have: int, expected: int) -> str:
-    head = f"most influential parameters ({method} sweep, {have} of {expected} runs; " \
-           f"ranked by {label})"
+def _influence_table(
+    indices: pd.DataFrame, rank_by: str, label: str, top: int, method: str, have: int, expected: int
+) -> str:
+    head = (
+        f"most influential parameters ({method} sweep, {have} of {expected} runs; "
+        f"ranked by {label})"
+    )
     lines = [head, "-" * len(head)]
     width = max(len(o) for o in indices["output"].unique())
     for name, group in indices.groupby("output", sort=False):
@@ -181,8 +257,9 @@ def _influence_table(indices: pd.DataFrame, rank_by: str, label: str, top: int, 
         if ranked.empty:
             lines.append(f"{name:<{width}}  (constant: no parameter moves it)")
             continue
-        shown = "; ".join(f"{r.parameter} {getattr(r, rank_by):.3g}"
-                          for r in ranked.head(top).itertuples())
+        shown = "; ".join(
+            f"{r.parameter} {getattr(r, rank_by):.3g}" for r in ranked.head(top).itertuples()
+        )
         lines.append(f"{name:<{width}}  {shown}")
     return "\n".join(lines)
 
@@ -190,8 +267,14 @@ def _influence_table(indices: pd.DataFrame, rank_by: str, label: str, top: int, 
 # --- plots ---------------------------------------------------------------------------------
 
 
-def _plots(folder: Path, method: str, indices: pd.DataFrame, ok: pd.DataFrame,
-           keys: list[str], outputs: list[str]) -> list[Path]:
+def _plots(
+    folder: Path,
+    method: str,
+    indices: pd.DataFrame,
+    ok: pd.DataFrame,
+    keys: list[str],
+    outputs: list[str],
+) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -222,8 +305,14 @@ def _index_bars(plt, method: str, name: str, group: pd.DataFrame):
         ax.bar(x + 0.2, group["ST"], 0.4, yerr=group["ST_conf"], capsize=3, label="total ST")
         ax.set_ylabel(f"Sobol index ({int(CONF_LEVEL * 100)}% CI)")
     else:
-        ax.bar(x - 0.2, group["mu_star"], 0.4, yerr=group["mu_star_conf"], capsize=3,
-               label="mu* (mean |elementary effect|)")
+        ax.bar(
+            x - 0.2,
+            group["mu_star"],
+            0.4,
+            yerr=group["mu_star_conf"],
+            capsize=3,
+            label="mu* (mean |elementary effect|)",
+        )
         ax.bar(x + 0.2, group["sigma"], 0.4, label="sigma (interactions, non-linearity)")
         ax.set_ylabel("effect per unit of the parameter's range")
     ax.axhline(0, color="grey", linewidth=0.6)
@@ -241,12 +330,16 @@ def _levels(ok: pd.DataFrame, key: str, method: str) -> pd.Series:
 
 
 def _lines(plt, ok: pd.DataFrame, keys: list[str], name: str, method: str):
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False,
-                             sharey=True)
+    fig, axes = plt.subplots(
+        1, len(keys), figsize=(3.6 * len(keys), 3.4), squeeze=False, sharey=True
+    )
     for ax, key in zip(axes[0], keys, strict=True):
         level = _levels(ok, key, method)
-        stats = ok[name].groupby(level, observed=True).agg(
-            mean="mean", low=lambda s: s.quantile(0.05), high=lambda s: s.quantile(0.95))
+        stats = (
+            ok[name]
+            .groupby(level, observed=True)
+            .agg(mean="mean", low=lambda s: s.quantile(0.05), high=lambda s: s.quantile(0.95))
+        )
         numeric = pd.api.types.is_numeric_dtype(stats.index)
         if not numeric:
             stats = stats.reindex(_order(ok, key))
@@ -258,8 +351,10 @@ def _lines(plt, ok: pd.DataFrame, keys: list[str], name: str, method: str):
         ax.set_xlabel(key, fontsize=8)
     axes[0][0].set_ylabel(name, fontsize=8)
     axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"{name}: mean over runs at each level (other parameters and "
-                 "replications pooled)", fontsize=9)
+    fig.suptitle(
+        f"{name}: mean over runs at each level (other parameters and replications pooled)",
+        fontsize=9,
+    )
     return fig
 
 
@@ -267,12 +362,13 @@ def _heatmaps(plt, ok: pd.DataFrame, keys: list[str], name: str):
     pairs = list(itertools.combinations(keys, 2))[:MAX_HEATMAP_PAIRS]
     fig, axes = plt.subplots(1, len(pairs), figsize=(4.4 * len(pairs), 3.8), squeeze=False)
     for ax, (a, b) in zip(axes[0], pairs, strict=True):
-        grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean") \
-            .reindex(index=_order(ok, b), columns=_order(ok, a))
-        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto",
-                          cmap="viridis")
-        ax.set_xticks(range(len(grid.columns)), [_short(v) for v in grid.columns],
-                      fontsize=7, rotation=30)
+        grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean").reindex(
+            index=_order(ok, b), columns=_order(ok, a)
+        )
+        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(
+            range(len(grid.columns)), [_short(v) for v in grid.columns], fontsize=7, rotation=30
+        )
         ax.set_yticks(range(len(grid.index)), [_short(v) for v in grid.index], fontsize=7)
         ax.set_xlabel(a, fontsize=8)
         ax.set_ylabel(b, fontsize=8)

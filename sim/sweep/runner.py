@@ -32,8 +32,8 @@ from sim.sweep import sampling, storage
 from sim.sweep.spec import SweepSpec
 
 TARGET_CHUNK_SECONDS = 1.0
-CHUNKS_PER_WORKER = 4   # enough chunks that no worker waits long at the end
-WINDOW_PER_WORKER = 2   # chunks in flight per worker: bounds memory and Ctrl-C latency
+CHUNKS_PER_WORKER = 4  # enough chunks that no worker waits long at the end
+WINDOW_PER_WORKER = 2  # chunks in flight per worker: bounds memory and Ctrl-C latency
 
 
 @dataclass(frozen=True)
@@ -84,19 +84,28 @@ class SweepInterrupted(Exception):
 
 
 def context_for(spec: SweepSpec) -> RunContext:
-    return RunContext(base=spec.base.model_dump(mode="json"), keys=tuple(spec.keys),
-                      dtypes=tuple(p.dtype for p in spec.params),
-                      summary=tuple(spec.summary), series=tuple(spec.series),
-                      series_every=spec.file.outputs.series_every,
-                      scenario_path=str(spec.path))
+    return RunContext(
+        base=spec.base.model_dump(mode="json"),
+        keys=tuple(spec.keys),
+        dtypes=tuple(p.dtype for p in spec.params),
+        summary=tuple(spec.summary),
+        series=tuple(spec.series),
+        series_every=spec.file.outputs.series_every,
+        scenario_path=str(spec.path),
+    )
 
 
 def runs_schema(context: RunContext) -> pa.Schema:
     """One schema for every chunk, so that all files read as one table."""
-    fields = [pa.field("run_id", pa.int64()), pa.field("point_id", pa.int64()),
-              pa.field("replication", pa.int64()), pa.field("seed", pa.int64())]
-    fields += [pa.field(k, getattr(pa, t)()) for k, t in zip(context.keys, context.dtypes,
-                                                             strict=True)]
+    fields = [
+        pa.field("run_id", pa.int64()),
+        pa.field("point_id", pa.int64()),
+        pa.field("replication", pa.int64()),
+        pa.field("seed", pa.int64()),
+    ]
+    fields += [
+        pa.field(k, getattr(pa, t)()) for k, t in zip(context.keys, context.dtypes, strict=True)
+    ]
     fields += [pa.field(m, pa.float64()) for m in context.summary]
     fields += [pa.field("seconds", pa.float64()), pa.field("error", pa.string())]
     return pa.schema(fields)
@@ -113,9 +122,14 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
     columns: dict[str, list] = {name: [] for name in runs_schema(context).names}
     series_parts: list[dict[str, np.ndarray]] = []
     config, config_values = None, None
-    for run_id, point, rep, seed, values in zip(chunk.run_ids.tolist(), chunk.point_ids.tolist(),
-                                                chunk.replications.tolist(),
-                                                chunk.seeds.tolist(), chunk.values, strict=True):
+    for run_id, point, rep, seed, values in zip(
+        chunk.run_ids.tolist(),
+        chunk.point_ids.tolist(),
+        chunk.replications.tolist(),
+        chunk.seeds.tolist(),
+        chunk.values,
+        strict=True,
+    ):
         start = time.perf_counter()
         error = None
         try:
@@ -126,16 +140,26 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
             summary = summarize(columns_of_run, context.summary)
             if context.series:
                 kept = columns_of_run["step"] % context.series_every == 0
-                part = {"run_id": np.full(int(kept.sum()), run_id, dtype=np.int64),
-                        "step": columns_of_run["step"][kept].astype(np.int64)}
-                part.update({name: np.asarray(columns_of_run[name], dtype=float)[kept]
-                             for name in context.series})
+                part = {
+                    "run_id": np.full(int(kept.sum()), run_id, dtype=np.int64),
+                    "step": columns_of_run["step"][kept].astype(np.int64),
+                }
+                part.update(
+                    {
+                        name: np.asarray(columns_of_run[name], dtype=float)[kept]
+                        for name in context.series
+                    }
+                )
                 series_parts.append(part)
         except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
             summary, error = {}, f"{type(exc).__name__}: {exc}"
             config, config_values = None, None
-        for name, value in (("run_id", run_id), ("point_id", point), ("replication", rep),
-                            ("seed", seed)):
+        for name, value in (
+            ("run_id", run_id),
+            ("point_id", point),
+            ("replication", rep),
+            ("seed", seed),
+        ):
             columns[name].append(value)
         for key, value in zip(context.keys, values, strict=True):
             columns[key].append(value)
@@ -147,8 +171,12 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
     series = None
     if context.series:
         names = ["run_id", "step", *context.series]
-        series = pa.table({n: np.concatenate([p[n] for p in series_parts])
-                           if series_parts else np.empty(0) for n in names})
+        series = pa.table(
+            {
+                n: np.concatenate([p[n] for p in series_parts]) if series_parts else np.empty(0)
+                for n in names
+            }
+        )
     return runs, series
 
 
@@ -198,23 +226,35 @@ def chunk_size(spec: SweepSpec, missing: int, workers: int, override: int | None
     return max(1, min(size, balanced))
 
 
-def make_chunks(spec: SweepSpec, values: list[tuple], missing: np.ndarray,
-                size: int) -> Iterator[Chunk]:
+def make_chunks(
+    spec: SweepSpec, values: list[tuple], missing: np.ndarray, size: int
+) -> Iterator[Chunk]:
     """Chunks of consecutive missing run ids (lazily, so a huge sweep is never all built)."""
     reps, master = spec.file.replications, spec.file.seed
     for start in range(0, len(missing), size):
-        ids = missing[start:start + size]
+        ids = missing[start : start + size]
         points = ids // reps
-        yield Chunk(run_ids=ids, point_ids=points, replications=ids % reps,
-                    seeds=np.array([run_seed(master, int(i)) for i in ids], dtype=np.int64),
-                    values=[values[int(p)] for p in points])
+        yield Chunk(
+            run_ids=ids,
+            point_ids=points,
+            replications=ids % reps,
+            seeds=np.array([run_seed(master, int(i)) for i in ids], dtype=np.int64),
+            values=[values[int(p)] for p in points],
+        )
 
 
-def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | None = None,
-              backend: str = "local", scheduler: str | None = None,
-              chunk_runs: int | None = None, progress: bool = True,
-              dask_processes: bool = True,
-              on_chunk: Callable[[int, int], None] | None = None) -> SweepOutcome:
+def run_sweep(
+    spec: SweepSpec,
+    folder: Path | None = None,
+    *,
+    workers: int | None = None,
+    backend: str = "local",
+    scheduler: str | None = None,
+    chunk_runs: int | None = None,
+    progress: bool = True,
+    dask_processes: bool = True,
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> SweepOutcome:
     """Sample, check every point, then run what the folder is missing.
 
     Nothing is created before every sampled point has passed the scenario check.
@@ -236,13 +276,27 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
 
     def chunks_for(slots: int) -> Iterator[Chunk]:
         """Chunks sized once the backend knows how many runs it can run at once."""
-        return make_chunks(spec, values, missing, chunk_size(spec, len(missing), slots,
-                                                              chunk_runs))
-    outcome = SweepOutcome(folder=folder, total=total, done_before=total - len(missing), ran=0,
-                           failed=0, seconds=0.0, resumed=resumed)
+        return make_chunks(spec, values, missing, chunk_size(spec, len(missing), slots, chunk_runs))
+
+    outcome = SweepOutcome(
+        folder=folder,
+        total=total,
+        done_before=total - len(missing),
+        ran=0,
+        failed=0,
+        seconds=0.0,
+        resumed=resumed,
+    )
     start = time.perf_counter()
-    bar = ProgressBar(total=total, initial=outcome.done_before, unit="run", desc=spec.name,
-               disable=not progress, smoothing=0.05, dynamic_ncols=True)
+    bar = ProgressBar(
+        total=total,
+        initial=outcome.done_before,
+        unit="run",
+        desc=spec.name,
+        disable=not progress,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    )
 
     def record(chunk: Chunk, result: tuple[pa.Table, pa.Table | None]) -> None:
         runs, series = result
@@ -270,12 +324,17 @@ def run_sweep(spec: SweepSpec, folder: Path | None = None, *, workers: int | Non
     return outcome
 
 
-def _run_on_processes(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk]],
-                      workers: int, record: Callable) -> None:
+def _run_on_processes(
+    context: RunContext,
+    chunks_for: Callable[[int], Iterator[Chunk]],
+    workers: int,
+    record: Callable,
+) -> None:
     window = workers * WINDOW_PER_WORKER
     start = process_context(preload=["sim.results", "sim.sweep.runner"])
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=start,
-                                  initializer=_init_worker, initargs=(context,))
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=start, initializer=_init_worker, initargs=(context,)
+    )
     pending: dict[cf.Future, Chunk] = {}
     try:
         for chunk in chunks_for(workers):
@@ -305,9 +364,14 @@ def _drain(pending: dict[cf.Future, Chunk], record: Callable) -> None:
         record(chunk, future.result())
 
 
-def _run_on_dask(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk]],
-                 workers: int | None, scheduler: str | None, processes: bool,
-                 record: Callable) -> None:
+def _run_on_dask(
+    context: RunContext,
+    chunks_for: Callable[[int], Iterator[Chunk]],
+    workers: int | None,
+    scheduler: str | None,
+    processes: bool,
+    record: Callable,
+) -> None:
     """On a running scheduler (``scheduler``) or a LocalCluster of ``workers`` processes;
     chunks are sized by the cluster's thread count."""
     from dask.distributed import Client, LocalCluster, as_completed
@@ -320,9 +384,14 @@ def _run_on_dask(context: RunContext, chunks_for: Callable[[int], Iterator[Chunk
         # scheduler's HTTP server on a free loopback port; cluster chatter kept quiet.
         network = {"host": "127.0.0.1"} if processes else {}
         with _workers_ignore_ctrl_c():
-            cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                                   processes=processes, dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.CRITICAL, **network)
+            cluster = LocalCluster(
+                n_workers=workers or available_cores(),
+                threads_per_worker=1,
+                processes=processes,
+                dashboard_address="127.0.0.1:0",
+                silence_logs=logging.CRITICAL,
+                **network,
+            )
         client = Client(cluster)
     futures = None
     try:
@@ -363,4 +432,3 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-

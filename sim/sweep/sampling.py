@@ -25,8 +25,11 @@ POINT = "point_id"
 
 def salib_problem(spec: SweepSpec) -> dict:
     """The SALib problem: every parameter in the unit interval, mapped afterwards."""
-    return {"num_vars": len(spec.params), "names": spec.keys,
-            "bounds": [[0.0, 1.0]] * len(spec.params)}
+    return {
+        "num_vars": len(spec.params),
+        "names": spec.keys,
+        "bounds": [[0.0, 1.0]] * len(spec.params),
+    }
 
 
 def unit_sample(spec: SweepSpec) -> np.ndarray:
@@ -40,8 +43,9 @@ def unit_sample(spec: SweepSpec) -> np.ndarray:
     if sampler.method == "sobol":
         from SALib.sample import sobol
 
-        return sobol.sample(salib_problem(spec), n, calc_second_order=sampler.second_order,
-                            seed=seed)
+        return sobol.sample(
+            salib_problem(spec), n, calc_second_order=sampler.second_order, seed=seed
+        )
     if sampler.method == "morris":
         from SALib.sample import morris
 
@@ -140,7 +144,10 @@ def validate_points(spec: SweepSpec, frame: pd.DataFrame) -> None:
         except ScenarioError as exc:
             key = param_key(exc.key) if exc.key in spec.keys else (exc.key or "parameters")
             shown = ", ".join(f"{k}={v!r}" for k, v in zip(spec.keys, values, strict=True))
-            raise ScenarioError(spec.path, key, f"point {point} ({shown}) gives a scenario "
-                                f"that fails: {exc.key or 'scenario'}: {exc.found}",
-                                f"{exc.expected}; narrow the parameter's range or values") \
-                from None
+            raise ScenarioError(
+                spec.path,
+                key,
+                f"point {point} ({shown}) gives a scenario "
+                f"that fails: {exc.key or 'scenario'}: {exc.found}",
+                f"{exc.expected}; narrow the parameter's range or values",
+            ) from None

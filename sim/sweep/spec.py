@@ -38,42 +38,56 @@ class Parameter(_Strict):
     """One varied scenario key: a list of levels, a range, or a distribution."""
 
     values: list[Value] | None = Field(
-        None, description="explicit levels (numbers, strings or booleans); any sampler")
+        None, description="explicit levels (numbers, strings or booleans); any sampler"
+    )
     min: float | None = Field(None, description="lower bound of a range")
     max: float | None = Field(None, description="upper bound of a range")
     levels: Annotated[int, Field(ge=2, le=1000)] | None = Field(
-        None, description="grid only: number of evenly spaced levels between min and max")
+        None, description="grid only: number of evenly spaced levels between min and max"
+    )
     dist: Literal["uniform", "loguniform", "normal"] = Field(
-        "uniform", description="how a range is sampled; 'normal' uses mean and sd instead")
+        "uniform", description="how a range is sampled; 'normal' uses mean and sd instead"
+    )
     mean: float | None = Field(None, description="mean of a normal distribution")
     sd: Annotated[float, Field(gt=0.0)] | None = Field(
-        None, description="standard deviation of a normal distribution")
+        None, description="standard deviation of a normal distribution"
+    )
     integer: bool = Field(False, description="round sampled values to whole numbers")
 
 
 class Sampler(_Strict):
     method: Literal["grid", "random", "lhs", "sobol", "morris"] = Field(
         description="grid (full factorial), random, lhs (Latin hypercube), "
-                    "sobol (Saltelli design, SALib), morris (elementary effects, SALib)")
+        "sobol (Saltelli design, SALib), morris (elementary effects, SALib)"
+    )
     samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
-        None, description="random/lhs: points; sobol: base N (a power of 2; N*(D+2) points, "
-                          "N*(2D+2) with second order); morris: trajectories (N*(D+1) points)")
+        None,
+        description="random/lhs: points; sobol: base N (a power of 2; N*(D+2) points, "
+        "N*(2D+2) with second order); morris: trajectories (N*(D+1) points)",
+    )
     second_order: bool = Field(False, description="sobol: also estimate second-order indices")
     levels: Annotated[int, Field(ge=2, le=100)] = Field(
-        4, description="morris: number of grid levels of each parameter")
+        4, description="morris: number of grid levels of each parameter"
+    )
     seed: Annotated[int, Field(ge=0)] | None = Field(
-        None, description="seed of the design itself (default: the sweep's seed)")
+        None, description="seed of the design itself (default: the sweep's seed)"
+    )
 
 
 class Outputs(_Strict):
     summary: list[str] | None = Field(
-        None, description="summary metrics to keep, one column each (default: all of "
-                          "sim.results.SUMMARY_METRICS)")
+        None,
+        description="summary metrics to keep, one column each (default: all of "
+        "sim.results.SUMMARY_METRICS)",
+    )
     series: list[str] = Field(
-        default_factory=list, description="per-step columns to keep in the series table, "
-                                          "e.g. 'autonomy', 'export_share.china'")
+        default_factory=list,
+        description="per-step columns to keep in the series table, "
+        "e.g. 'autonomy', 'export_share.china'",
+    )
     series_every: Annotated[int, Field(ge=1)] = Field(
-        1, description="keep every n-th step of the series (step 0 always kept)")
+        1, description="keep every n-th step of the series (step 0 always kept)"
+    )
 
 
 class SweepFile(_Strict):
@@ -81,14 +95,18 @@ class SweepFile(_Strict):
     description: str = Field("", description="one line: the question this sweep asks")
     base: str = Field(description="base scenario file, relative to the sweep file")
     overrides: list[str] = Field(
-        default_factory=list, description="KEY=VALUE changes to the base scenario, "
-                                          "like --set (e.g. 'steps=40')")
+        default_factory=list,
+        description="KEY=VALUE changes to the base scenario, like --set (e.g. 'steps=40')",
+    )
     seed: Annotated[int, Field(ge=0)] = Field(
-        description="master seed: run i gets sim.seeds.run_seed(seed, i)")
+        description="master seed: run i gets sim.seeds.run_seed(seed, i)"
+    )
     replications: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        1, description="runs per sampled point, each with its own seed")
+        1, description="runs per sampled point, each with its own seed"
+    )
     chunk_runs: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="runs per task (default: about one second of work)")
+        None, description="runs per task (default: about one second of work)"
+    )
     sampler: Sampler
     parameters: dict[str, Parameter] = Field(description="varied key paths, at least one")
     outputs: Outputs = Outputs()
@@ -168,8 +186,9 @@ def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = 
     except FileNotFoundError:
         raise ScenarioError(path, "", "file not found", "an existing sweep file") from None
     except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read it ({exc.strerror})", "a readable file") \
-            from None
+        raise ScenarioError(
+            path, "", f"cannot read it ({exc.strerror})", "a readable file"
+        ) from None
     text = raw.decode("utf-8", errors="replace")
     try:
         data = tomllib.loads(text)
@@ -182,22 +201,37 @@ def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = 
     except ValidationError as exc:
         raise _explain(exc, path) from None
 
-    base_path = (path.parent / sweep.base)
+    base_path = path.parent / sweep.base
     if not base_path.exists():
-        raise ScenarioError(path, "base", f"{sweep.base!r} does not exist (looked for "
-                            f"{base_path})", "a scenario file path relative to the sweep file")
+        raise ScenarioError(
+            path,
+            "base",
+            f"{sweep.base!r} does not exist (looked for {base_path})",
+            "a scenario file path relative to the sweep file",
+        )
     overrides = [*sweep.overrides, *extra_overrides]
     base = load_scenario(base_path, overrides)
     if not sweep.parameters:
         raise ScenarioError(path, "parameters", "no parameters", "at least one key path to vary")
     _check_sampler(sweep, path)
     base_data = base.model_dump(mode="json")
-    params = [_check_parameter(key, spec, sweep.sampler.method, base_data, path)
-              for key, spec in sweep.parameters.items()]
+    params = [
+        _check_parameter(key, spec, sweep.sampler.method, base_data, path)
+        for key, spec in sweep.parameters.items()
+    ]
     summary, series = _check_outputs(sweep.outputs, base, path)
-    return SweepSpec(path=path, text=text, sha256=hashlib.sha256(raw).hexdigest(), file=sweep,
-                     base_path=base_path, overrides=overrides, base=base, params=params,
-                     summary=summary, series=series)
+    return SweepSpec(
+        path=path,
+        text=text,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        file=sweep,
+        base_path=base_path,
+        overrides=overrides,
+        base=base,
+        params=params,
+        summary=summary,
+        series=series,
+    )
 
 
 def param_key(key: str) -> str:
@@ -238,8 +272,12 @@ def _explain(exc: ValidationError, path: Path) -> ScenarioError:
         known = list(model.model_fields) if model else []
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        return ScenarioError(path, key, f"unknown key '{loc[-1]}'{hint}",
-                             f"one of: {', '.join(known) or 'nothing here'}{more}")
+        return ScenarioError(
+            path,
+            key,
+            f"unknown key '{loc[-1]}'{hint}",
+            f"one of: {', '.join(known) or 'nothing here'}{more}",
+        )
     if err["type"] == "missing":
         return ScenarioError(path, key, "missing", f"a value for this required key{more}")
     found = err.get("input")
@@ -252,22 +290,34 @@ def _check_sampler(sweep: SweepFile, path: Path) -> None:
     sampler = sweep.sampler
     if sampler.method == "grid":
         if sampler.samples is not None:
-            raise ScenarioError(path, "sampler.samples", f"found {sampler.samples}",
-                                "no samples for a grid (its size is the product of the "
-                                "parameters' levels)")
+            raise ScenarioError(
+                path,
+                "sampler.samples",
+                f"found {sampler.samples}",
+                "no samples for a grid (its size is the product of the parameters' levels)",
+            )
         return
     if sampler.samples is None:
-        raise ScenarioError(path, "sampler.samples", "missing",
-                            f"a number of samples for the {sampler.method} sampler")
+        raise ScenarioError(
+            path,
+            "sampler.samples",
+            "missing",
+            f"a number of samples for the {sampler.method} sampler",
+        )
     if sampler.method == "sobol":
         n = sampler.samples
         if n & (n - 1):
             lower = 1 << (n.bit_length() - 1)
-            raise ScenarioError(path, "sampler.samples", f"found {n}",
-                                f"a power of 2 for Sobol sequences, e.g. {lower} or {lower * 2}")
+            raise ScenarioError(
+                path,
+                "sampler.samples",
+                f"found {n}",
+                f"a power of 2 for Sobol sequences, e.g. {lower} or {lower * 2}",
+            )
     if sampler.method == "morris" and sampler.samples < 2:
-        raise ScenarioError(path, "sampler.samples", f"found {sampler.samples}",
-                            "at least 2 Morris trajectories")
+        raise ScenarioError(
+            path, "sampler.samples", f"found {sampler.samples}", "at least 2 Morris trajectories"
+        )
 
 
 def _leaf_paths(data: dict, prefix: str = "") -> list[str]:
@@ -290,71 +340,116 @@ def lookup(data: dict, key: str) -> Any:
     return node
 
 
-def _check_parameter(key: str, spec: Parameter, method: str, base: dict,
-                     path: Path) -> ParamSpec:
+def _check_parameter(key: str, spec: Parameter, method: str, base: dict, path: Path) -> ParamSpec:
     where = param_key(key)
     try:
         current = lookup(base, key)
     except KeyError:
         close = difflib.get_close_matches(key, _leaf_paths(base), n=1, cutoff=0.7)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise ScenarioError(path, where, f"no key '{key}' in the base scenario{hint}",
-                            "a key path to a value of the scenario, e.g. investment.cap.level "
-                            "or partners.china.tools.import_fee") from None
+        raise ScenarioError(
+            path,
+            where,
+            f"no key '{key}' in the base scenario{hint}",
+            "a key path to a value of the scenario, e.g. investment.cap.level "
+            "or partners.china.tools.import_fee",
+        ) from None
     if isinstance(current, dict):
-        raise ScenarioError(path, where, f"'{key}' is a table of the scenario",
-                            "a key path to a single value inside it")
+        raise ScenarioError(
+            path,
+            where,
+            f"'{key}' is a table of the scenario",
+            "a key path to a single value inside it",
+        )
     if isinstance(current, list):
         raise ScenarioError(path, where, f"'{key}' is a list", "a key path to a single value")
     has_range = spec.min is not None or spec.max is not None
     has_normal = spec.dist == "normal"
     given = sum([spec.values is not None, has_range and not has_normal, has_normal])
     if given != 1:
-        raise ScenarioError(path, where, "values, a range and a distribution mixed"
-                            if given > 1 else "no values, range or distribution",
-                            "exactly one of: values = [...]; min and max; "
-                            "dist = 'normal' with mean and sd")
+        raise ScenarioError(
+            path,
+            where,
+            "values, a range and a distribution mixed"
+            if given > 1
+            else "no values, range or distribution",
+            "exactly one of: values = [...]; min and max; dist = 'normal' with mean and sd",
+        )
     low = high = None
     if spec.values is not None:
         if not spec.values:
             raise ScenarioError(path, f"{where}.values", "an empty list", "at least one value")
         if spec.levels is not None:
-            raise ScenarioError(path, f"{where}.levels", f"found {spec.levels}",
-                                "no levels when values are listed (each value is a level)")
+            raise ScenarioError(
+                path,
+                f"{where}.levels",
+                f"found {spec.levels}",
+                "no levels when values are listed (each value is a level)",
+            )
     elif has_normal:
         for name in ("mean", "sd"):
             if getattr(spec, name) is None:
-                raise ScenarioError(path, f"{where}.{name}", "missing",
-                                    f"{name} of the normal distribution")
+                raise ScenarioError(
+                    path, f"{where}.{name}", "missing", f"{name} of the normal distribution"
+                )
         if has_range:
-            raise ScenarioError(path, f"{where}.min", "a range with dist = 'normal'",
-                                "mean and sd only (out-of-bounds draws are caught by the "
-                                "scenario check)")
+            raise ScenarioError(
+                path,
+                f"{where}.min",
+                "a range with dist = 'normal'",
+                "mean and sd only (out-of-bounds draws are caught by the scenario check)",
+            )
         if method == "grid":
-            raise ScenarioError(path, f"{where}.dist", "'normal' in a grid",
-                                "values = [...] or min, max and levels for a grid")
+            raise ScenarioError(
+                path,
+                f"{where}.dist",
+                "'normal' in a grid",
+                "values = [...] or min, max and levels for a grid",
+            )
     else:
         for name in ("min", "max"):
             if getattr(spec, name) is None:
                 raise ScenarioError(path, f"{where}.{name}", "missing", "both min and max")
         low, high = float(spec.min), float(spec.max)  # type: ignore[arg-type]
         if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-            raise ScenarioError(path, f"{where}.max", f"min {low} and max {high}",
-                                "finite bounds with min < max")
+            raise ScenarioError(
+                path, f"{where}.max", f"min {low} and max {high}", "finite bounds with min < max"
+            )
         if spec.dist == "loguniform" and low <= 0:
-            raise ScenarioError(path, f"{where}.min", f"found {low}",
-                                "a positive lower bound for dist = 'loguniform'")
+            raise ScenarioError(
+                path,
+                f"{where}.min",
+                f"found {low}",
+                "a positive lower bound for dist = 'loguniform'",
+            )
         if method == "grid" and spec.levels is None:
-            raise ScenarioError(path, f"{where}.levels", "missing",
-                                "the number of levels (>= 2) of a range in a grid")
+            raise ScenarioError(
+                path,
+                f"{where}.levels",
+                "missing",
+                "the number of levels (>= 2) of a range in a grid",
+            )
         if method != "grid" and spec.levels is not None:
-            raise ScenarioError(path, f"{where}.levels", f"found {spec.levels}",
-                                f"no levels with the {method} sampler (levels are for grids)")
+            raise ScenarioError(
+                path,
+                f"{where}.levels",
+                f"found {spec.levels}",
+                f"no levels with the {method} sampler (levels are for grids)",
+            )
     if spec.mean is not None and not has_normal:
-        raise ScenarioError(path, f"{where}.mean", f"found {spec.mean}",
-                            "mean only with dist = 'normal'")
-    param = ParamSpec(key=key, values=spec.values, low=low, high=high, dist=spec.dist,
-                      mean=spec.mean, sd=spec.sd, integer=spec.integer)
+        raise ScenarioError(
+            path, f"{where}.mean", f"found {spec.mean}", "mean only with dist = 'normal'"
+        )
+    param = ParamSpec(
+        key=key,
+        values=spec.values,
+        low=low,
+        high=high,
+        dist=spec.dist,
+        mean=spec.mean,
+        sd=spec.sd,
+        integer=spec.integer,
+    )
     if method == "grid":
         param.grid_levels = _grid_levels(param, spec.levels)
     return param
@@ -365,8 +460,13 @@ def _grid_levels(param: ParamSpec, levels: int | None) -> list[Value]:
         return list(param.values)
     assert param.low is not None and param.high is not None and levels is not None
     if param.dist == "loguniform":
-        points = [math.exp(math.log(param.low) + i * (math.log(param.high) - math.log(param.low))
-                           / (levels - 1)) for i in range(levels)]
+        points = [
+            math.exp(
+                math.log(param.low)
+                + i * (math.log(param.high) - math.log(param.low)) / (levels - 1)
+            )
+            for i in range(levels)
+        ]
     else:
         points = [param.low + i * (param.high - param.low) / (levels - 1) for i in range(levels)]
     if param.integer:
@@ -382,8 +482,12 @@ def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[s
         if name not in SUMMARY_METRICS:
             close = difflib.get_close_matches(name, list(SUMMARY_METRICS), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise ScenarioError(path, f"outputs.summary[{i}]", f"unknown metric '{name}'{hint}",
-                                f"one of: {', '.join(SUMMARY_METRICS)}")
+            raise ScenarioError(
+                path,
+                f"outputs.summary[{i}]",
+                f"unknown metric '{name}'{hint}",
+                f"one of: {', '.join(SUMMARY_METRICS)}",
+            )
     if not summary:
         raise ScenarioError(path, "outputs.summary", "an empty list", "at least one metric")
     if len(set(summary)) != len(summary):
@@ -396,9 +500,12 @@ def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[s
             if name not in columns:
                 close = difflib.get_close_matches(name, columns, n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ScenarioError(path, f"outputs.series[{i}]",
-                                    f"unknown per-step column '{name}'{hint}",
-                                    "a column of the per-step table (steps.csv of run.py run)")
+                raise ScenarioError(
+                    path,
+                    f"outputs.series[{i}]",
+                    f"unknown per-step column '{name}'{hint}",
+                    "a column of the per-step table (steps.csv of run.py run)",
+                )
         if len(set(series)) != len(series):
             raise ScenarioError(path, "outputs.series", "a column listed twice", "each once")
     return summary, series
@@ -407,8 +514,12 @@ def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[s
 def sweep_keys() -> list[tuple[str, str]]:
     """Every key of a sweep file with its description (docs/sweeps.md must list each)."""
     rows: list[tuple[str, str]] = []
-    for prefix, model in (("", SweepFile), ("sampler.", Sampler), ("outputs.", Outputs),
-                          ('parameters."KEY".', Parameter)):
+    for prefix, model in (
+        ("", SweepFile),
+        ("sampler.", Sampler),
+        ("outputs.", Outputs),
+        ('parameters."KEY".', Parameter),
+    ):
         for name, info in model.model_fields.items():
             if name in ("sampler", "outputs", "parameters") and model is SweepFile:
                 continue

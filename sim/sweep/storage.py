@@ -37,16 +37,29 @@ from sim.sweep.spec import SweepSpec
 
 MANIFEST = "manifest.json"
 FORMAT = 1
-PACKAGES = ("third-neighbour-sim", "mesa", "numpy", "pandas", "pyarrow", "SALib", "scipy",
-            "dask", "distributed", "pydantic")
+PACKAGES = (
+    "third-neighbour-sim",
+    "mesa",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "SALib",
+    "scipy",
+    "dask",
+    "distributed",
+    "pydantic",
+)
 REPO = Path(__file__).resolve().parents[2]
 
 
 def fingerprint(spec: SweepSpec) -> dict:
     """What must match for a folder to be resumed: the sweep file and the resolved base."""
     base = json.dumps(spec.base.model_dump(mode="json"), sort_keys=True)
-    return {"sweep_sha256": spec.sha256, "overrides": list(spec.overrides),
-            "base_sha256": hashlib.sha256(base.encode()).hexdigest()}
+    return {
+        "sweep_sha256": spec.sha256,
+        "overrides": list(spec.overrides),
+        "base_sha256": hashlib.sha256(base.encode()).hexdigest(),
+    }
 
 
 def package_versions() -> dict[str, str | None]:
@@ -62,10 +75,19 @@ def package_versions() -> dict[str, str | None]:
 def git_commit() -> dict[str, str | bool | None]:
     """The commit of the code that ran, and whether the tree had local changes."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "sim"],
-                                capture_output=True, text=True, timeout=10).stdout
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "sim"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         return {"commit": head, "sim_modified": bool(status.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "sim_modified": None}
@@ -82,16 +104,25 @@ def manifest_for(spec: SweepSpec, n_points: int, chunk_hint: int | None) -> dict
         "base_scenario_file": str(spec.base_path.resolve()),
         "base_scenario": spec.base.model_dump(mode="json"),
         "sampler": spec.file.sampler.model_dump(mode="json"),
-        "parameters": {p.key: {k: v for k, v in spec.file.parameters[p.key].model_dump(
-            mode="json").items() if v is not None} | {"column_type": p.dtype}
-            for p in spec.params},
+        "parameters": {
+            p.key: {
+                k: v
+                for k, v in spec.file.parameters[p.key].model_dump(mode="json").items()
+                if v is not None
+            }
+            | {"column_type": p.dtype}
+            for p in spec.params
+        },
         "seed": spec.file.seed,
         "replications": spec.file.replications,
         "n_points": n_points,
         "n_runs": n_points * spec.file.replications,
         "run_id": "point_id * replications + replication; seed = run_seed(seed, run_id)",
-        "outputs": {"summary": spec.summary, "series": spec.series,
-                    "series_every": spec.file.outputs.series_every},
+        "outputs": {
+            "summary": spec.summary,
+            "series": spec.series,
+            "series_every": spec.file.outputs.series_every,
+        },
         "chunk_runs": chunk_hint,
         "python": platform.python_version(),
         "packages": package_versions(),
@@ -106,12 +137,14 @@ def read_manifest(folder: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ScenarioError(path, "", f"unreadable manifest ({exc})",
-                            "the manifest.json a sweep wrote") from None
+        raise ScenarioError(
+            path, "", f"unreadable manifest ({exc})", "the manifest.json a sweep wrote"
+        ) from None
 
 
-def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
-                   chunk_hint: int | None) -> bool:
+def prepare_folder(
+    folder: Path, spec: SweepSpec, frame: pd.DataFrame, chunk_hint: int | None
+) -> bool:
     """Create a new results folder, or check that an existing one is this sweep's.
 
     Returns True when resuming. A folder started by a different sweep file (or the
@@ -122,30 +155,42 @@ def prepare_folder(folder: Path, spec: SweepSpec, frame: pd.DataFrame,
         theirs, ours = manifest.get("fingerprint", {}), fingerprint(spec)
         for key in ("sweep_sha256", "base_sha256", "overrides"):
             if theirs.get(key) != ours[key]:
-                what = {"sweep_sha256": "the sweep file's content",
-                        "base_sha256": "the resolved base scenario",
-                        "overrides": "the --set overrides"}[key]
-                raise ScenarioError(folder / MANIFEST, f"fingerprint.{key}",
-                                    f"{what} differs from the sweep that started this folder "
-                                    f"({manifest.get('sweep_file')})",
-                                    "the same sweep file and overrides to resume, or a new "
-                                    "--out folder for a different sweep")
+                what = {
+                    "sweep_sha256": "the sweep file's content",
+                    "base_sha256": "the resolved base scenario",
+                    "overrides": "the --set overrides",
+                }[key]
+                raise ScenarioError(
+                    folder / MANIFEST,
+                    f"fingerprint.{key}",
+                    f"{what} differs from the sweep that started this folder "
+                    f"({manifest.get('sweep_file')})",
+                    "the same sweep file and overrides to resume, or a new "
+                    "--out folder for a different sweep",
+                )
         clean_partial(folder)
         _record_resume(folder, manifest)
         return True
     if folder.exists():
         ours = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series"}
-        foreign = sorted(p.name for p in folder.iterdir()
-                         if p.name not in ours and not p.name.startswith("."))
+        foreign = sorted(
+            p.name for p in folder.iterdir() if p.name not in ours and not p.name.startswith(".")
+        )
         if foreign:  # e.g. --out results/ instead of --out results/my-sweep/
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise ScenarioError(folder, "--out", f"a folder holding other files ({shown}) "
-                                "and no manifest.json",
-                                "a new or empty folder, or a sweep results folder to resume")
+            raise ScenarioError(
+                folder,
+                "--out",
+                f"a folder holding other files ({shown}) and no manifest.json",
+                "a new or empty folder, or a sweep results folder to resume",
+            )
         if any((folder / "runs").glob("*.parquet")):
-            raise ScenarioError(folder, MANIFEST, "run files but no manifest",
-                                "a sweep results folder with its manifest.json, or a new "
-                                "folder")
+            raise ScenarioError(
+                folder,
+                MANIFEST,
+                "run files but no manifest",
+                "a sweep results folder with its manifest.json, or a new folder",
+            )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "runs").mkdir(exist_ok=True)
     if spec.series:
@@ -165,12 +210,19 @@ def _record_resume(folder: Path, manifest: dict) -> None:
     now = git_commit()
     started = manifest.get("git", {})
     if now.get("commit") != started.get("commit") or now.get("sim_modified"):
-        print(f"warning: resuming {folder} with code at commit {now.get('commit')} "
-              f"(local changes in sim/: {now.get('sim_modified')}); the sweep started at "
-              f"{started.get('commit')} (local changes: {started.get('sim_modified')}). "
-              "If the model changed, the runs before and after differ.", file=sys.stderr)
-    entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "git": now,
-             "packages": package_versions(), "runs_before": int(len(done_run_ids(folder)))}
+        print(
+            f"warning: resuming {folder} with code at commit {now.get('commit')} "
+            f"(local changes in sim/: {now.get('sim_modified')}); the sweep started at "
+            f"{started.get('commit')} (local changes: {started.get('sim_modified')}). "
+            "If the model changed, the runs before and after differ.",
+            file=sys.stderr,
+        )
+    entry = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git": now,
+        "packages": package_versions(),
+        "runs_before": int(len(done_run_ids(folder))),
+    }
     manifest["resumes"] = [*manifest.get("resumes", []), entry]
     output.write_json(folder / MANIFEST, manifest)
 
@@ -203,8 +255,10 @@ def write_chunk(folder: Path, name: str, runs: pa.Table, series: pa.Table | None
 
 def done_run_ids(folder: Path) -> np.ndarray:
     """Run ids already in finished chunks (only the run_id column is read)."""
-    parts = [pq.read_table(path, columns=["run_id"]).column(0).to_numpy()
-             for path in sorted((folder / "runs").glob("runs-*.parquet"))]
+    parts = [
+        pq.read_table(path, columns=["run_id"]).column(0).to_numpy()
+        for path in sorted((folder / "runs").glob("runs-*.parquet"))
+    ]
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
