@@ -3,7 +3,7 @@
 
 import sys
 
-from sim.cli import main
+from sim.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

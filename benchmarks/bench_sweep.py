@@ -69,9 +69,9 @@ values = {ALIGNMENT}
 def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
     import mesa
 
-    from sim.model import BalanceModel
-    from sim.scenario import BASELINE, load_scenario
-    from sim.seeds import run_seeds
+    from sim.model.model import BalanceModel
+    from sim.schema.scenario import BASELINE, load_scenario
+    from sim.experiments.seeds import run_seeds
 
     steps = load_scenario(BASELINE).steps
     parameters = {"investment_cap": CAPS, "cap_enforcement": ENFORCEMENT, "alignment": ALIGNMENT}
@@ -94,8 +94,8 @@ def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
 def time_sweep(
     path: Path, out: Path, workers: int, backend: str = "local", scheduler: str | None = None
 ) -> tuple[float, int]:
-    from sim.sweep import load_sweep
-    from sim.sweep.runner import run_sweep
+    from sim.experiments.spec import load_sweep
+    from sim.experiments.sweep import run_sweep
 
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
@@ -146,13 +146,13 @@ def in_child(
 def child(kind: str, path: Path, out: Path, workers: int, replications: int) -> None:
     """The body of ``in_child``: import everything first, then time only the call.
     Both get the environment ``run.py sweep`` sets (one thread per numeric library)."""
-    from sim.parallel import single_threaded_libraries
+    from sim.experiments.executor import single_threaded_libraries
 
     single_threaded_libraries()
     import mesa  # noqa: F401
 
-    import sim.sweep.runner  # noqa: F401
-    from sim.model import BalanceModel  # noqa: F401
+    import sim.experiments.sweep  # noqa: F401
+    from sim.model.model import BalanceModel  # noqa: F401
 
     startup = _cpu(resource.RUSAGE_SELF)
     if kind == "batch":

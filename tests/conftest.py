@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import BASELINE, Scenario, load_scenario
+from sim.schema.scenario import BASELINE, Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

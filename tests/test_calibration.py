@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.calibration import calibrate, load_targets
-from sim.scenario import SCENARIO_DIR, ScenarioError
+from sim.experiments.calibration import calibrate, load_targets
+from sim.schema.scenario import SCENARIO_DIR, ScenarioError
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from conftest import ROOT
 
-from sim import output
-from sim.results import simulate
-from sim.scenario import load_scenario
+from sim.cli import output
+from sim.metrics import simulate
+from sim.schema.scenario import load_scenario
 
 
 def run_py(*args, cwd=ROOT):

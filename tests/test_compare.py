@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.compare import compare
-from sim.replicate import replicate
-from sim.scenario import load_scenario
-from sim.seeds import run_seed
+from sim.cli.main import main
+from sim.experiments.compare import compare
+from sim.experiments.replicate import replicate
+from sim.schema.scenario import load_scenario
+from sim.experiments.seeds import run_seed
 from tests.conftest import ROOT, write
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import BASELINE
+from sim.schema.scenario import BASELINE
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -337,7 +337,7 @@ def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(
     scenario_folder: Path,
 ) -> None:
     from sim.app import scenario_choices
-    from sim.scenario import SCENARIO_DIR
+    from sim.schema.scenario import SCENARIO_DIR
 
     listed = scenario_choices(BASELINE)
     expected = {

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.events import KIND_NAMES, Timeline
-from sim.model import BalanceModel
-from sim.results import simulate
-from sim.scenario import LEVELS, ScenarioError, load_scenario, validate
+from sim.schema.events import KIND_NAMES, Timeline
+from sim.model.model import BalanceModel
+from sim.metrics import simulate
+from sim.schema.scenario import LEVELS, ScenarioError, load_scenario, validate
 from tests.conftest import ROOT, write
 
 BASELINE_PATH = ROOT / "scenarios" / "baseline.toml"
@@ -383,7 +383,7 @@ def test_events_add_to_the_parents_and_errors_name_the_parent(tmp_path):
 
 
 def test_cli_prints_one_line_for_a_bad_event(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
 
     path = write(tmp_path / "bad.toml", BASE + '[[events]]\nyear = 2016\nkind = "coup"\n')
     assert main(["run", str(path), "--no-plots", "--out", str(tmp_path)]) == 2

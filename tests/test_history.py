@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.events import PartnershipUpgrade
-from sim.replicate import replicate
-from sim.scenario import LEVELS, load_scenario
+from sim.schema.events import PartnershipUpgrade
+from sim.experiments.replicate import replicate
+from sim.schema.scenario import LEVELS, load_scenario
 from tests.conftest import ROOT
 
 HISTORY = ROOT / "scenarios" / "history_1990_2024.toml"

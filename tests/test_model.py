@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.economy import screen_investment
-from sim.model import BalanceModel
-from sim.results import model_frame, simulate
-from sim.scenario import BASELINE, load_scenario
+from sim.model.economy import screen_investment
+from sim.model.model import BalanceModel
+from sim.metrics import model_frame, simulate
+from sim.schema.scenario import BASELINE, load_scenario
 
 SHARES = ("export_share", "import_share", "fuel_share", "fdi_share")
 
@@ -293,7 +293,7 @@ def test_higher_level_raises_trade_and_investment(baseline):
 def test_keyword_arguments_override_and_are_validated():
     model = BalanceModel(investment_cap=0.25, cap_enforcement="strict", rng=1)
     assert model.cap.level == 0.25 and model.cap.enforcement == "strict"
-    from sim.scenario import ScenarioError
+    from sim.schema.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="investment.cap.level"):
         BalanceModel(investment_cap=3.0)
@@ -325,7 +325,7 @@ def test_simulate_runs_the_scenario_length(baseline):
 
 def test_summary_from_columns_equals_summary_from_the_frame(baseline):
     """Replications and sweeps summarise straight from the arrays; the table must agree."""
-    from sim.results import run_columns, run_model, run_summary, summarize
+    from sim.metrics import run_columns, run_model, run_summary, summarize
 
     config = baseline.model_copy(update={"steps": 30})
     model = run_model(config, 5)
@@ -339,8 +339,8 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
     import gc
     import weakref
 
-    from sim.results import run_model
-    from sim.scenario import BASELINE, load_scenario
+    from sim.metrics import run_model
+    from sim.schema.scenario import BASELINE, load_scenario
 
     model = run_model(load_scenario(BASELINE).model_copy(update={"steps": 4}), 1)
     ref = weakref.ref(model)
@@ -351,7 +351,7 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
 
 def test_recording_only_what_the_outputs_need_gives_the_same_outputs(baseline):
     """Sweeps record a subset of the raw metrics; every output must come out the same."""
-    from sim.results import (
+    from sim.metrics import (
         SUMMARY_METRICS,
         metrics_needed,
         run_columns,

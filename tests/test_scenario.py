@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT, write
 
-from sim.scenario import BASELINE, ScenarioError, describe_schema, load_scenario, parse_override
+from sim.schema.scenario import BASELINE, ScenarioError, describe_schema, load_scenario, parse_override
 
 
 def child(tmp_path, body: str, name: str = "child.toml"):
@@ -132,7 +132,7 @@ fdi_stock_bn_usd = 0.1
 demand = { other_minerals = 0.3 }
 """,
     )
-    from sim.results import simulate
+    from sim.metrics import simulate
 
     config = load_scenario(path)
     model, frame = simulate(config, steps=8)
@@ -178,7 +178,7 @@ import tomli_w  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from sim.scenario import validate  # noqa: E402
+from sim.schema.scenario import validate  # noqa: E402
 
 BASE_DATA = tomllib.loads(BASELINE.read_text())
 values = st.one_of(

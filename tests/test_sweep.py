@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.cli import main
-from sim.results import run_summary
-from sim.scenario import BASELINE, ScenarioError, validate
-from sim.seeds import run_seed
-from sim.sweep import load_runs, load_series, load_sweep
-from sim.sweep.analysis import analyze
-from sim.sweep.runner import run_sweep
-from sim.sweep.sampling import apply_point, design, expected_points, point_values
+from sim.cli.main import main
+from sim.metrics import run_summary
+from sim.schema.scenario import BASELINE, ScenarioError, validate
+from sim.experiments.seeds import run_seed
+from sim.experiments.spec import load_sweep
+from sim.experiments.storage import load_runs, load_series
+from sim.experiments.analysis import analyze
+from sim.experiments.sweep import run_sweep
+from sim.experiments.sampling import apply_point, design, expected_points, point_values
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = BASELINE.as_posix()
@@ -207,7 +208,7 @@ def test_invalid_sweep_files_name_file_and_key(tmp_path, body, key, words):
     path = sweep_file(tmp_path, body)
     with pytest.raises(ScenarioError) as caught:
         spec = load_sweep(path)
-        from sim.sweep.sampling import validate_points
+        from sim.experiments.sampling import validate_points
 
         validate_points(spec, design(spec))
     assert caught.value.file == str(path)
@@ -445,7 +446,7 @@ summary = ["leverage_russia_mean", "fdi_rejected_bn_usd_total"]
 
 
 def test_every_sweep_file_key_is_documented():
-    from sim.sweep.spec import sweep_keys
+    from sim.experiments.spec import sweep_keys
 
     text = (REPO / "docs" / "sweeps.md").read_text(encoding="utf-8")
     missing = [key for key, _ in sweep_keys() if f"| `{key}` |" not in text]
@@ -454,7 +455,7 @@ def test_every_sweep_file_key_is_documented():
 
 @pytest.mark.parametrize("name", ["cap_grid", "sobol_policy", "morris_screening"])
 def test_shipped_sweeps_load_and_every_point_is_valid(name):
-    from sim.sweep.sampling import validate_points
+    from sim.experiments.sampling import validate_points
 
     spec = load_sweep(REPO / "scenarios" / "sweeps" / f"{name}.toml")
     frame = design(spec)
@@ -488,18 +489,18 @@ def test_analyze_a_morris_sweep_writes_mu_star_and_sigma(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_the_chunk_carries_on(tmp_path, monkeypatch):
-    import sim.results
-    from sim.sweep.runner import context_for, make_chunks, run_chunk
+    import sim.metrics
+    from sim.experiments.sweep import context_for, make_chunks, run_chunk
 
     spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))
-    real = sim.results.run_model
+    real = sim.metrics.run_model
 
     def flaky(config, seed, *args, **kwargs):
         if seed == run_seed(11, 2):
             raise FloatingPointError("overflow in the trade block")
         return real(config, seed, *args, **kwargs)
 
-    monkeypatch.setattr(sim.results, "run_model", flaky)
+    monkeypatch.setattr(sim.metrics, "run_model", flaky)
     chunk = next(make_chunks(spec, point_values(spec, design(spec)), np.arange(4), 4))
     runs, _ = run_chunk(context_for(spec), chunk)
     table = runs.to_pandas()

@@ -9,9 +9,9 @@ from functools import cache
 import numpy as np
 import pytest
 
-from sim.compare import list_lines
-from sim.replicate import Replications, replicate
-from sim.scenario import load_scenario
+from sim.experiments.compare import list_lines
+from sim.experiments.replicate import Replications, replicate
+from sim.schema.scenario import load_scenario
 from tests.conftest import ROOT
 
 WHATIF = ROOT / "scenarios" / "whatif"

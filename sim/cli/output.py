@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+RESULTS_DIR = Path(__file__).resolve().parents[2] / "results"
 
 
 def new_results_dir(name: str, out: str | Path | None = None) -> Path:

@@ -2,7 +2,7 @@
 
 A sweep file is TOML validated by the pydantic models below. Every problem a user
 can fix (an unknown key, a key path that is not in the scenario, a bound, a sampler
-setting) becomes one :class:`~sim.scenario.ScenarioError` naming the sweep file, the
+setting) becomes one :class:`~sim.schema.scenario.ScenarioError` naming the sweep file, the
 key, what was found and what was expected, exactly like scenario files.
 
 Parameters are key paths into the resolved base scenario, written as quoted TOML
@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from sim.schema.scenario import Scenario, ScenarioError, load_scenario
 
 SAMPLERS = ("grid", "random", "lhs", "sobol", "morris")
 Value = bool | int | float | str
@@ -78,7 +78,7 @@ class Outputs(_Strict):
     summary: list[str] | None = Field(
         None,
         description="summary metrics to keep, one column each (default: all of "
-        "sim.results.SUMMARY_METRICS)",
+        "sim.metrics.SUMMARY_METRICS)",
     )
     series: list[str] = Field(
         default_factory=list,
@@ -99,7 +99,7 @@ class SweepFile(_Strict):
         description="KEY=VALUE changes to the base scenario, like --set (e.g. 'steps=40')",
     )
     seed: Annotated[int, Field(ge=0)] = Field(
-        description="master seed: run i gets sim.seeds.run_seed(seed, i)"
+        description="master seed: run i gets sim.experiments.seeds.run_seed(seed, i)"
     )
     replications: Annotated[int, Field(ge=1, le=100_000)] = Field(
         1, description="runs per sampled point, each with its own seed"
@@ -475,7 +475,7 @@ def _grid_levels(param: ParamSpec, levels: int | None) -> list[Value]:
 
 
 def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[str], list[str]]:
-    from sim.results import SUMMARY_METRICS, simulate
+    from sim.metrics import SUMMARY_METRICS, simulate
 
     summary = list(SUMMARY_METRICS) if outputs.summary is None else list(outputs.summary)
     for i, name in enumerate(summary):

@@ -14,14 +14,14 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim.model import (
+from sim.model.model import (
     COMMODITY_METRICS,
     RAW_METRICS,
     SCALAR_METRICS,
     VECTOR_METRICS,
     BalanceModel,
 )
-from sim.scenario import Scenario
+from sim.schema.scenario import Scenario
 
 # Summary metrics: name -> (column of the wide frame, how it is reduced over the run).
 SUMMARY_METRICS = {

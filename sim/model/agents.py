@@ -14,7 +14,7 @@ import mesa
 import numpy as np
 
 if TYPE_CHECKING:
-    from sim.model import BalanceModel
+    from sim.model.model import BalanceModel
 
 # Share of Mongolia's diplomatic effort by strategy: (to China, to Russia, to third neighbours).
 STRATEGY_SPLIT = {

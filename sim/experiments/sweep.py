@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from sim.parallel import ProgressBar, available_cores, process_context
-from sim.seeds import run_seed
-from sim.sweep import sampling, storage
-from sim.sweep.spec import SweepSpec
+from sim.experiments.executor import ProgressBar, available_cores, process_context
+from sim.experiments.seeds import run_seed
+from sim.experiments import sampling, storage
+from sim.experiments.spec import SweepSpec
 
 TARGET_CHUNK_SECONDS = 1.0
 CHUNKS_PER_WORKER = 4  # enough chunks that no worker waits long at the end
@@ -113,8 +113,8 @@ def runs_schema(context: RunContext) -> pa.Schema:
 
 def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
-    from sim.results import metrics_needed, run_columns, run_model, summarize, summary_columns
-    from sim.scenario import validate
+    from sim.metrics import metrics_needed, run_columns, run_model, summarize, summary_columns
+    from sim.schema.scenario import validate
 
     # Record only what the outputs are computed from (about a tenth faster per run).
     metrics = metrics_needed([*summary_columns(context.summary), *context.series])
@@ -190,7 +190,7 @@ def _init_worker(context: RunContext) -> None:
     global _CONTEXT
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _CONTEXT = context
-    import sim.results  # noqa: F401 - imported once, before the freeze below
+    import sim.metrics  # noqa: F401 - imported once, before the freeze below
 
     # Objects alive now (modules, the base scenario) live as long as the worker: keep
     # them out of every garbage collection (a few per cent of a run's time).
@@ -208,7 +208,7 @@ def _run_local(chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
 
 def estimate_run_seconds(spec: SweepSpec) -> float:
     """Time one run of the base scenario: the basis of the chunk size."""
-    from sim.results import run_summary
+    from sim.metrics import run_summary
 
     start = time.perf_counter()
     run_summary(spec.base, run_seed(spec.file.seed, 0))
@@ -264,7 +264,7 @@ def run_sweep(
     frame = sampling.design(spec)
     sampling.validate_points(spec, frame)
     if folder is None:
-        from sim.output import new_results_dir
+        from sim.cli.output import new_results_dir
 
         folder = new_results_dir(spec.name)
     resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
@@ -331,7 +331,7 @@ def _run_on_processes(
     record: Callable,
 ) -> None:
     window = workers * WINDOW_PER_WORKER
-    start = process_context(preload=["sim.results", "sim.sweep.runner"])
+    start = process_context(preload=["sim.metrics", "sim.experiments.sweep"])
     pool = cf.ProcessPoolExecutor(
         max_workers=workers, mp_context=start, initializer=_init_worker, initargs=(context,)
     )

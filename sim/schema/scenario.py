@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-if TYPE_CHECKING:  # defined in sim.events, which builds on the tables below
-    from sim.events import Event
+if TYPE_CHECKING:  # defined in sim.schema.events, which builds on the tables below
+    from sim.schema.events import Event
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 BASELINE = SCENARIO_DIR / "baseline.toml"
 
 LEVELS = ("initial", "extended", "comprehensive", "strategic", "comprehensive_strategic")
@@ -417,7 +417,7 @@ def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -
     source = _source_of(loc, origin, str(path))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if loc[:1] == ("events",):
-        from sim.events import explain_error
+        from sim.schema.events import explain_error
 
         return explain_error(err, loc, source, more, errors)
     if err["type"] == "extra_forbidden":
@@ -577,7 +577,7 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
                 "no partner demands it",
                 "demand for every commodity from at least one partner",
             )
-    from sim.events import check_events
+    from sim.schema.events import check_events
 
     check_events(scenario, path)
 
@@ -594,4 +594,4 @@ __all__ = [
     "validate",
 ]
 
-import sim.events  # noqa: E402,F401  registers the event kinds used by Scenario.events
+import sim.schema.events  # noqa: E402,F401  registers the event kinds used by Scenario.events

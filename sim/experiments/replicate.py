@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import output, plots
-from sim.parallel import ProgressBar, available_cores, process_context
-from sim.results import simulate, summarize
-from sim.scenario import Scenario, load_scenario
-from sim.seeds import run_seed
+from sim.cli import output, plots
+from sim.experiments.executor import ProgressBar, available_cores, process_context
+from sim.metrics import simulate, summarize
+from sim.schema.scenario import Scenario, load_scenario
+from sim.experiments.seeds import run_seed
 
 BAND = 0.9  # central share of replications the band covers
 MIN_CHUNK_STEPS = 5000  # quarters simulated per task: about a second of work
@@ -147,7 +147,7 @@ def replicate(
                 runs += _run_chunk(config, master, chunk)
                 bar.update(len(chunk))
         else:
-            context = process_context(preload=["sim.replicate"])
+            context = process_context(preload=["sim.experiments.replicate"])
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 futures = [pool.submit(_run_chunk, config, master, chunk) for chunk in chunks]
                 for future in as_completed(futures):
@@ -164,7 +164,7 @@ def replicate(
 
 
 def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
-    from sim.runner import SUMMARY_LABELS
+    from sim.cli.report import SUMMARY_LABELS
 
     width = max(len(SUMMARY_LABELS.get(name, name)) for name in bands)
     lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}", "-" * (width + 38)]

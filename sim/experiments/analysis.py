@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import output
-from sim.scenario import ScenarioError
-from sim.sweep import storage
+from sim.cli import output
+from sim.schema.scenario import ScenarioError
+from sim.experiments import storage
 
 CONF_LEVEL = 0.95
 MAX_HEATMAP_PAIRS = 3

@@ -10,7 +10,7 @@ Layout::
     runs/runs-AAAAAAAA-BBBBBBBB.parquet    one row per run of a finished chunk
     series/series-AAAAAAAA-BBBBBBBB.parquet  per-step series of the same runs (if asked)
 
-Every file is written under a temporary name and renamed (``sim.output.write_atomic``).
+Every file is written under a temporary name and renamed (``sim.cli.output.write_atomic``).
 A chunk's series file is written before its runs file, so a runs file present means the
 chunk is complete; resume deletes orphan series files and leftover temporaries, then
 runs exactly the run ids that no runs file holds.
@@ -31,9 +31,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim import output
-from sim.scenario import ScenarioError
-from sim.sweep.spec import SweepSpec
+from sim.cli import output
+from sim.schema.scenario import ScenarioError
+from sim.experiments.spec import SweepSpec
 
 MANIFEST = "manifest.json"
 FORMAT = 1

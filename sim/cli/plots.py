@@ -1,6 +1,6 @@
 """Figures of one run (or of replications: a mean line with a band).
 
-Every function takes the wide per-step frame(s) from ``sim.results`` and
+Every function takes the wide per-step frame(s) from ``sim.metrics`` and
 returns a matplotlib Figure; saving is the caller's job (atomically).
 """
 

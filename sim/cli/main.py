@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.scenario import BASELINE, ScenarioError
+from sim.schema.scenario import BASELINE, ScenarioError
 
 EPILOG = """examples:
   python run.py run scenarios/baseline.toml
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sim.runner import run_and_report
+    from sim.cli.report import run_and_report
 
     if args.replications is not None:
         return _cmd_replicate(args)
@@ -146,8 +146,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from sim.calibration import calibrate, format_report, load_targets
-    from sim.scenario import load_scenario
+    from sim.experiments.calibration import calibrate, format_report, load_targets
+    from sim.schema.scenario import load_scenario
 
     scenario_path = Path(args.scenario)
     config = load_scenario(scenario_path, args.overrides)
@@ -198,7 +198,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     import socket
     import subprocess
 
-    from sim.scenario import load_scenario
+    from sim.schema.scenario import load_scenario
 
     scenario = Path(args.scenario).resolve()
     load_scenario(scenario)  # a bad file fails here, with the same one line as `run`
@@ -305,11 +305,11 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.parallel import single_threaded_libraries
+    from sim.experiments.executor import single_threaded_libraries
 
     single_threaded_libraries()  # before numpy loads: workers are then forked, fast and safe
-    from sim.sweep.runner import SweepInterrupted, run_sweep
-    from sim.sweep.spec import load_sweep
+    from sim.experiments.sweep import SweepInterrupted, run_sweep
+    from sim.experiments.spec import load_sweep
 
     spec = load_sweep(Path(args.sweep_file), args.overrides)
     backend = "dask" if args.scheduler else args.backend
@@ -353,7 +353,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    from sim.sweep.analysis import analyze
+    from sim.experiments.analysis import analyze
 
     report = analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
     print(report.table)
@@ -361,7 +361,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- replications, compare and list (sim.replicate, sim.compare) -------------------------
+# --- replications, compare and list (sim.experiments.replicate, sim.experiments.compare) -------------------------
 
 
 def _replication_options(parser: argparse.ArgumentParser) -> None:
@@ -418,7 +418,7 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:
-    from sim.replicate import replicate_and_report
+    from sim.experiments.replicate import replicate_and_report
 
     folder = replicate_and_report(
         Path(args.scenario),
@@ -435,7 +435,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.compare import compare_and_report
+    from sim.experiments.compare import compare_and_report
 
     folder = compare_and_report(
         Path(args.scenario_a),
@@ -451,7 +451,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.compare import list_lines
+    from sim.experiments.compare import list_lines
 
     print("\n".join(list_lines()))
     return 0

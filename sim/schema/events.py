@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
 
-from sim import scenario as _scenario
-from sim.scenario import LEVELS, Fraction, Level, ScenarioError, Strict
+from sim.schema import scenario as _scenario
+from sim.schema.scenario import LEVELS, Fraction, Level, ScenarioError, Strict
 
 if TYPE_CHECKING:
-    from sim.model import BalanceModel
+    from sim.model.model import BalanceModel
 
 QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 Factor = Annotated[float, Field(gt=0.0, le=20.0)]
@@ -550,7 +550,7 @@ def explain_error(
     return ScenarioError(source, key, shown, f"{expected}{about}{more}")
 
 
-# The schema in sim.scenario refers to ``Event``; hand it over and finish the model.
+# The schema in sim.schema.scenario refers to ``Event``; hand it over and finish the model.
 _scenario.Event = Event
 _scenario.Scenario.model_rebuild(force=True)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim import output, plots
-from sim.results import SUMMARY_METRICS, simulate, summarize
-from sim.scenario import load_scenario
+from sim.cli import output, plots
+from sim.metrics import SUMMARY_METRICS, simulate, summarize
+from sim.schema.scenario import load_scenario
 
 SUMMARY_LABELS = {
     "china_export_share_mean": "China's share of exports (mean)",

@@ -1,8 +1,8 @@
 """BalanceModel: Mongolia between Russia, China and its third neighbours.
 
 One step is one quarter. The step order is in ``BalanceModel.step``; the
-arithmetic over partners is in ``sim.economy``; decisions are in
-``sim.agents``. docs/ODD.md describes every mechanism.
+arithmetic over partners is in ``sim.model.economy``; decisions are in
+``sim.model.agents``. docs/ODD.md describes every mechanism.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from collections.abc import Iterable
 import mesa
 import numpy as np
 
-from sim import economy
-from sim.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
-from sim.events import Timeline
-from sim.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
+from sim.model import economy
+from sim.model.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
+from sim.schema.events import Timeline
+from sim.schema.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
 
 # What the DataCollector records each step (model attributes of the same names).
 SCALAR_METRICS = (
@@ -573,7 +573,7 @@ def _with_overrides(
 
 
 def _reporters(metrics: Iterable[str] | None) -> dict[str, str]:
-    """Raw state by attribute name (Mesa copies each); sim.results derives the rest.
+    """Raw state by attribute name (Mesa copies each); sim.metrics derives the rest.
     A subset records less (a sweep keeps only its outputs); unknown names are errors."""
     if metrics is None:
         return {name: name for name in RAW_METRICS}

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim import output
-from sim.replicate import BAND, Replications, replicate, write_band_plots
-from sim.scenario import SCENARIO_DIR, ScenarioError, load_scenario
+from sim.cli import output
+from sim.experiments.replicate import BAND, Replications, replicate, write_band_plots
+from sim.schema.scenario import SCENARIO_DIR, ScenarioError, load_scenario
 
 SHELVES = (SCENARIO_DIR, SCENARIO_DIR / "whatif")
 
@@ -44,7 +44,7 @@ def compare(a: Replications, b: Replications) -> pd.DataFrame:
 
 
 def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: int) -> str:
-    from sim.runner import SUMMARY_LABELS
+    from sim.cli.report import SUMMARY_LABELS
 
     labels = [SUMMARY_LABELS.get(m, m) for m in table["metric"]]
     width = max(len(s) for s in labels)

@@ -1,0 +1,1 @@
+"""Experiments: replications, sweeps, samplers, storage and analysis on one executor."""

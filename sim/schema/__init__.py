@@ -1,0 +1,1 @@
+"""Scenario and sweep files: schemas, reading, and the errors a user sees."""
