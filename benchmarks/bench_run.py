@@ -20,8 +20,8 @@ import mesa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.model.model import BalanceModel  # noqa: E402
 from sim.metrics import model_frame  # noqa: E402
+from sim.model.model import BalanceModel  # noqa: E402
 from sim.schema.scenario import BASELINE, load_scenario  # noqa: E402
 
 STEPS = 140

@@ -25,7 +25,14 @@ import numpy as np
 import solara
 
 from sim.model.model import BalanceModel
-from sim.schema.scenario import BASELINE, LEVELS, SCENARIO_DIR, Scenario, ScenarioError, load_scenario
+from sim.schema.scenario import (
+    BASELINE,
+    LEVELS,
+    SCENARIO_DIR,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+)
 
 # Mesa 3.3's own ComponentsView trips Solara's hook-rule check when it is imported; the
 # warning is about Mesa's code, not ours, and would only puzzle an instructor.

@@ -12,8 +12,8 @@ import pytest
 from sim.cli.main import main
 from sim.experiments.compare import compare
 from sim.experiments.replicate import replicate
-from sim.schema.scenario import load_scenario
 from sim.experiments.seeds import run_seed
+from sim.schema.scenario import load_scenario
 from tests.conftest import ROOT, write
 
 BASELINE = ROOT / "scenarios" / "baseline.toml"

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.schema.events import KIND_NAMES, Timeline
-from sim.model.model import BalanceModel
 from sim.metrics import simulate
+from sim.model.model import BalanceModel
+from sim.schema.events import KIND_NAMES, Timeline
 from sim.schema.scenario import LEVELS, ScenarioError, load_scenario, validate
 from tests.conftest import ROOT, write
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.schema.events import PartnershipUpgrade
 from sim.experiments.replicate import replicate
+from sim.schema.events import PartnershipUpgrade
 from sim.schema.scenario import LEVELS, load_scenario
 from tests.conftest import ROOT
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.metrics import model_frame, simulate
 from sim.model.economy import screen_investment
 from sim.model.model import BalanceModel
-from sim.metrics import model_frame, simulate
 from sim.schema.scenario import BASELINE, load_scenario
 
 SHARES = ("export_share", "import_share", "fuel_share", "fdi_share")

@@ -8,7 +8,13 @@ import sys
 import pytest
 from conftest import ROOT, write
 
-from sim.schema.scenario import BASELINE, ScenarioError, describe_schema, load_scenario, parse_override
+from sim.schema.scenario import (
+    BASELINE,
+    ScenarioError,
+    describe_schema,
+    load_scenario,
+    parse_override,
+)
 
 
 def child(tmp_path, body: str, name: str = "child.toml"):

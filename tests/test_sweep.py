@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 from sim.cli.main import main
-from sim.metrics import run_summary
-from sim.schema.scenario import BASELINE, ScenarioError, validate
+from sim.experiments.analysis import analyze
+from sim.experiments.sampling import apply_point, design, expected_points, point_values
 from sim.experiments.seeds import run_seed
 from sim.experiments.spec import load_sweep
 from sim.experiments.storage import load_runs, load_series
-from sim.experiments.analysis import analyze
 from sim.experiments.sweep import run_sweep
-from sim.experiments.sampling import apply_point, design, expected_points, point_values
+from sim.metrics import run_summary
+from sim.schema.scenario import BASELINE, ScenarioError, validate
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = BASELINE.as_posix()

@@ -308,8 +308,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from sim.experiments.executor import single_threaded_libraries
 
     single_threaded_libraries()  # before numpy loads: workers are then forked, fast and safe
-    from sim.experiments.sweep import SweepInterrupted, run_sweep
     from sim.experiments.spec import load_sweep
+    from sim.experiments.sweep import SweepInterrupted, run_sweep
 
     spec = load_sweep(Path(args.sweep_file), args.overrides)
     backend = "dask" if args.scheduler else args.backend
@@ -361,7 +361,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- replications, compare and list (sim.experiments.replicate, sim.experiments.compare) -------------------------
+# --- replications, compare and list (sim.experiments) ---------------------------------------
 
 
 def _replication_options(parser: argparse.ArgumentParser) -> None:

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from sim.cli import output
-from sim.schema.scenario import ScenarioError
 from sim.experiments import storage
+from sim.schema.scenario import ScenarioError
 
 CONF_LEVEL = 0.95
 MAX_HEATMAP_PAIRS = 3

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
+from sim.experiments.seeds import run_seed
 from sim.metrics import simulate
 from sim.schema.scenario import Scenario, ScenarioError, Strict, _explain
-from sim.experiments.seeds import run_seed
 
 
 class Target(Strict):

@@ -1,7 +1,7 @@
 """Running on all cores: worker counts, how worker processes start, one thread each.
 
-Shared by replications (sim.experiments.replicate) and sweeps (sim.experiments.sweep). A worker is one
-core, so its numeric libraries get one thread each; a process with no native threads
+Shared by replications (sim.experiments.replicate) and sweeps (sim.experiments.sweep).
+A worker is one core, so its numeric libraries get one thread each; a process with no native threads
 can fork its workers safely and fast (Python 3.12 warns when a multi-threaded process
 forks). The thread variables take effect only if set before numpy and pyarrow are first
 imported, which is why this module imports nothing heavy. User settings win.

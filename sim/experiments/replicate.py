@@ -19,9 +19,9 @@ import pandas as pd
 
 from sim.cli import output, plots
 from sim.experiments.executor import ProgressBar, available_cores, process_context
+from sim.experiments.seeds import run_seed
 from sim.metrics import simulate, summarize
 from sim.schema.scenario import Scenario, load_scenario
-from sim.experiments.seeds import run_seed
 
 BAND = 0.9  # central share of replications the band covers
 MIN_CHUNK_STEPS = 5000  # quarters simulated per task: about a second of work

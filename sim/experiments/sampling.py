@@ -17,8 +17,8 @@ import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from sim.schema.scenario import ScenarioError, validate
 from sim.experiments.spec import ParamSpec, SweepSpec, param_key
+from sim.schema.scenario import ScenarioError, validate
 
 POINT = "point_id"
 

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.cli import output
-from sim.schema.scenario import ScenarioError
 from sim.experiments.spec import SweepSpec
+from sim.schema.scenario import ScenarioError
 
 MANIFEST = "manifest.json"
 FORMAT = 1

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from sim.experiments import sampling, storage
 from sim.experiments.executor import ProgressBar, available_cores, process_context
 from sim.experiments.seeds import run_seed
-from sim.experiments import sampling, storage
 from sim.experiments.spec import SweepSpec
 
 TARGET_CHUNK_SECONDS = 1.0
