@@ -1,0 +1,103 @@
+"""What every file schema shares: the strict base model, the errors a user sees, reading
+TOML, explaining a validation error, and reading or writing a value at a dotted key path.
+
+Nothing here knows about scenarios, sweeps or the model, so every other module can
+import it without a cycle.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class UserError(Exception):
+    """A problem the user can fix, shown as one line (no traceback), exit status 2."""
+
+
+class ScenarioError(UserError):
+    """A problem in a file the user wrote: file, key path, what was found, what was expected.
+
+    Used for scenario, sweep and target files alike (all are validated the same way).
+    """
+
+    def __init__(self, file: str | Path, key: str, found: str, expected: str) -> None:
+        self.file, self.key, self.found, self.expected = str(file), key, found, expected
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {found}; expected {expected}")
+
+
+class OutputError(UserError):
+    """A results folder or file that cannot be created, written or read back."""
+
+
+class Strict(BaseModel):
+    """Base for every table of every file: unknown keys are errors, never ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+def read_toml(path: str | Path, what: str = "scenario file") -> dict:
+    """The parsed file, or a ScenarioError saying why it cannot be read."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(path, "", "file not found", f"an existing {what}") from None
+    except IsADirectoryError:
+        raise ScenarioError(path, "", "a folder", f"a {what}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            path, "", f"bytes that are not UTF-8 text (at byte {exc.start})", "a UTF-8 text file"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(path, "", f"cannot read it ({exc.strerror})", "a readable file") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(path, "", f"invalid TOML: {exc}", "valid TOML") from None
+
+
+def close_match(word: str, options: Iterable[str]) -> str:
+    """'; did you mean X?' for a near miss, else ''."""
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def get_path(data: dict, key: str) -> Any:
+    """The value at a dotted key path (KeyError naming the first missing part)."""
+    node: Any = data
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(part)
+        node = node[part]
+    return node
+
+
+def set_path(data: dict, key: str, value: Any) -> None:
+    """Set the value at a dotted key path, creating tables on the way."""
+    parts = key.split(".")
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def expected_text(err: dict) -> str:
+    """Pydantic's message as the 'expected' half of a ScenarioError."""
+    return err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+
+
+def found_text(err: dict) -> str:
+    found = err.get("input")
+    if err["type"] == "missing":
+        return "missing"
+    return "found a table" if isinstance(found, dict) else f"found {found!r}"
