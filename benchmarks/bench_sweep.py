@@ -146,9 +146,9 @@ def in_child(
 def child(kind: str, path: Path, out: Path, workers: int, replications: int) -> None:
     """The body of ``in_child``: import everything first, then time only the call.
     Both get the environment ``run.py sweep`` sets (one thread per numeric library)."""
-    from sim.experiments.executor import single_threaded_libraries
+    from sim.experiments.executor import ask_one_thread_per_library
 
-    single_threaded_libraries()
+    ask_one_thread_per_library()
     import mesa  # noqa: F401
 
     import sim.experiments.sweep  # noqa: F401

@@ -1,16 +1,36 @@
-"""The command line behind run.py: parse, then call into sim.
+"""The command line behind run.py, ``python -m sim`` and ``third-neighbour``: parse, then
+call into sim.
 
-Every user error (a bad scenario, a bad --set) is printed as one clear line
-and exits with status 2; nothing here prints a traceback for those.
+Every user error (a bad scenario, a bad --set, an output folder that cannot be made, a
+missing optional extra) is printed as one clear line and exits with status 2; nothing
+here prints a traceback for those. Scenarios are files or shipped names (``baseline``,
+``whatif/strict_cap``; see sim/catalog.py), so every command runs from any folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
-from sim.schema.scenario import BASELINE, ScenarioError
+from sim.schema.base import UserError
+
+DEFAULT_SCENARIO = "baseline"
+SCENARIO_HELP = (
+    "scenario TOML file or shipped name, e.g. whatif/strict_cap (default: baseline; "
+    "see the list command)"
+)
+# Optional extras: the modules each needs, checked before a command starts.
+EXTRAS = {
+    "sweep": ("SALib", "scipy", "pyarrow"),
+    "dask": ("distributed",),
+    "dashboard": ("solara", "solara_assets", "ipyvuetify"),
+}
+
+
+class MissingExtra(UserError):
+    """A command needs packages of an optional extra that is not installed."""
 
 EPILOG = """examples:
   python run.py run scenarios/baseline.toml
@@ -23,9 +43,9 @@ EPILOG = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="run.py",
+        prog=prog,
         description="Mongolia between Russia, China and its third neighbours: "
         "an agent-based model (Mesa).",
         epilog=EPILOG,
@@ -42,15 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "scenario",
         nargs="?",
-        default=str(BASELINE),
-        help="scenario TOML file (default: scenarios/baseline.toml)",
+        default=DEFAULT_SCENARIO,
+        help=SCENARIO_HELP,
     )
     _scenario_options(run)
     run.add_argument(
         "--steps", type=_positive, help="quarters to simulate (default: the scenario's steps)"
     )
     run.add_argument(
-        "--out", metavar="DIR", help="parent folder for the results folder (default: results/)"
+        "--out",
+        metavar="DIR",
+        help="parent folder for the results folder (default: results/ in this folder)",
     )
     run.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     _replication_options(run)
@@ -65,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument(
         "scenario",
         nargs="?",
-        default=str(BASELINE),
-        help="scenario TOML file (default: scenarios/baseline.toml)",
+        default=DEFAULT_SCENARIO,
+        help=SCENARIO_HELP,
     )
     cal.add_argument(
         "--seeds", type=_positive, default=8, help="number of seeds to run (default: 8)"
@@ -111,12 +133,37 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def scenario_path(name_or_path: str) -> Path:
+    """A scenario file as given, or the shipped scenario of that name."""
+    from sim.catalog import resolve_scenario
+
+    return resolve_scenario(name_or_path)
+
+
+def require_extra(extra: str, command: str) -> None:
+    """Fail in one line, with the command that installs them, if an extra's packages are
+    missing: ``run`` needs none, so they are not core dependencies."""
+    missing = [name for name in EXTRAS[extra] if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtra(
+            f"`{command}` needs the optional '{extra}' packages ({', '.join(missing)} missing); "
+            f"install them with: pip install 'third-neighbour-sim[{extra}]' "
+            f"(in a checkout: pip install -e '.[{extra}]')"
+        )
+
+
+def _default_prog() -> str:
+    """How the user started us: ``python -m sim`` shows as that, not as __main__.py."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "run.py"
+    return "python -m sim" if name == "__main__.py" else name
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    parser = build_parser(prog or _default_prog())
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except ScenarioError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -128,13 +175,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The ``third-neighbour`` console script."""
+    sys.exit(main())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim.cli.report import run_and_report
 
     if args.replications is not None:
         return _cmd_replicate(args)
     folder = run_and_report(
-        Path(args.scenario),
+        scenario_path(args.scenario),
         args.overrides,
         seed=args.seed,
         steps=args.steps,
@@ -149,9 +201,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.experiments.calibration import calibrate, format_report, load_targets
     from sim.schema.scenario import load_scenario
 
-    scenario_path = Path(args.scenario)
-    config = load_scenario(scenario_path, args.overrides)
-    targets_path = Path(args.targets) if args.targets else scenario_path.parent / "calibration.toml"
+    path = scenario_path(args.scenario)
+    config = load_scenario(path, args.overrides)
+    targets_path = Path(args.targets) if args.targets else path.parent / "calibration.toml"
     targets = load_targets(targets_path)
     rows = calibrate(config, targets, seeds=args.seeds)
     print(format_report(rows, config, args.seeds))
@@ -171,9 +223,9 @@ def _add_dashboard_command(sub: argparse._SubParsersAction) -> None:
     dash.add_argument(
         "scenario",
         nargs="?",
-        default=str(BASELINE),
-        help="scenario TOML file to open first (default: "
-        "scenarios/baseline.toml); the page can pick others",
+        default=DEFAULT_SCENARIO,
+        help="scenario to open first, a TOML file or shipped name (default: baseline); "
+        "the page can pick others",
     )
     dash.add_argument("--port", type=_port, default=8765, help="port (default: 8765)")
     dash.add_argument(
@@ -200,7 +252,8 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     from sim.schema.scenario import load_scenario
 
-    scenario = Path(args.scenario).resolve()
+    require_extra("dashboard", "dashboard")
+    scenario = scenario_path(args.scenario).resolve()
     load_scenario(scenario)  # a bad file fails here, with the same one line as `run`
     from sim.app import ENV_SCENARIO  # after the check: importing the page is slow
 
@@ -305,13 +358,16 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.experiments.executor import single_threaded_libraries
+    require_extra("sweep", "sweep")
+    if args.scheduler or args.backend == "dask":
+        require_extra("dask", "sweep --backend dask")
+    from sim.experiments.executor import ask_one_thread_per_library
 
-    single_threaded_libraries()  # before numpy loads: workers are then forked, fast and safe
+    ask_one_thread_per_library()  # before numpy loads: workers are then forked, fast and safe
     from sim.experiments.spec import load_sweep
     from sim.experiments.sweep import SweepInterrupted, run_sweep
 
-    spec = load_sweep(Path(args.sweep_file), args.overrides)
+    spec = load_sweep(scenario_path(args.sweep_file), args.overrides)
     backend = "dask" if args.scheduler else args.backend
     folder = Path(args.out) if args.out else None  # None: results/<name>-<timestamp>/
     try:
@@ -353,6 +409,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
+    require_extra("sweep", "analyze")
     from sim.experiments.analysis import analyze
 
     report = analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
@@ -403,7 +460,9 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         help="override a key in both scenarios (repeatable)",
     )
     comp.add_argument(
-        "--out", metavar="DIR", help="parent folder for the results folder (default: results/)"
+        "--out",
+        metavar="DIR",
+        help="parent folder for the results folder (default: results/ in this folder)",
     )
     comp.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     comp.set_defaults(func=_cmd_compare)
@@ -411,8 +470,9 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
     lst = sub.add_parser(
         "list",
         help="the shipped scenarios and what-ifs, one line each",
-        description="List scenarios/*.toml and scenarios/whatif/*.toml with "
-        "their own descriptions.",
+        description="List the shipped scenarios (scenarios/*.toml and "
+        "scenarios/whatif/*.toml) with their own descriptions; each runs by that name "
+        "from any folder.",
     )
     lst.set_defaults(func=_cmd_list)
 
@@ -421,7 +481,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
     from sim.experiments.replicate import replicate_and_report
 
     folder = replicate_and_report(
-        Path(args.scenario),
+        scenario_path(args.scenario),
         args.overrides,
         args.replications,
         seed=args.seed,
@@ -438,8 +498,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from sim.experiments.compare import compare_and_report
 
     folder = compare_and_report(
-        Path(args.scenario_a),
-        Path(args.scenario_b),
+        scenario_path(args.scenario_a),
+        scenario_path(args.scenario_b),
         args.replications,
         args.overrides,
         out=args.out,
@@ -451,7 +511,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sim.experiments.compare import list_lines
+    from sim.catalog import list_lines
 
     print("\n".join(list_lines()))
     return 0

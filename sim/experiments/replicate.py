@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,29 +17,25 @@ import numpy as np
 import pandas as pd
 
 from sim.cli import output, plots
-from sim.experiments.executor import ProgressBar, available_cores, process_context
+from sim.experiments.executor import Backend, ProgressBar, available_cores, execute
 from sim.experiments.seeds import run_seed
-from sim.metrics import simulate, summarize
+from sim.metrics import column_title, summarize, summary_label
+from sim.model.run import simulate
 from sim.schema.scenario import Scenario, load_scenario
 
 BAND = 0.9  # central share of replications the band covers
 MIN_CHUNK_STEPS = 5000  # quarters simulated per task: about a second of work
 LOW_Q, HIGH_Q = (1 - BAND) / 2, 1 - (1 - BAND) / 2
 
-# Band plots of a replicated run (and of a comparison): file -> (column, title).
+# Band plots of a replicated run (and of a comparison): file -> per-step column (its
+# title comes from the metric registry).
 BAND_PLOTS = {
-    "export_share_china.png": ("export_share.china", "China's share of exports"),
-    "third_neighbour_export_share.png": (
-        "third_neighbour_export_share",
-        "Third neighbours' share of exports",
-    ),
-    "fdi_share_china.png": ("fdi_share.china", "China's share of the FDI stock"),
-    "export_revenue.png": ("export_revenue_bn_usd", "Export revenue (bn USD per quarter)"),
-    "pressure_cost.png": (
-        "pressure_cost_bn_usd",
-        "Cost of neighbour pressure (bn USD per quarter)",
-    ),
-    "autonomy.png": ("autonomy", "Autonomy index"),
+    "export_share_china.png": "export_share.china",
+    "third_neighbour_export_share.png": "third_neighbour_export_share",
+    "fdi_share_china.png": "fdi_share.china",
+    "export_revenue.png": "export_revenue_bn_usd",
+    "pressure_cost.png": "pressure_cost_bn_usd",
+    "autonomy.png": "autonomy",
 }
 
 
@@ -102,16 +97,29 @@ def band_of(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(np.mean(values)), "p05": float(low), "p95": float(high)}
 
 
-def _run_chunk(config: Scenario, master: int, indices: list[int]) -> list[Replication]:
-    """Worker: the runs of one chunk (top level, so a process pool can pickle it)."""
+def run_replications(config: Scenario, chunk: list[tuple[int, int]]) -> list[Replication]:
+    """Executor task: the runs of one chunk of (index, seed) pairs, with frames and logs."""
     done = []
-    for index in indices:
-        seed = run_seed(master, index)
+    for index, seed in chunk:
         model, frame = simulate(config, seed)
         done.append(
             Replication(index, seed, summarize(frame), frame, list(model.event_log), os.getpid())
         )
     return done
+
+
+def plan_chunks(
+    count: int, steps: int, master: int, slots: int, min_chunk_steps: int = MIN_CHUNK_STEPS
+) -> list[list[tuple[int, int]]]:
+    """Up to four chunks per slot for an even load, but each chunk at least
+    ``min_chunk_steps`` quarters (about a second): a run takes tens of milliseconds, less
+    than starting a worker, so a small batch is one chunk and runs in this process."""
+    chunk_count = min(slots * 4, count, max(1, count * steps // min_chunk_steps))
+    size = math.ceil(count / chunk_count)
+    return [
+        [(i, run_seed(master, i)) for i in range(start, min(start + size, count))]
+        for start in range(0, count, size)
+    ]
 
 
 def replicate(
@@ -122,17 +130,21 @@ def replicate(
     progress: bool = True,
     label: str | None = None,
     min_chunk_steps: int = MIN_CHUNK_STEPS,
+    backend: Backend = "local",
+    scheduler: str | None = None,
 ) -> Replications:
-    """Run ``count`` replications of ``config``; parallel across cores when it pays."""
+    """Run ``count`` replications of ``config`` on the sweep executor (a sweep of one
+    point): in this process for a small batch, else on local processes or Dask."""
     master = config.seed if master is None else master
     workers = max(1, min(workers or available_cores(), count))
-    # Up to four chunks per worker for an even load, but each chunk at least
-    # ``min_chunk_steps`` quarters (about a second): a run takes tens of milliseconds,
-    # less than starting a worker, so small batches run here, in this process.
-    chunk_count = min(workers * 4, count, max(1, count * config.steps // min_chunk_steps))
-    size = math.ceil(count / chunk_count)
-    chunks = [list(range(start, min(start + size, count))) for start in range(0, count, size)]
-    workers = min(workers, len(chunks))
+    if backend == "local":
+        # Chunks do not depend on the slots here; fewer chunks than workers, fewer workers.
+        planned = plan_chunks(count, config.steps, master, workers, min_chunk_steps)
+        workers = min(workers, len(planned))
+
+    def chunks_for(slots: int) -> list[list[tuple[int, int]]]:
+        return plan_chunks(count, config.steps, master, slots, min_chunk_steps)
+
     bar = ProgressBar(
         total=count,
         desc=label or f"{config.name} x{count}",
@@ -141,19 +153,22 @@ def replicate(
         disable=not progress,
     )
     runs: list[Replication] = []
+
+    def keep(chunk: list[tuple[int, int]], finished: list[Replication]) -> None:
+        runs.extend(finished)
+        bar.update(len(finished))
+
     try:
-        if workers == 1:
-            for chunk in chunks:
-                runs += _run_chunk(config, master, chunk)
-                bar.update(len(chunk))
-        else:
-            context = process_context(preload=["sim.experiments.replicate"])
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_run_chunk, config, master, chunk) for chunk in chunks]
-                for future in as_completed(futures):
-                    finished = future.result()
-                    runs += finished
-                    bar.update(len(finished))
+        execute(
+            run_replications,
+            config,
+            chunks_for,
+            keep,
+            workers=workers,
+            backend=backend,
+            scheduler=scheduler,
+            preload=["sim.experiments.replicate"],
+        )
     finally:
         bar.close()
     runs.sort(key=lambda run: run.index)
@@ -164,13 +179,11 @@ def replicate(
 
 
 def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
-    from sim.cli.report import SUMMARY_LABELS
-
-    width = max(len(SUMMARY_LABELS.get(name, name)) for name in bands)
+    width = max(len(summary_label(name)) for name in bands)
     lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}", "-" * (width + 38)]
     for name, b in bands.items():
         lines.append(
-            f"{SUMMARY_LABELS.get(name, name):<{width}}  {b['mean']:>10.3f}  "
+            f"{summary_label(name):<{width}}  {b['mean']:>10.3f}  "
             f"{b['p05']:>10.3f}  {b['p95']:>10.3f}"
         )
     return "\n".join(lines)
@@ -235,7 +248,7 @@ def write_replications(
 
 
 def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> None:
-    for name, (column, title) in BAND_PLOTS.items():
-        fig = plots.band_figure(frames, column, title, band=BAND)
+    for name, column in BAND_PLOTS.items():
+        fig = plots.band_figure(frames, column, column_title(column), band=BAND)
         output.write_figure(folder / name, fig)
         plots.close([fig])

@@ -1,23 +1,15 @@
-"""Running a sweep: chunks of runs on local processes or a Dask cluster.
+"""Running a sweep: chunks of runs on the executor (local processes or a Dask cluster).
 
-A task is a chunk of runs worth about a second of work, never a single run: a Dask
-task costs about a millisecond and a run a few, so one task per run would spend much
-of the sweep on scheduling. Each run's seed is ``run_seed(master, run_id)``, so the
-results do not depend on the backend, the number of workers or the chunking.
-
-The parent keeps only a bounded window of chunks in flight and writes each finished
+A task is a chunk of runs worth about a second of work (``chunk_size``), run by
+``run_chunk`` on a worker. Each run's seed is ``run_seed(master, run_id)``, so the
+results do not depend on the backend, the number of workers or the chunking. The
+executor keeps a bounded window of chunks in flight; the parent writes each finished
 chunk to Parquet at once, so memory does not grow with the size of the sweep.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import contextlib
-import gc
-import logging
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,13 +19,12 @@ import numpy as np
 import pyarrow as pa
 
 from sim.experiments import sampling, storage
-from sim.experiments.executor import ProgressBar, available_cores, process_context
+from sim.experiments.executor import Backend, ProgressBar, execute
 from sim.experiments.seeds import run_seed
 from sim.experiments.spec import SweepSpec
 
 TARGET_CHUNK_SECONDS = 1.0
 CHUNKS_PER_WORKER = 4  # enough chunks that no worker waits long at the end
-WINDOW_PER_WORKER = 2  # chunks in flight per worker: bounds memory and Ctrl-C latency
 
 
 @dataclass(frozen=True)
@@ -180,29 +171,6 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
     return runs, series
 
 
-# --- local processes -------------------------------------------------------------------
-
-_CONTEXT: RunContext | None = None
-
-
-def _init_worker(context: RunContext) -> None:
-    """Workers ignore Ctrl-C: the parent decides, and finishes or drops their chunks."""
-    global _CONTEXT
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _CONTEXT = context
-    import sim.metrics  # noqa: F401 - imported once, before the freeze below
-
-    # Objects alive now (modules, the base scenario) live as long as the worker: keep
-    # them out of every garbage collection (a few per cent of a run's time).
-    gc.collect()
-    gc.freeze()
-
-
-def _run_local(chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
-    assert _CONTEXT is not None
-    return run_chunk(_CONTEXT, chunk)
-
-
 # --- the sweep ------------------------------------------------------------------------
 
 
@@ -248,7 +216,7 @@ def run_sweep(
     folder: Path | None = None,
     *,
     workers: int | None = None,
-    backend: str = "local",
+    backend: Backend = "local",
     scheduler: str | None = None,
     chunk_runs: int | None = None,
     progress: bool = True,
@@ -309,12 +277,17 @@ def run_sweep(
 
     try:
         if len(missing):
-            if backend == "local":
-                _run_on_processes(context, chunks_for, workers or available_cores(), record)
-            elif backend == "dask":
-                _run_on_dask(context, chunks_for, workers, scheduler, dask_processes, record)
-            else:
-                raise ValueError(f"unknown backend {backend!r}")
+            execute(
+                run_chunk,
+                context,
+                chunks_for,
+                record,
+                workers=workers,
+                backend=backend,
+                scheduler=scheduler,
+                dask_processes=dask_processes,
+                preload=["sim.metrics", "sim.experiments.sweep"],
+            )
     except KeyboardInterrupt:
         bar.close()
         raise SweepInterrupted(folder, outcome.done_before + outcome.ran, total) from None
@@ -322,113 +295,3 @@ def run_sweep(
         bar.close()
     outcome.seconds = time.perf_counter() - start
     return outcome
-
-
-def _run_on_processes(
-    context: RunContext,
-    chunks_for: Callable[[int], Iterator[Chunk]],
-    workers: int,
-    record: Callable,
-) -> None:
-    window = workers * WINDOW_PER_WORKER
-    start = process_context(preload=["sim.metrics", "sim.experiments.sweep"])
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=start, initializer=_init_worker, initargs=(context,)
-    )
-    pending: dict[cf.Future, Chunk] = {}
-    try:
-        for chunk in chunks_for(workers):
-            while len(pending) >= window:
-                _drain(pending, record)
-            pending[pool.submit(_run_local, chunk)] = chunk
-        while pending:
-            _drain(pending, record)
-    except KeyboardInterrupt:
-        # Keep what is already running (a second or two of work), drop the rest.
-        for future in pending:
-            future.cancel()
-        try:
-            for future, chunk in list(pending.items()):
-                if not future.cancelled():
-                    record(chunk, future.result())
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _drain(pending: dict[cf.Future, Chunk], record: Callable) -> None:
-    finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-    for future in finished:
-        chunk = pending.pop(future)
-        record(chunk, future.result())
-
-
-def _run_on_dask(
-    context: RunContext,
-    chunks_for: Callable[[int], Iterator[Chunk]],
-    workers: int | None,
-    scheduler: str | None,
-    processes: bool,
-    record: Callable,
-) -> None:
-    """On a running scheduler (``scheduler``) or a LocalCluster of ``workers`` processes;
-    chunks are sized by the cluster's thread count."""
-    from dask.distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        # Loopback only (in-process workers talk over inproc:// and need no host); the
-        # scheduler's HTTP server on a free loopback port; cluster chatter kept quiet.
-        network = {"host": "127.0.0.1"} if processes else {}
-        with _workers_ignore_ctrl_c():
-            cluster = LocalCluster(
-                n_workers=workers or available_cores(),
-                threads_per_worker=1,
-                processes=processes,
-                dashboard_address="127.0.0.1:0",
-                silence_logs=logging.CRITICAL,
-                **network,
-            )
-        client = Client(cluster)
-    futures = None
-    try:
-        slots = sum(client.nthreads().values()) or workers or available_cores()
-        shared = client.scatter(context, broadcast=True)
-        window = slots * WINDOW_PER_WORKER
-        pending: dict = {}
-        futures = as_completed()
-        for chunk in chunks_for(slots):
-            future = client.submit(run_chunk, shared, chunk, pure=False)
-            pending[future.key] = chunk
-            futures.add(future)
-            while len(pending) >= window:
-                done = next(futures)
-                record(pending.pop(done.key), done.result())
-        for done in futures:
-            record(pending.pop(done.key), done.result())
-    except KeyboardInterrupt:
-        if futures is not None:
-            futures.clear()
-        raise
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-@contextlib.contextmanager
-def _workers_ignore_ctrl_c() -> Iterator[None]:
-    """Start child processes with Ctrl-C ignored (an ignored signal stays ignored across
-    exec), so that a terminal's Ctrl-C reaches only this process, which stops the sweep;
-    otherwise every Dask worker would die printing its own traceback."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
