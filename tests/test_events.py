@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.metrics import simulate
+from sim.model.run import simulate
 from sim.model.model import BalanceModel
-from sim.schema.events import KIND_NAMES, Timeline
+from sim.model.timeline import Timeline
+from sim.schema.events import KIND_NAMES
 from sim.schema.scenario import LEVELS, ScenarioError, load_scenario, validate
 from tests.conftest import ROOT, write
 
@@ -68,8 +69,8 @@ def test_investment_cap_change_binds_from_its_year(baseline):
     model = run_to(cfg, 2014)
     assert model.fdi_share.max() > 0.4  # leaky before
     model = run_to(cfg, 2015, 2)
-    assert model.cap.enforcement == "strict"
-    assert model.fdi_share.max() <= model.cap.level + 1e-9
+    assert model.settings.investment.cap.enforcement == "strict"
+    assert model.fdi_share.max() <= model.settings.investment.cap.level + 1e-9
     assert baseline.investment.cap.enforcement == "leaky"  # the scenario is untouched
 
 
@@ -155,9 +156,9 @@ def test_credit_line_adds_debt_and_the_refinery_cuts_fuel_imports(baseline):
     assert model.debt_weight[india] == pytest.approx(baseline.partners["india"].debt_share + 0.5)
     fuel_before = model.fuel_imports
     model.step()  # 2013 Q1: on line
-    assert model.trade_cfg.imports.refinery_substitution == 0.75
+    assert model.settings.trade.imports.refinery_substitution == 0.75
     assert model.fuel_imports == pytest.approx(fuel_before * 0.25)
-    assert model.pressure_cfg.exposure.energy == pytest.approx(
+    assert model.settings.pressure.exposure.energy == pytest.approx(
         baseline.pressure.exposure.energy * 0.25
     )
     assert baseline.trade.imports.refinery_substitution == 0.0  # not mutated
@@ -176,7 +177,7 @@ def test_refinery_in_the_credit_year_is_on_line_at_once(baseline):
         },
     )
     model = run_to(cfg, 2012, 2)
-    assert model.trade_cfg.imports.refinery_substitution == 0.5
+    assert model.settings.trade.imports.refinery_substitution == 0.5
     assert any(line.startswith("2012 Q2: the refinery") for line in model.event_log)
 
 
@@ -236,7 +237,7 @@ def test_attention_and_diplomacy_change(baseline):
     france = model.partner_ids.index("france")
     assert model.attention[france] > 0.9
     assert model.mongolia.strategy == "third_neighbour"
-    assert model.diplomacy_cfg.third_neighbour_engagement == 3.0
+    assert model.settings.diplomacy.third_neighbour_engagement == 3.0
 
 
 def test_same_quarter_events_apply_in_file_order(baseline):

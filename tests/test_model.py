@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.metrics import model_frame, simulate
+from sim.metrics import model_frame
+from sim.model.run import simulate
 from sim.model.economy import screen_investment
 from sim.model.model import BalanceModel
 from sim.schema.scenario import BASELINE, load_scenario
@@ -115,7 +116,7 @@ def test_screening_never_accepts_more_than_offered():
         n = int(rng.integers(2, 10))
         stock, offers = rng.exponential(1, n), rng.exponential(0.3, n)
         for enforcement in ("strict", "leaky", "none"):
-            accepted, divested = screen_investment(stock, offers, 1 / 3, "stock", enforcement, 0.5)
+            accepted, divested = screen_investment(stock, offers, 1 / 3, enforcement, 0.5)
             assert (accepted <= offers + 1e-12).all() and (accepted >= 0).all()
             assert (divested <= stock + 1e-12).all() and (divested >= 0).all()
 
@@ -175,7 +176,7 @@ def force_china_episode(config, response="threshold", steps_after=8, seed=5):
         model.neighbours[0] if model.neighbours[0].partner_id == "china" else model.neighbours[1]
     )
     model.step()
-    china.forced_crossing = "tibet"
+    china.cross_red_line("tibet")
     for _ in range(steps_after):
         model.step()
     return model, model_frame(model)
@@ -292,7 +293,10 @@ def test_higher_level_raises_trade_and_investment(baseline):
 
 def test_keyword_arguments_override_and_are_validated():
     model = BalanceModel(investment_cap=0.25, cap_enforcement="strict", rng=1)
-    assert model.cap.level == 0.25 and model.cap.enforcement == "strict"
+    assert (
+        model.settings.investment.cap.level == 0.25
+        and model.settings.investment.cap.enforcement == "strict"
+    )
     from sim.schema.scenario import ScenarioError
 
     with pytest.raises(ScenarioError, match="investment.cap.level"):
@@ -325,7 +329,8 @@ def test_simulate_runs_the_scenario_length(baseline):
 
 def test_summary_from_columns_equals_summary_from_the_frame(baseline):
     """Replications and sweeps summarise straight from the arrays; the table must agree."""
-    from sim.metrics import run_columns, run_model, run_summary, summarize
+    from sim.metrics import run_columns, summarize
+    from sim.model.run import run_model, run_summary
 
     config = baseline.model_copy(update={"steps": 30})
     model = run_model(config, 5)
@@ -339,7 +344,7 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
     import gc
     import weakref
 
-    from sim.metrics import run_model
+    from sim.model.run import run_model
     from sim.schema.scenario import BASELINE, load_scenario
 
     model = run_model(load_scenario(BASELINE).model_copy(update={"steps": 4}), 1)
@@ -351,21 +356,15 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
 
 def test_recording_only_what_the_outputs_need_gives_the_same_outputs(baseline):
     """Sweeps record a subset of the raw metrics; every output must come out the same."""
-    from sim.metrics import (
-        SUMMARY_METRICS,
-        metrics_needed,
-        run_columns,
-        run_model,
-        summarize,
-        summary_columns,
-    )
+    from sim.metrics import metrics_needed, run_columns, summarize, summary_columns, summary_metrics
+    from sim.model.run import run_model
 
     config = baseline.model_copy(update={"steps": 24})
     full = run_columns(run_model(config, 9))
     for names in (
         ["autonomy_mean"],
         ["cap_breach_quarters", "china_export_share_mean"],
-        list(SUMMARY_METRICS),
+        list(summary_metrics()),
     ):
         metrics = metrics_needed(summary_columns(names))
         narrow = run_columns(run_model(config, 9, metrics=metrics))

@@ -7,11 +7,13 @@ row ``i`` of those arrays plus the behaviour that is its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
+
+from sim.model import economy
 
 if TYPE_CHECKING:
     from sim.model.model import BalanceModel
@@ -31,7 +33,6 @@ class Episode:
 
     neighbour: int
     red_line: str
-    start_step: int
     tools: list[str]
     import_fee: np.ndarray  # extra fee on exports to each partner (fraction of price)
     surcharge: np.ndarray  # extra transit fee charged by each neighbour
@@ -41,7 +42,6 @@ class Episode:
     cost_bn_usd: float = 0.0
     meetings_suspended: bool = False
     outcome: str = "active"
-    log: list[str] = field(default_factory=list)
 
 
 class Partner(mesa.Agent):
@@ -113,27 +113,83 @@ class Neighbour(Partner):
 
     def press(self) -> None:
         """Keep up or drop an episode; otherwise check red lines and decide to press."""
-        model = self.model
         if self.episode is not None:
             self.episode.quarters += 1
             if self.episode.quarters >= self.patience_quarters:
-                model.end_episode(self, conceded=False)
+                self.end_episode(conceded=False)
             return
         crossed = self.forced_crossing or self._red_line_crossed()
         forced = self.forced_crossing is not None
         self.forced_crossing = None
         if crossed and (forced or self.leverage >= self.pressure_threshold):
-            model.start_episode(self, crossed)
+            self.start_episode(crossed)
+
+    def cross_red_line(self, red_line: str) -> None:
+        """Mongolia crosses a red line by a scheduled act: pressed next, whatever leverage."""
+        self.forced_crossing = red_line
+
+    def start_episode(self, red_line: str) -> None:
+        """Apply the tools, scaled by leverage; the other neighbour may back it (P2)."""
+        model = self.model
+        n, i = model.n_partners, self.index
+        tools = self.tools
+        scale = min(1.0, 2.0 * max(self.leverage, self.pressure_threshold))
+        episode = Episode(
+            neighbour=i,
+            red_line=red_line,
+            tools=[],
+            import_fee=np.zeros(n),
+            surcharge=np.zeros(n),
+            energy_markup=np.zeros(n),
+        )
+        if tools["import_fee"] > 0:
+            episode.import_fee[i] = tools["import_fee"] * scale
+            episode.tools.append("import fees")
+        if tools["transit_cost"] > 0:
+            episode.surcharge[i] = tools["transit_cost"] * scale
+            episode.tools.append("extra transit costs")
+        if tools["energy_supply"] > 0:
+            episode.energy_markup[i] = tools["energy_supply"] * scale
+            episode.tools.append("energy supply squeeze")
+        if tools["suspend_meetings"]:
+            episode.meetings_suspended = True
+            episode.tools.append("suspended high-level meetings")
+        if tools["debt_call"] > 0:
+            call = tools["debt_call"] * scale * economy.shares(model.debt_weight)[i]
+            episode.cost_bn_usd += call * model.annual_revenue
+            episode.tools.append("a debt call")
+        other = model.other_neighbour[i]
+        if model.rng.random() < model.alignment and tools["transit_cost"] > 0:
+            episode.backed_by = other
+            episode.surcharge[other] = model.alignment * tools["transit_cost"] * scale
+        self.episode = episode
+        model.aggregate_pressure()
+        backed = (
+            f", backed by {model.partner_names[other]}" if episode.backed_by is not None else ""
+        )
+        model.log(
+            f"{self.name} presses over {red_line.replace('_', ' ')}: "
+            f"{', '.join(episode.tools) or 'no tools'}{backed}"
+        )
+
+    def end_episode(self, conceded: bool) -> None:
+        """Lift the pressure: Mongolia conceded, or it held out past this neighbour's patience."""
+        episode = self.episode
+        assert episode is not None
+        episode.outcome = "conceded" if conceded else "resisted"
+        self.episode = None
+        self.model.aggregate_pressure()
+        self.model.record_episode_end(self, episode, conceded)
 
     def _red_line_crossed(self) -> str | None:
         """One draw a quarter against the summed hazards of all red lines."""
         model = self.model
-        above = model.western_alignment > model.pressure_cfg.western_alignment_tolerance
+        above = model.western_alignment > model.settings.pressure.western_alignment_tolerance
         draw = model.rng.random()
         for name, line in self.red_lines.items():
             hazard = line.hazard_per_year
             if line.alignment_trigger and above:
-                hazard += model.pressure_cfg.alignment_hazard_per_year
+                hazard += model.settings.pressure.alignment_hazard_per_year
             draw -= hazard / 4.0
             if draw < 0.0:
                 return name
@@ -164,18 +220,18 @@ class Mongolia(mesa.Agent):
             if self.response == "concede" or (
                 self.response == "threshold" and episode.cost_bn_usd >= tolerated
             ):
-                model.end_episode(neighbour, conceded=True)
+                neighbour.end_episode(conceded=True)
 
     def effort_split(self) -> np.ndarray:
         """Diplomatic effort per partner this quarter, by strategy (effort units)."""
         model = self.model
-        key = (self.strategy, model.diplomacy_cfg.effort_per_year)
+        key = (self.strategy, model.settings.diplomacy.effort_per_year)
         if self._split_for != key:
             china, russia, third = STRATEGY_SPLIT[self.strategy]
             split = np.zeros(model.n_partners)
             split[model.CHINA], split[model.RUSSIA] = china, russia
             split[model.is_third] = third / max(model.is_third.sum(), 1)
-            self._split = split * model.diplomacy_cfg.effort_per_year / 4.0
+            self._split = split * model.settings.diplomacy.effort_per_year / 4.0
             self._split_for = key
         return self._split
 

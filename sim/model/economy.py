@@ -48,18 +48,19 @@ def export_allocation(
 
 
 def screen_investment(
-    stock: np.ndarray, offers: np.ndarray, cap: float, basis: str, enforcement: str, leak: float
+    stock: np.ndarray, offers: np.ndarray, cap: float, enforcement: str, leak: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accepted inflows and forced divestment under the investment cap (F3).
 
-    Strict: after the quarter no origin's share of the cap's basis (the stock,
-    or this quarter's inflows) exceeds ``cap``; an origin already above it on a
-    stock basis sells down the excess (returned as ``divested``). Leaky: the
-    strict amount plus ``leak`` times the rest of the offer; nothing is sold.
+    ``stock`` is what each origin already holds (zeros when the cap is measured on
+    inflows alone). Strict: after the quarter no origin's share of stock plus inflow
+    exceeds ``cap``; an origin already above it sells down the excess (returned as
+    ``divested``). Leaky: the strict amount plus ``leak`` times the rest of the offer;
+    nothing is sold.
     """
     if enforcement == "none" or cap >= 1.0:
         return offers.copy(), np.zeros_like(offers)
-    held = stock if basis == "stock" else np.zeros_like(offers)
+    held = stock
     position = cap_positions(held + offers, cap)
     if position is None:  # everyone fits under the cap
         return offers.copy(), np.zeros_like(offers)
@@ -98,11 +99,6 @@ def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray | None:
     if room <= 0.0:
         return np.minimum(wanted, ranked[-1])
     return np.zeros_like(wanted)  # too few origins: only an empty stock obeys the cap
-
-
-def herfindahl(shares: np.ndarray) -> float:
-    """Sum of squared shares: 1 for one partner, 1/n for n equal ones."""
-    return float(shares @ shares)
 
 
 def shares(values: np.ndarray) -> np.ndarray:

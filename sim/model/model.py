@@ -7,44 +7,20 @@ arithmetic over partners is in ``sim.model.economy``; decisions are in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from typing import Any
 
 import mesa
 import numpy as np
 
+from sim.metrics import raw_metrics
 from sim.model import economy
 from sim.model.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
-from sim.schema.events import Timeline
-from sim.schema.scenario import BASELINE, LEVELS, Scenario, load_scenario, validate
+from sim.model.timeline import Timeline
+from sim.schema.fields import LEVELS
+from sim.schema.scenario import BASELINE, Scenario, load_scenario, validate
 
-# What the DataCollector records each step (model attributes of the same names).
-SCALAR_METRICS = (
-    "export_revenue_bn_usd",
-    "fdi_stock_bn_usd",
-    "fdi_rejected_bn_usd",
-    "fdi_redirected_bn_usd",
-    "fdi_divested_bn_usd",
-    "active_pressure",
-    "pressure_cost_bn_usd",
-    "concessions",
-    "autonomy",
-    "alignment",
-    "western_alignment",
-    "cap_level",
-    "cap_on_stock",
-)
-VECTOR_METRICS = (
-    "export_share",
-    "import_share",
-    "fuel_share",
-    "fdi_share",
-    "fdi_inflow_share",
-    "level",
-    "attention",
-    "effective_leverage",
-)  # by partner
-COMMODITY_METRICS = ("exports_by_commodity", "commodity_to_china")  # by commodity
-RAW_METRICS = (*SCALAR_METRICS, *VECTOR_METRICS, *COMMODITY_METRICS)
 
 
 class BalanceModel(mesa.Model):
@@ -52,7 +28,7 @@ class BalanceModel(mesa.Model):
 
     Keyword arguments override the scenario (the calibrated baseline when
     ``config`` is None), so ``mesa.batch_run`` can vary them directly. ``metrics``
-    narrows what the DataCollector records (all of ``RAW_METRICS`` by default).
+    narrows what the DataCollector records (all raw metrics of ``sim.metrics`` by default).
     """
 
     def __init__(
@@ -85,12 +61,13 @@ class BalanceModel(mesa.Model):
             strategy,
         )
         super().__init__(rng=config.seed if rng is None else rng)
-        self.config = config
+        self.config = config  # the scenario as given; never changed
+        # The live settings: events change these (one copy per model, so runs that
+        # share a scenario object never see each other's events).
+        self.settings = config.model_copy(deep=True)
+        self._settings_version = 0
         self.start_year = config.start_year
         self.max_steps = config.steps
-        self.cap = config.investment.cap
-        self.pressure_cfg = config.pressure
-        self.diplomacy_cfg = config.diplomacy
         self.alignment = config.alignment.level
         self.event_log: list[str] = []
         self._setup_partners(config)
@@ -120,7 +97,7 @@ class BalanceModel(mesa.Model):
     def step(self) -> None:
         self.timeline.apply(self)  # scheduled events due this quarter
         self.alignment = min(
-            max(self.alignment + self.config.alignment.trend_per_year / 4.0, 0.0), 1.0
+            max(self.alignment + self.settings.alignment.trend_per_year / 4.0, 0.0), 1.0
         )
         self._move_prices()  # commodity prices: AR(1) shocks
         self._clear_trade()  # exports by CES shares, imports, revenue, costs
@@ -194,7 +171,7 @@ class BalanceModel(mesa.Model):
         self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
         self.exposure = np.zeros(n)
         self.effective_leverage = np.zeros(n)
-        self.setup_diplomacy(config.diplomacy)
+        self._derive_diplomacy()
 
     def _setup_trade(self, config: Scenario) -> None:
         goods = config.trade.commodities
@@ -207,7 +184,6 @@ class BalanceModel(mesa.Model):
         self.demand = np.array(
             [[p.demand.get(c, 0.0) for c in goods] for p in config.partners.values()]
         )
-        self.trade_cfg = config.trade
         # Supply is valued at delivered prices net of freight; what transit fees and
         # pressure take off that is revenue lost to Mongolia.
         self.freight_netback = np.maximum(1.0 - self.transport, economy.MIN_NETBACK)
@@ -233,7 +209,7 @@ class BalanceModel(mesa.Model):
     # --- submodels ---------------------------------------------------------------------
 
     def _relation(self) -> np.ndarray:
-        bonus = 1.0 + self.diplomacy_cfg.level_trade_bonus * self.level
+        bonus = 1.0 + self.settings.diplomacy.level_trade_bonus * self.level
         return self.base_relation * bonus * np.where(self.meetings_suspended, 0.8, 1.0)
 
     def _move_prices(self) -> None:
@@ -249,15 +225,15 @@ class BalanceModel(mesa.Model):
             self.demand,
             relation,
             back,
-            self.trade_cfg.relation_elasticity,
-            self.trade_cfg.cost_elasticity,
+            self.settings.trade.relation_elasticity,
+            self.settings.trade.cost_elasticity,
         )
         return alloc, (back / self.freight_netback) @ alloc
 
     def _clear_trade(self) -> None:
         growth = (
             self.fdi_stock_bn_usd / self.initial_fdi_total
-        ) ** self.config.investment.mining_supply_elasticity
+        ) ** self.settings.investment.mining_supply_elasticity
         supply = self.supply_base * (self.is_mining * (growth - 1.0) + 1.0)
         self.commodity_value = value = supply * np.exp(self.log_price) / 4.0
         if self._trade_inputs() != self._trade_key:
@@ -275,21 +251,17 @@ class BalanceModel(mesa.Model):
                 self.pressure_cost_bn_usd += cost
 
     def _trade_inputs(self) -> tuple:
-        """Everything the allocation depends on besides prices and supply."""
-        imports = self.trade_cfg.imports
+        """Everything the allocation and the offers depend on besides prices and supply:
+        the state that moves each quarter, and the settings' version (every change to
+        settings goes through a method above that bumps it)."""
         return (
             self.level.tobytes(),
             self.meetings_suspended.tobytes(),
             self.import_fee.tobytes(),
             self.surcharge.tobytes(),
             self.transit_fee.tobytes(),
-            self.transport.tobytes(),
             self.demand.tobytes(),
-            self.base_relation.tobytes(),
-            self.fdi_appetite.tobytes(),
-            imports.fuel_bn_usd,
-            imports.goods_bn_usd,
-            imports.refinery_substitution,
+            self._settings_version,
         )
 
     def _allocate_trade(self) -> None:
@@ -299,7 +271,7 @@ class BalanceModel(mesa.Model):
         self.allocation, self.revenue_factor = self._exports(
             self.import_fee, self.surcharge, relation
         )
-        imports = self.trade_cfg.imports
+        imports = self.settings.trade.imports
         self.fuel_imports = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
         self.fuel_share = economy.shares(self.fuel_supply * relation)
         goods_share = economy.shares(self.goods_supply * relation)
@@ -313,7 +285,7 @@ class BalanceModel(mesa.Model):
             / 4.0
             * self.investment_attention
             * relation
-            * (1.0 + self.diplomacy_cfg.level_investment_bonus * self.level)
+            * (1.0 + self.settings.diplomacy.level_investment_bonus * self.level)
         )
 
     def _episode_cost(self, episode: Episode) -> float:
@@ -331,15 +303,15 @@ class BalanceModel(mesa.Model):
         return max(lost, 0.0) + energy
 
     def _invest(self) -> None:
-        inv = self.config.investment
+        inv = self.settings.investment
         sigma = inv.offer_noise
         noise = self.rng.lognormal(-(sigma**2) / 2.0, sigma, self.n_partners)  # mean 1
         offers = self.offer_base * self.attention * noise
         stock = self.fdi_stock * (1.0 - inv.depreciation_per_year / 4.0)
-        cap = self.cap
+        cap = self.settings.investment.cap
         held = stock if cap.basis == "stock" else np.zeros_like(stock)
         accepted, divested = economy.screen_investment(
-            held, offers, cap.level, "stock", cap.enforcement, cap.leak
+            held, offers, cap.level, cap.enforcement, cap.leak
         )
         rejected = offers - accepted
         # Part of what was turned away is offered again by origins not at the cap.
@@ -349,7 +321,7 @@ class BalanceModel(mesa.Model):
             open_to = self.fdi_appetite * (rejected <= 1e-12)
             redirect = turned_away * inv.redirect_share * economy.shares(open_to)
             extra, _ = economy.screen_investment(
-                held + accepted - divested, redirect, cap.level, "stock", cap.enforcement, cap.leak
+                held + accepted - divested, redirect, cap.level, cap.enforcement, cap.leak
             )
             accepted = accepted + extra
             redirected = economy.total(extra)
@@ -364,7 +336,7 @@ class BalanceModel(mesa.Model):
 
     def _measure_dependence(self) -> None:
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
-        w = self.pressure_cfg.exposure
+        w = self.settings.pressure.exposure
         transit = (self.crosses @ self.export_share).tolist()
         debt_total = max(economy.total(self.debt_weight), 1e-12)
         exposure = [
@@ -385,74 +357,17 @@ class BalanceModel(mesa.Model):
         self.western_alignment = float(
             (self.level * self.attention) @ self.is_third / self.third_count
         )
-        self.autonomy_loss *= 1.0 - self.pressure_cfg.autonomy_recovery_per_year / 4.0
+        self.autonomy_loss *= 1.0 - self.settings.pressure.autonomy_recovery_per_year / 4.0
         self.autonomy = min(max(1.0 - max(pooled) - self.autonomy_loss, 0.0), 1.0)
 
-    # --- pressure episodes -------------------------------------------------------------
+    # --- pressure: what the neighbours' episodes add up to -------------------------------
 
-    def start_episode(self, neighbour: Neighbour, red_line: str) -> None:
-        """The neighbour applies its tools, scaled by its leverage; the other may back it."""
-        n, i = self.n_partners, neighbour.index
-        tools = neighbour.tools
-        scale = min(1.0, 2.0 * max(neighbour.leverage, neighbour.pressure_threshold))
-        episode = Episode(
-            neighbour=i,
-            red_line=red_line,
-            start_step=self.steps,
-            tools=[],
-            import_fee=np.zeros(n),
-            surcharge=np.zeros(n),
-            energy_markup=np.zeros(n),
-        )
-        if tools["import_fee"] > 0:
-            episode.import_fee[i] = tools["import_fee"] * scale
-            episode.tools.append("import fees")
-        if tools["transit_cost"] > 0:
-            episode.surcharge[i] = tools["transit_cost"] * scale
-            episode.tools.append("extra transit costs")
-        if tools["energy_supply"] > 0:
-            episode.energy_markup[i] = tools["energy_supply"] * scale
-            episode.tools.append("energy supply squeeze")
-        if tools["suspend_meetings"]:
-            episode.meetings_suspended = True
-            episode.tools.append("suspended high-level meetings")
-        if tools["debt_call"] > 0:
-            call = tools["debt_call"] * scale * economy.shares(self.debt_weight)[i]
-            episode.cost_bn_usd += call * self.annual_revenue
-            episode.tools.append("a debt call")
-        other = self.other_neighbour[i]
-        if self.rng.random() < self.alignment and tools["transit_cost"] > 0:
-            episode.backed_by = other
-            episode.surcharge[other] = self.alignment * tools["transit_cost"] * scale
-        neighbour.episode = episode
-        self._apply_pressure()
-        backed = f", backed by {self.partner_names[other]}" if episode.backed_by is not None else ""
-        self.log(
-            f"{neighbour.name} presses over {red_line.replace('_', ' ')}: "
-            f"{', '.join(episode.tools) or 'no tools'}{backed}"
-        )
+    def neighbour(self, partner_id: str) -> Neighbour:
+        return self.neighbours[[n.partner_id for n in self.neighbours].index(partner_id)]
 
-    def end_episode(self, neighbour: Neighbour, conceded: bool) -> None:
-        episode = neighbour.episode
-        episode.outcome = "conceded" if conceded else "resisted"
-        neighbour.episode = None
-        self._apply_pressure()
-        if conceded:
-            self.concessions += 1
-            self.autonomy_loss += self.pressure_cfg.concession_autonomy_cost
-            self.log(
-                f"Mongolia concedes to {neighbour.name} "
-                f"(episode cost {episode.cost_bn_usd:.2f} bn USD)"
-            )
-        else:
-            self.log(
-                f"{neighbour.name} lifts its pressure; Mongolia held out "
-                f"({episode.cost_bn_usd:.2f} bn USD)"
-            )
-        self.episodes_ended.append(episode)
-
-    def _apply_pressure(self) -> None:
-        """Current pressure arrays are the sum over active episodes."""
+    def aggregate_pressure(self) -> None:
+        """Current pressure arrays are the sum over active episodes (called by a neighbour
+        when it starts or ends one)."""
         self.import_fee[:] = 0.0
         self.surcharge[:] = 0.0
         self.energy_markup[:] = 0.0
@@ -466,11 +381,87 @@ class BalanceModel(mesa.Model):
                 self.energy_markup += ep.energy_markup
                 self.meetings_suspended[ep.neighbour] |= ep.meetings_suspended
 
+    def record_episode_end(self, neighbour: Neighbour, episode: Episode, conceded: bool) -> None:
+        """Count a finished episode; a concession costs Mongolia autonomy (P1)."""
+        if conceded:
+            self.concessions += 1
+            self.autonomy_loss += self.settings.pressure.concession_autonomy_cost
+            self.log(
+                f"Mongolia concedes to {neighbour.name} "
+                f"(episode cost {episode.cost_bn_usd:.2f} bn USD)"
+            )
+        else:
+            self.log(
+                f"{neighbour.name} lifts its pressure; Mongolia held out "
+                f"({episode.cost_bn_usd:.2f} bn USD)"
+            )
+        self.episodes_ended.append(episode)
+
+    # --- the narrow interface scheduled events act through (sim.model.timeline) --------
+
+    def _settings_changed(self) -> None:
+        """Anything the trade allocation or investment offers read has changed."""
+        self._settings_version += 1
+
+    def scale_demand(self, partner: int, commodity: int, factor: float) -> None:
+        self.demand[partner, commodity] *= factor
+
+    def add_transit_fees(self, fees: dict[int, float]) -> None:
+        """Add (or, negative, remove) transit fees by neighbour index; kept within [0, 1]."""
+        for i, fee in fees.items():
+            self.transit_fee[i] = min(max(self.transit_fee[i] + fee, 0.0), 1.0)
+
+    def shock_prices(self, commodities: list[int], factor: float) -> None:
+        """Multiply export prices; the shock fades with each price's persistence."""
+        self.log_price[commodities] += math.log(factor)
+
+    def change_cap(self, changes: dict[str, Any]) -> None:
+        cap = self.settings.investment.cap
+        self.settings.investment.cap = cap.model_copy(update=changes)
+
+    def raise_partnership(self, index: int, level: int, reason: str) -> None:
+        """A scheduled step up the ladder, whatever diplomacy did (it may pass max_level)."""
+        self.max_level[index] = max(int(self.max_level[index]), level)
+        self.set_level(index, level, reason=reason)
+
+    def add_debt_weight(self, index: int, weight: float) -> None:
+        self.debt_weight[index] += weight
+
+    def set_debt_weight(self, index: int, weight: float) -> None:
+        self.debt_weight[index] = weight
+
+    def change_alignment(self, level: float | None, trend_per_year: float | None) -> None:
+        if level is not None:
+            self.alignment = level
+        if trend_per_year is not None:
+            self.settings.alignment.trend_per_year = trend_per_year
+
+    def set_attention(self, index: int, attention: float) -> None:
+        self.attention[index] = attention
+
+    def change_diplomacy(self, changes: dict[str, Any]) -> None:
+        diplomacy = self.settings.diplomacy
+        self.settings.diplomacy = diplomacy.model_copy(update=changes)
+        self.mongolia.strategy = self.settings.diplomacy.strategy
+        self._derive_diplomacy()
+
+    def bring_refinery_on_line(self, substitution: float) -> None:
+        """F7: domestic refining replaces a share of fuel imports. Fuel imports shrink, and
+        so does the energy term of each neighbour's exposure: a supplier's share of imports
+        matters in proportion to how much fuel is imported."""
+        imports = self.settings.trade.imports
+        before = imports.refinery_substitution
+        share = max(before, substitution)
+        imports.refinery_substitution = share
+        weights = self.settings.pressure.exposure
+        weights.energy = weights.energy * (1.0 - share) / max(1.0 - before, 1e-9)
+        self._settings_changed()
+
     # --- partnership ladder ------------------------------------------------------------
 
-    def setup_diplomacy(self, cfg) -> None:
-        """Per-partner constants of the diplomacy settings (call again if they change)."""
-        self.diplomacy_cfg = cfg
+    def _derive_diplomacy(self) -> None:
+        """Per-partner constants of the diplomacy settings (again whenever they change)."""
+        cfg = self.settings.diplomacy
         # Attention moves only for third neighbours; others keep 1 (they never look away).
         self.attention_retention = np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1)
         self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
@@ -482,14 +473,14 @@ class BalanceModel(mesa.Model):
         self.upgrade_needed = np.where(
             self.level < self.max_level, cfg.upgrade_threshold * (self.level + 1.0), np.inf
         )
-        self._trade_key = None  # offers depend on these settings: recompute next quarter
+        self._settings_changed()  # offers depend on these settings
 
     def set_level(self, index: int, level: int, reason: str) -> None:
         """Move a partner on the ladder (by diplomacy or by a scheduled event)."""
         self.level[index] = level
         self.engagement[index] = 0.0
         self.upgrade_needed[index] = (
-            self.diplomacy_cfg.upgrade_threshold * (level + 1.0)
+            self.settings.diplomacy.upgrade_threshold * (level + 1.0)
             if level < self.max_level[index]
             else np.inf
         )
@@ -525,15 +516,15 @@ class BalanceModel(mesa.Model):
     @property
     def cap_level(self) -> float:
         """The cap in force (events may change it); 1 when enforcement is 'none'."""
-        return 1.0 if self.cap.enforcement == "none" else self.cap.level
+        return (
+            1.0
+            if self.settings.investment.cap.enforcement == "none"
+            else self.settings.investment.cap.level
+        )
 
     @property
     def cap_on_stock(self) -> bool:
-        return self.cap.basis == "stock"
-
-    def cap_basis_share(self) -> np.ndarray:
-        """Each origin's share of what the cap is measured on."""
-        return self.fdi_share if self.cap.basis == "stock" else self.fdi_inflow_share
+        return self.settings.investment.cap.basis == "stock"
 
 
 def _with_overrides(
@@ -573,12 +564,14 @@ def _with_overrides(
 
 
 def _reporters(metrics: Iterable[str] | None) -> dict[str, str]:
-    """Raw state by attribute name (Mesa copies each); sim.metrics derives the rest.
-    A subset records less (a sweep keeps only its outputs); unknown names are errors."""
+    """Raw state by attribute name (Mesa copies each); sim.metrics declares which and
+    derives the rest. A subset records less (a sweep keeps only its outputs); unknown names
+    are errors."""
+    recorded = raw_metrics()
     if metrics is None:
-        return {name: name for name in RAW_METRICS}
+        return {name: name for name in recorded}
     wanted = list(metrics)
-    unknown = sorted(set(wanted) - set(RAW_METRICS))
+    unknown = sorted(set(wanted) - set(recorded))
     if unknown or not wanted:
-        raise ValueError(f"metrics: unknown {unknown} or none; expected some of {RAW_METRICS}")
-    return {name: name for name in RAW_METRICS if name in wanted}
+        raise ValueError(f"metrics: unknown {unknown} or none; expected some of {recorded}")
+    return {name: name for name in recorded if name in wanted}

@@ -56,7 +56,9 @@ def read_toml(path: str | Path, what: str = "scenario file") -> dict:
             path, "", f"bytes that are not UTF-8 text (at byte {exc.start})", "a UTF-8 text file"
         ) from None
     except OSError as exc:
-        raise ScenarioError(path, "", f"cannot read it ({exc.strerror})", "a readable file") from None
+        raise ScenarioError(
+            path, "", f"cannot read it ({exc.strerror})", "a readable file"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -8,40 +8,32 @@ the file, the key path, what was found and what was expected.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
-if TYPE_CHECKING:  # defined in sim.schema.events, which builds on the tables below
-    from sim.schema.events import Event
+from sim.schema.base import ScenarioError, Strict, close_match, read_toml, set_path
+from sim.schema.events import Event, check_events, explain_error
+from sim.schema.fields import LEVELS, Fraction, Level, NonNegative
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 BASELINE = SCENARIO_DIR / "baseline.toml"
 
-LEVELS = ("initial", "extended", "comprehensive", "strategic", "comprehensive_strategic")
-Level = Literal["initial", "extended", "comprehensive", "strategic", "comprehensive_strategic"]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-
-
-class ScenarioError(Exception):
-    """A scenario problem a user can fix: file, key path, found, expected."""
-
-    def __init__(self, file: str | Path, key: str, found: str, expected: str) -> None:
-        self.file, self.key, self.found, self.expected = str(file), key, found, expected
-        where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {found}; expected {expected}")
-
-
-class Strict(BaseModel):
-    """Base for every table: unknown keys are errors, never silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+__all__ = [
+    "BASELINE",
+    "LEVELS",
+    "SCENARIO_DIR",
+    "Scenario",
+    "ScenarioError",
+    "Strict",
+    "load_scenario",
+    "parse_override",
+    "validate",
+]
 
 
 # --- investment -------------------------------------------------------------------------
@@ -279,7 +271,7 @@ def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     data, origin = _read_chain(path, ())
     for text in overrides:
         key, value = parse_override(text)
-        _set_path(data, key.split("."), value)
+        set_path(data, key, value)
         origin[tuple(key.split("."))] = f"--set {text}"
     return validate(data, path, origin)
 
@@ -317,28 +309,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _read_toml(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "file not found", "an existing scenario file") from None
-    except OSError as exc:
-        raise ScenarioError(
-            path, "", f"cannot read it ({exc.strerror})", "a readable file"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"invalid TOML: {exc}", "valid TOML") from None
-
-
 def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[tuple, str]]:
     """Read ``path`` and everything it extends; return merged data and key origins."""
     resolved = path.resolve()
     if resolved in chain:
         names = " -> ".join(str(p) for p in (*chain, resolved))
         raise ScenarioError(path, "extends", f"a cycle: {names}", "a chain without cycles")
-    data = _read_toml(path)
+    data = read_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
         base, origin = {}, {}
@@ -387,16 +364,6 @@ def _mark(table: dict, origin: dict, source: str, prefix: tuple) -> None:
             _mark(value, origin, source, (*prefix, key))
 
 
-def _set_path(data: dict, keys: list[str], value: Any) -> None:
-    node = data
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = node[key] = {}
-        node = child
-    node[keys[-1]] = value
-
-
 def _source_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
     """The file (or --set) that wrote the key at ``loc`` or, failing that, its table."""
     below = {src for key, src in origin.items() if key[: len(loc)] == loc}
@@ -417,13 +384,10 @@ def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -
     source = _source_of(loc, origin, str(path))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     if loc[:1] == ("events",):
-        from sim.schema.events import explain_error
-
         return explain_error(err, loc, source, more, errors)
     if err["type"] == "extra_forbidden":
         known = _known_keys(loc[:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = close_match(loc[-1], known)
         listed = ", ".join(known) if known else "nothing here"
         return ScenarioError(
             source, key, f"unknown key '{loc[-1]}'{hint}", f"one of: {listed}{more}"
@@ -547,8 +511,7 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
             )
         for good in partner.demand:
             if good not in commodities:
-                close = difflib.get_close_matches(good, list(commodities), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else ""
+                hint = close_match(good, commodities)
                 raise ScenarioError(
                     path,
                     f"partners.{pid}.demand.{good}",
@@ -577,8 +540,6 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
                 "no partner demands it",
                 "demand for every commodity from at least one partner",
             )
-    from sim.schema.events import check_events
-
     check_events(scenario, path)
 
 
