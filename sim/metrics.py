@@ -1,67 +1,349 @@
-"""Turning a run into tables: the per-step frame and the summary metrics.
+"""The metric registry: every indicator of a run, declared once.
 
-The per-step frame is wide (one row per step, one column per metric, vector
-metrics spread as ``metric.partner``); ``long_frame`` melts it into the tidy
-long form (step, year, quarter, metric, partner, value).
+Each ``Metric`` says what it is (name, label, unit), where it comes from (``kind``:
+recorded raw each step, derived per step after the run, or a summary over the run),
+what it needs and how it is computed. The DataCollector's reporters, the per-step
+table, the summaries, the run table's labels, plot titles, a sweep's allowed outputs
+and ``metrics_needed`` all read ``REGISTRY``: a new indicator is one new entry.
+
+Raw metrics are model attributes of the same name (Mesa copies each every step).
+Derived metrics are computed after the run from the recorded arrays, over all steps at
+once: the same numbers as collecting them, at a fraction of the per-step cost
+(``benchmarks/bench_run.py``). This module knows nothing of ``BalanceModel`` beyond
+the few attributes in ``Run``, so the model can import the registry without a cycle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-import mesa
 import numpy as np
 import pandas as pd
 
-from sim.model.model import (
-    COMMODITY_METRICS,
-    RAW_METRICS,
-    SCALAR_METRICS,
-    VECTOR_METRICS,
-    BalanceModel,
+Kind = Literal["raw", "derived", "summary"]
+By = Literal["step", "partner", "commodity"]  # one value per step, or one per partner / good
+How = Literal["mean", "sum", "last", "max", "nonzero"]
+
+INDEX_COLUMNS = ("step", "year", "quarter")  # the per-step table's index, not metrics
+WHOLE_UNITS = ("quarters", "count")  # shown without decimals
+
+
+class Statics(Protocol):
+    """What a derivation may know of the model besides the records: who is who."""
+
+    partner_ids: list[str]
+    commodity_names: list[str]
+    is_third: np.ndarray
+    is_mining: np.ndarray
+    CHINA: int
+    RUSSIA: int
+
+
+class Run(Statics, Protocol):
+    """A finished model, as far as turning it into tables goes."""
+
+    start_year: int
+    datacollector: Any
+
+
+Derive = Callable[[Mapping[str, np.ndarray], Statics], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One indicator. ``needs``: the metrics it is computed from (raw or derived for a
+    derived metric, the base of ``of`` for a summary); ``derive`` maps the recorded arrays
+    (steps first, then partners or goods) and the model's statics to the per-step values;
+    a summary reduces the per-step column ``of`` over the steps after the start by ``how``
+    ("nonzero": the number of steps with a positive value)."""
+
+    name: str
+    label: str  # human words; a by-partner label reads after the partner ("China's ...")
+    unit: str = ""  # "" for shares and indices
+    kind: Kind = "raw"
+    by: By = "step"
+    needs: tuple[str, ...] = ()
+    derive: Derive | None = None
+    of: str = ""
+    how: How | None = None
+
+    @property
+    def whole(self) -> bool:
+        """Counts (quarters, concessions) print as whole numbers."""
+        return self.unit in WHOLE_UNITS
+
+
+def raw(name: str, label: str, unit: str = "", by: By = "step") -> Metric:
+    """Recorded each step from the model attribute ``name``."""
+    return Metric(name, label, unit, "raw", by)
+
+
+def derived(
+    name: str, label: str, needs: tuple[str, ...], derive: Derive, unit: str = "", by: By = "step"
+) -> Metric:
+    """Computed after the run from recorded arrays (all steps at once)."""
+    return Metric(name, label, unit, "derived", by, needs, derive)
+
+
+def summary(name: str, label: str, of: str, how: How, unit: str = "") -> Metric:
+    """One number per run: the per-step column ``of`` reduced by ``how``."""
+    return Metric(name, label, unit, "summary", "step", (of.split(".", 1)[0],), None, of, how)
+
+
+def _hhi(share: str) -> Derive:
+    return lambda a, s: (a[share] ** 2).sum(axis=1)
+
+
+def _cap_breaches(a: Mapping[str, np.ndarray], s: Statics) -> np.ndarray:
+    """Origins above the cap on its basis (the stock, or this quarter's inflows)."""
+    on_stock = a["cap_on_stock"].astype(bool)[:, None]
+    basis = np.where(on_stock, a["fdi_share"], a["fdi_inflow_share"])
+    return (basis > a["cap_level"][:, None] + 1e-9).sum(axis=1)
+
+
+def _mining_share(a: Mapping[str, np.ndarray], s: Statics) -> np.ndarray:
+    goods = a["exports_by_commodity"]
+    return goods[:, s.is_mining].sum(axis=1) / goods.sum(axis=1)
+
+
+QUARTERLY = "bn USD per quarter"
+
+METRICS: tuple[Metric, ...] = (
+    # --- raw, one value per step (model attributes) ----------------------------------
+    raw("export_revenue_bn_usd", "export revenue", QUARTERLY),
+    raw("fdi_stock_bn_usd", "FDI stock", "bn USD"),
+    raw("fdi_rejected_bn_usd", "FDI rejected by the cap", QUARTERLY),
+    raw("fdi_redirected_bn_usd", "FDI redirected to other origins", QUARTERLY),
+    raw("fdi_divested_bn_usd", "FDI divested under a strict cap", QUARTERLY),
+    raw("active_pressure", "pressure episodes under way", "count"),
+    raw("pressure_cost_bn_usd", "cost of neighbour pressure", QUARTERLY),
+    raw("concessions", "concessions so far", "count"),
+    raw("autonomy", "autonomy index"),
+    raw("alignment", "Sino-Russian alignment"),
+    raw("western_alignment", "alignment with the third neighbours"),
+    raw("cap_level", "investment cap (largest share of one origin)"),
+    raw("cap_on_stock", "cap applies to the stock (1) or to inflows (0)"),
+    # --- raw, by partner ---------------------------------------------------------------
+    raw("export_share", "share of exports", by="partner"),
+    raw("import_share", "share of imports", by="partner"),
+    raw("fuel_share", "share of fuel imports", by="partner"),
+    raw("fdi_share", "share of the FDI stock", by="partner"),
+    raw("fdi_inflow_share", "share of FDI inflows", by="partner"),
+    raw("level", "partnership level (0 to 4)", by="partner"),
+    raw("attention", "attention to Mongolia", by="partner"),
+    raw("effective_leverage", "effective leverage", by="partner"),
+    # --- raw, by commodity -------------------------------------------------------------
+    raw("exports_by_commodity", "exports", QUARTERLY, by="commodity"),
+    raw("commodity_to_china", "exports to China", QUARTERLY, by="commodity"),
+    # --- derived after the run ---------------------------------------------------------
+    derived(
+        "export_hhi", "export concentration, Herfindahl", ("export_share",), _hhi("export_share")
+    ),
+    derived(
+        "import_hhi", "import concentration, Herfindahl", ("import_share",), _hhi("import_share")
+    ),
+    derived("fdi_hhi", "FDI concentration, Herfindahl", ("fdi_share",), _hhi("fdi_share")),
+    derived(
+        "largest_fdi_share",
+        "largest FDI share of one origin",
+        ("fdi_share",),
+        lambda a, s: a["fdi_share"].max(axis=1),
+    ),
+    derived(
+        "cap_breaches",
+        "origins over the cap",
+        ("fdi_share", "fdi_inflow_share", "cap_level", "cap_on_stock"),
+        _cap_breaches,
+        "count",
+    ),
+    derived(
+        "third_neighbour_export_share",
+        "third neighbours' share of exports",
+        ("export_share",),
+        lambda a, s: a["export_share"][:, s.is_third].sum(axis=1),
+    ),
+    derived(
+        "third_neighbour_fdi_share",
+        "third neighbours' share of the FDI stock",
+        ("fdi_share",),
+        lambda a, s: a["fdi_share"][:, s.is_third].sum(axis=1),
+    ),
+    derived(
+        "mining_export_share",
+        "mining's share of exports",
+        ("exports_by_commodity",),
+        _mining_share,
+    ),
+    derived(
+        "leverage_china",
+        "China's effective leverage",
+        ("effective_leverage",),
+        lambda a, s: a["effective_leverage"][:, s.CHINA],
+    ),
+    derived(
+        "leverage_russia",
+        "Russia's effective leverage",
+        ("effective_leverage",),
+        lambda a, s: a["effective_leverage"][:, s.RUSSIA],
+    ),
+    derived(
+        "china_commodity_share",
+        "China's share of exports",
+        ("commodity_to_china", "exports_by_commodity"),
+        lambda a, s: a["commodity_to_china"] / np.maximum(a["exports_by_commodity"], 1e-300),
+        by="commodity",
+    ),
+    # --- summaries over the run (steps after the initial state); this order is the
+    # order of the columns of replications.csv and of a sweep's runs table -------------
+    summary(
+        "china_export_share_mean", "China's share of exports (mean)", "export_share.china", "mean"
+    ),
+    summary(
+        "russia_export_share_mean",
+        "Russia's share of exports (mean)",
+        "export_share.russia",
+        "mean",
+    ),
+    summary(
+        "third_neighbour_export_share_mean",
+        "third neighbours' share of exports (mean)",
+        "third_neighbour_export_share",
+        "mean",
+    ),
+    summary("export_hhi_mean", "export concentration, Herfindahl (mean)", "export_hhi", "mean"),
+    summary(
+        "export_revenue_bn_usd_total",
+        "export revenue, bn USD (total)",
+        "export_revenue_bn_usd",
+        "sum",
+        "bn USD",
+    ),
+    summary(
+        "china_fdi_share_final", "China's share of the FDI stock (final)", "fdi_share.china", "last"
+    ),
+    summary(
+        "largest_fdi_share_max", "largest FDI share of one origin (max)", "largest_fdi_share", "max"
+    ),
+    summary(
+        "largest_fdi_share_final",
+        "largest FDI share of one origin (final)",
+        "largest_fdi_share",
+        "last",
+    ),
+    summary(
+        "third_neighbour_fdi_share_final",
+        "third neighbours' share of FDI (final)",
+        "third_neighbour_fdi_share",
+        "last",
+    ),
+    summary(
+        "fdi_stock_bn_usd_final", "FDI stock, bn USD (final)", "fdi_stock_bn_usd", "last", "bn USD"
+    ),
+    summary(
+        "cap_breach_quarters",
+        "quarters with an origin over the cap",
+        "cap_breaches",
+        "nonzero",
+        "quarters",
+    ),
+    summary(
+        "fdi_rejected_bn_usd_total",
+        "FDI rejected by the cap, bn USD (total)",
+        "fdi_rejected_bn_usd",
+        "sum",
+        "bn USD",
+    ),
+    summary(
+        "fdi_redirected_bn_usd_total",
+        "FDI redirected to other origins, bn USD (total)",
+        "fdi_redirected_bn_usd",
+        "sum",
+        "bn USD",
+    ),
+    summary(
+        "pressure_quarters",
+        "quarters under neighbour pressure",
+        "active_pressure",
+        "nonzero",
+        "quarters",
+    ),
+    summary(
+        "pressure_cost_bn_usd_total",
+        "cost of pressure, bn USD (total)",
+        "pressure_cost_bn_usd",
+        "sum",
+        "bn USD",
+    ),
+    summary("concessions", "concessions", "concessions", "last", "count"),
+    summary("autonomy_mean", "autonomy index (mean)", "autonomy", "mean"),
+    summary("autonomy_final", "autonomy index (final)", "autonomy", "last"),
+    summary("leverage_china_mean", "China's effective leverage (mean)", "leverage_china", "mean"),
+    summary(
+        "leverage_russia_mean", "Russia's effective leverage (mean)", "leverage_russia", "mean"
+    ),
 )
-from sim.schema.scenario import Scenario
 
-# Summary metrics: name -> (column of the wide frame, how it is reduced over the run).
-SUMMARY_METRICS = {
-    "china_export_share_mean": ("export_share.china", "mean"),
-    "russia_export_share_mean": ("export_share.russia", "mean"),
-    "third_neighbour_export_share_mean": ("third_neighbour_export_share", "mean"),
-    "export_hhi_mean": ("export_hhi", "mean"),
-    "export_revenue_bn_usd_total": ("export_revenue_bn_usd", "sum"),
-    "china_fdi_share_final": ("fdi_share.china", "last"),
-    "largest_fdi_share_max": ("largest_fdi_share", "max"),
-    "largest_fdi_share_final": ("largest_fdi_share", "last"),
-    "third_neighbour_fdi_share_final": ("third_neighbour_fdi_share", "last"),
-    "fdi_stock_bn_usd_final": ("fdi_stock_bn_usd", "last"),
-    "cap_breach_quarters": ("cap_breaches", "nonzero"),
-    "fdi_rejected_bn_usd_total": ("fdi_rejected_bn_usd", "sum"),
-    "fdi_redirected_bn_usd_total": ("fdi_redirected_bn_usd", "sum"),
-    "pressure_quarters": ("active_pressure", "nonzero"),
-    "pressure_cost_bn_usd_total": ("pressure_cost_bn_usd", "sum"),
-    "concessions": ("concessions", "last"),
-    "autonomy_mean": ("autonomy", "mean"),
-    "autonomy_final": ("autonomy", "last"),
-    "leverage_china_mean": ("leverage_china", "mean"),
-    "leverage_russia_mean": ("leverage_russia", "mean"),
+# Raw and derived names share one namespace (per-step columns); a summary may share a
+# raw metric's name ("concessions"), so summaries have their own.
+REGISTRY: dict[str, Metric] = {m.name: m for m in METRICS if m.kind != "summary"}
+SUMMARIES: dict[str, Metric] = {m.name: m for m in METRICS if m.kind == "summary"}
+
+_REDUCE: dict[str | None, Callable[[np.ndarray], Any]] = {
+    "mean": lambda v: v.mean(),
+    "sum": lambda v: v.sum(),
+    "max": lambda v: v.max(),
+    "last": lambda v: v[-1],
+    "nonzero": lambda v: np.count_nonzero(v > 0),
 }
 
 
-# Indicators derived after the run -> the raw metrics (DataCollector records) they need.
-DERIVED_FROM = {
-    "export_hhi": ("export_share",),
-    "import_hhi": ("import_share",),
-    "fdi_hhi": ("fdi_share",),
-    "largest_fdi_share": ("fdi_share",),
-    "cap_breaches": ("fdi_share", "fdi_inflow_share", "cap_level", "cap_on_stock"),
-    "third_neighbour_export_share": ("export_share",),
-    "third_neighbour_fdi_share": ("fdi_share",),
-    "mining_export_share": ("exports_by_commodity",),
-    "leverage_china": ("effective_leverage",),
-    "leverage_russia": ("effective_leverage",),
-    "china_commodity_share": ("commodity_to_china", "exports_by_commodity"),
-}
+# --- views of the registry ------------------------------------------------------------
+
+
+def raw_metrics(by: By | None = None) -> tuple[str, ...]:
+    """Names the DataCollector records (model attributes), in registry order."""
+    return tuple(
+        m.name for m in REGISTRY.values() if m.kind == "raw" and (by is None or m.by == by)
+    )
+
+
+def summary_metrics() -> tuple[str, ...]:
+    """Every summary metric, in the order of the summary tables' columns."""
+    return tuple(SUMMARIES)
+
+
+def summary_label(name: str) -> str:
+    return SUMMARIES[name].label if name in SUMMARIES else name
+
+
+def format_value(name: str, value: float, width: int = 12) -> str:
+    """A summary value as the tables show it: counts whole, the rest to 3 decimals."""
+    whole = name in SUMMARIES and SUMMARIES[name].whole
+    return f"{value:>{width}.0f}" if whole else f"{value:>{width}.3f}"
+
+
+def column_title(column: str) -> str:
+    """Human title of a per-step column: "China's share of exports", "Export revenue (bn
+    USD per quarter)", "Exports: coal (bn USD per quarter)"."""
+    base, _, key = column.partition(".")
+    metric = REGISTRY[base]
+    text = metric.label
+    if key and metric.by == "partner":
+        partner = key.replace("_", " ").title()
+        text = f"{partner}'{'' if partner.endswith('s') else 's'} {text}"
+    elif key:
+        text = f"{text}: {key.replace('_', ' ')}"
+    text = text[0].upper() + text[1:]
+    return f"{text} ({metric.unit})" if metric.unit else text
+
+
+def _raw_needs(name: str) -> set[str]:
+    metric = REGISTRY[name]
+    if metric.kind == "raw":
+        return {name}
+    return set().union(*(_raw_needs(need) for need in metric.needs))
 
 
 def metrics_needed(columns: Iterable[str]) -> tuple[str, ...]:
@@ -70,95 +352,67 @@ def metrics_needed(columns: Iterable[str]) -> tuple[str, ...]:
     needed: set[str] = set()
     for column in columns:
         base = column.split(".", 1)[0]
-        if base in RAW_METRICS:
-            needed.add(base)
-        elif base in DERIVED_FROM:
-            needed.update(DERIVED_FROM[base])
-        elif base not in ("step", "year", "quarter"):
+        if base in REGISTRY:
+            needed |= _raw_needs(base)
+        elif base not in INDEX_COLUMNS:
             raise KeyError(f"unknown per-step column {column!r}")
-    return tuple(name for name in RAW_METRICS if name in needed)
+    return tuple(name for name in raw_metrics() if name in needed)
 
 
 def summary_columns(names: Iterable[str]) -> list[str]:
     """The per-step columns these summary metrics reduce."""
-    return [SUMMARY_METRICS[name][0] for name in names]
+    return [SUMMARIES[name].of for name in names]
 
 
-def run_columns(model: BalanceModel) -> dict[str, np.ndarray]:
-    """Every per-step column as a numpy array: the DataCollector's records, vectors spread
-    into ``metric.partner`` columns, plus the indicators derived from them (concentration,
-    cap breaches, group shares) where the model recorded what they need. Derived after the
-    run, not collected, because arithmetic over all steps at once is much cheaper."""
-    raw = model.datacollector.model_vars
-    steps = np.arange(len(next(iter(raw.values()))))
+# --- from a finished run to tables ------------------------------------------------------
+
+
+# The column order of the per-step table (steps.csv).
+_COLUMN_ORDER: tuple[tuple[Kind, By], ...] = (
+    ("raw", "step"),
+    ("derived", "step"),
+    ("raw", "partner"),
+    ("raw", "commodity"),
+    ("derived", "partner"),
+    ("derived", "commodity"),
+)
+
+
+def _spread(name: str, values: np.ndarray, by: By, run: Statics) -> dict[str, np.ndarray]:
+    if by == "step":
+        return {name: values}
+    keys = run.partner_ids if by == "partner" else run.commodity_names
+    return {f"{name}.{key}": values[:, i] for i, key in enumerate(keys)}
+
+
+def run_columns(model: Run) -> dict[str, np.ndarray]:
+    """Every per-step column as a numpy array: the DataCollector's records (vectors spread
+    into ``metric.partner`` / ``metric.good`` columns) and every derived metric whose needs
+    were recorded (``_COLUMN_ORDER``)."""
+    records = model.datacollector.model_vars
+    arrays = {
+        name: np.asarray(records[name], dtype=float) for name in raw_metrics() if name in records
+    }
+    steps = np.arange(len(next(iter(records.values()))))
     columns: dict[str, np.ndarray] = {
         "step": steps,
         "year": model.start_year + np.maximum(steps - 1, 0) // 4,
         "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
     }
-    columns.update(
-        {name: np.asarray(raw[name], dtype=float) for name in SCALAR_METRICS if name in raw}
-    )
-    blocks = {
-        name: np.asarray(raw[name], dtype=float)
-        for name in (*VECTOR_METRICS, *COMMODITY_METRICS)
-        if name in raw
-    }
-
-    def basis_of_cap() -> np.ndarray:
-        on_stock = columns["cap_on_stock"].astype(bool)[:, None]
-        return np.where(on_stock, blocks["fdi_share"], blocks["fdi_inflow_share"])
-
-    def by_good() -> np.ndarray:
-        return blocks["exports_by_commodity"]
-
-    derive = {
-        "export_hhi": lambda: (blocks["export_share"] ** 2).sum(axis=1),
-        "import_hhi": lambda: (blocks["import_share"] ** 2).sum(axis=1),
-        "fdi_hhi": lambda: (blocks["fdi_share"] ** 2).sum(axis=1),
-        "largest_fdi_share": lambda: blocks["fdi_share"].max(axis=1),
-        "cap_breaches": lambda: (basis_of_cap() > columns["cap_level"][:, None] + 1e-9).sum(axis=1),
-        "third_neighbour_export_share": lambda: blocks["export_share"][:, model.is_third].sum(
-            axis=1
-        ),
-        "third_neighbour_fdi_share": lambda: blocks["fdi_share"][:, model.is_third].sum(axis=1),
-        "mining_export_share": lambda: (
-            by_good()[:, model.is_mining].sum(axis=1) / by_good().sum(axis=1)
-        ),
-        "leverage_china": lambda: blocks["effective_leverage"][:, model.CHINA],
-        "leverage_russia": lambda: blocks["effective_leverage"][:, model.RUSSIA],
-    }
-    for name, compute in derive.items():
-        if all(needed in raw for needed in DERIVED_FROM[name]):
-            columns[name] = compute()
-    for name in VECTOR_METRICS:
-        if name in blocks:
-            for i, partner in enumerate(model.partner_ids):
-                columns[f"{name}.{partner}"] = blocks[name][:, i]
-    for name in COMMODITY_METRICS:
-        if name in blocks:
-            for i, good in enumerate(model.commodity_names):
-                columns[f"{name}.{good}"] = blocks[name][:, i]
-    if all(needed in raw for needed in DERIVED_FROM["china_commodity_share"]):
-        china = blocks["commodity_to_china"] / np.maximum(by_good(), 1e-300)
-        for i, good in enumerate(model.commodity_names):
-            columns[f"china_commodity_share.{good}"] = china[:, i]
+    values = dict(arrays)
+    for m in REGISTRY.values():  # in registry order: a derivation may use an earlier one
+        if m.derive is not None and all(need in values for need in m.needs):
+            values[m.name] = m.derive(values, model)
+    for kind, by in _COLUMN_ORDER:
+        for m in REGISTRY.values():
+            if m.kind == kind and m.by == by and m.name in values:
+                columns.update(_spread(m.name, values[m.name], by, model))
     return columns
 
 
-def model_frame(model: BalanceModel) -> pd.DataFrame:
+def model_frame(model: Run) -> pd.DataFrame:
     """The per-step table of a run, wide (as written to ``steps.csv``)."""
     return pd.DataFrame(run_columns(model))
-
-
-def long_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tidy form: one row per step and metric (and partner or commodity, if any)."""
-    ids = ["step", "year", "quarter"]
-    long = frame.melt(id_vars=ids, var_name="metric", value_name="value")
-    split = long["metric"].str.split(".", n=1, expand=True)
-    long["metric"] = split[0]
-    long["partner"] = split[1] if split.shape[1] > 1 else None
-    return long[[*ids, "metric", "partner", "value"]]
 
 
 def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, float]:
@@ -166,55 +420,8 @@ def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None) -> d
     frame or straight from ``run_columns`` (no DataFrame needed); all of them, or ``names``."""
     after_start = np.asarray(table["step"]) > 0
     out = {}
-    for name in SUMMARY_METRICS if names is None else names:
-        column, how = SUMMARY_METRICS[name]
-        series = np.asarray(table[column], dtype=float)[after_start]
-        if how == "nonzero":
-            value = np.count_nonzero(series > 0)
-        elif how == "last":
-            value = series[-1]
-        else:
-            value = getattr(series, how)()
-        out[name] = float(value)
+    for name in SUMMARIES if names is None else names:
+        metric = SUMMARIES[name]
+        series = np.asarray(table[metric.of], dtype=float)[after_start]
+        out[name] = float(_REDUCE[metric.how](series))
     return out
-
-
-def simulate(
-    config: Scenario, seed: int | None = None, steps: int | None = None, progress=None
-) -> tuple[BalanceModel, pd.DataFrame]:
-    """Run one model to the end; ``progress`` is called once per step if given."""
-    model = run_model(config, seed, steps, progress)
-    return model, model_frame(model)
-
-
-def run_model(
-    config: Scenario,
-    seed: int | None = None,
-    steps: int | None = None,
-    progress=None,
-    metrics: Iterable[str] | None = None,
-) -> BalanceModel:
-    """Build and run one model, then let Mesa forget it (see ``_release``). ``metrics``:
-    the raw metrics to record (all by default; see ``metrics_needed``)."""
-    model = BalanceModel(config, rng=config.seed if seed is None else seed, metrics=metrics)
-    for _ in range(config.steps if steps is None else steps):
-        model.step()
-        if progress is not None:
-            progress()
-    _release(model)
-    return model
-
-
-def run_summary(config: Scenario, seed: int) -> dict[str, float]:
-    """Summary metrics of one seeded run: the unit of work of replications and sweeps."""
-    return summarize(run_columns(run_model(config, seed)))
-
-
-def _release(model: BalanceModel) -> None:
-    """Let a finished model be freed. Mesa 3.3's Agent keeps a class-level id counter per
-    model (``Agent._ids``, keyed by the model) that holds every model a process ever built:
-    about 0.5 MB per 140-quarter run, without bound in replications and sweeps. Mesa 3.5
-    has no such table and this does nothing there."""
-    ids = vars(mesa.Agent).get("_ids")
-    if isinstance(ids, dict):
-        ids.pop(model, None)

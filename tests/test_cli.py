@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 from sim.cli import output
-from sim.metrics import simulate
+from sim.model.run import simulate
 from sim.schema.scenario import load_scenario
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.model.run import simulate
 from sim.model.model import BalanceModel
+from sim.model.run import simulate
 from sim.model.timeline import Timeline
 from sim.schema.events import KIND_NAMES
 from sim.schema.scenario import LEVELS, ScenarioError, load_scenario, validate

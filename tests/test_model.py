@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.metrics import model_frame
-from sim.model.run import simulate
 from sim.model.economy import screen_investment
 from sim.model.model import BalanceModel
+from sim.model.run import simulate
 from sim.schema.scenario import BASELINE, load_scenario
 
 SHARES = ("export_share", "import_share", "fuel_share", "fdi_share")

@@ -138,7 +138,7 @@ fdi_stock_bn_usd = 0.1
 demand = { other_minerals = 0.3 }
 """,
     )
-    from sim.metrics import simulate
+    from sim.model.run import simulate
 
     config = load_scenario(path)
     model, frame = simulate(config, steps=8)

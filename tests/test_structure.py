@@ -15,11 +15,12 @@ import pytest
 
 SIM = Path(__file__).resolve().parent.parent / "sim"
 
-# Lower layers never import higher ones (schema < model < metrics < experiments < cli/app).
+# Lower layers never import higher ones (schema < metrics < model < experiments < cli/app).
+# The metric registry sits below the model: the model reads it to know what to record.
 LAYERS = {
     "sim.schema": 0,
-    "sim.model": 1,
-    "sim.metrics": 2,
+    "sim.metrics": 1,
+    "sim.model": 2,
     "sim.experiments": 3,
     "sim.cli": 4,
     "sim.app": 4,

@@ -21,7 +21,7 @@ from sim.experiments.seeds import run_seed
 from sim.experiments.spec import load_sweep
 from sim.experiments.storage import load_runs, load_series
 from sim.experiments.sweep import run_sweep
-from sim.metrics import run_summary
+from sim.model.run import run_summary
 from sim.schema.scenario import BASELINE, ScenarioError, validate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -489,18 +489,18 @@ def test_analyze_a_morris_sweep_writes_mu_star_and_sigma(tmp_path):
 
 
 def test_a_failing_run_is_recorded_and_the_chunk_carries_on(tmp_path, monkeypatch):
-    import sim.metrics
+    import sim.model.run
     from sim.experiments.sweep import context_for, make_chunks, run_chunk
 
     spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))
-    real = sim.metrics.run_model
+    real = sim.model.run.run_model
 
     def flaky(config, seed, *args, **kwargs):
         if seed == run_seed(11, 2):
             raise FloatingPointError("overflow in the trade block")
         return real(config, seed, *args, **kwargs)
 
-    monkeypatch.setattr(sim.metrics, "run_model", flaky)
+    monkeypatch.setattr(sim.model.run, "run_model", flaky)
     chunk = next(make_chunks(spec, point_values(spec, design(spec)), np.arange(4), 4))
     runs, _ = run_chunk(context_for(spec), chunk)
     table = runs.to_pandas()

@@ -7,41 +7,17 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sim.cli import output, plots
-from sim.metrics import SUMMARY_METRICS, simulate, summarize
+from sim.metrics import format_value, summarize, summary_label, summary_metrics
+from sim.model.run import simulate
 from sim.schema.scenario import load_scenario
-
-SUMMARY_LABELS = {
-    "china_export_share_mean": "China's share of exports (mean)",
-    "russia_export_share_mean": "Russia's share of exports (mean)",
-    "third_neighbour_export_share_mean": "third neighbours' share of exports (mean)",
-    "export_hhi_mean": "export concentration, Herfindahl (mean)",
-    "export_revenue_bn_usd_total": "export revenue, bn USD (total)",
-    "china_fdi_share_final": "China's share of the FDI stock (final)",
-    "largest_fdi_share_max": "largest FDI share of one origin (max)",
-    "largest_fdi_share_final": "largest FDI share of one origin (final)",
-    "third_neighbour_fdi_share_final": "third neighbours' share of FDI (final)",
-    "fdi_stock_bn_usd_final": "FDI stock, bn USD (final)",
-    "cap_breach_quarters": "quarters with an origin over the cap",
-    "fdi_rejected_bn_usd_total": "FDI rejected by the cap, bn USD (total)",
-    "fdi_redirected_bn_usd_total": "FDI redirected to other origins, bn USD (total)",
-    "pressure_quarters": "quarters under neighbour pressure",
-    "pressure_cost_bn_usd_total": "cost of pressure, bn USD (total)",
-    "concessions": "concessions",
-    "autonomy_mean": "autonomy index (mean)",
-    "autonomy_final": "autonomy index (final)",
-    "leverage_china_mean": "China's effective leverage (mean)",
-    "leverage_russia_mean": "Russia's effective leverage (mean)",
-}
-assert set(SUMMARY_LABELS) == set(SUMMARY_METRICS)
-COUNTS = {"cap_breach_quarters", "pressure_quarters", "concessions"}
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
-    width = max(len(label) for label in SUMMARY_LABELS.values())
+    """The run table: one line per summary metric, labelled from the metric registry."""
+    width = max(len(summary_label(name)) for name in (*summary_metrics(), *summary))
     lines = [title, "-" * (width + 14)]
     for name, value in summary.items():
-        shown = f"{value:>12.0f}" if name in COUNTS else f"{value:>12.3f}"
-        lines.append(f"{SUMMARY_LABELS.get(name, name):<{width}}  {shown}")
+        lines.append(f"{summary_label(name):<{width}}  {format_value(name, value)}")
     return "\n".join(lines)
 
 

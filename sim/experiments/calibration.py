@@ -15,7 +15,7 @@ import pandas as pd
 from pydantic import Field, ValidationError
 
 from sim.experiments.seeds import run_seed
-from sim.metrics import simulate
+from sim.model.run import simulate
 from sim.schema.scenario import Scenario, ScenarioError, Strict, _explain
 
 

@@ -1,4 +1,4 @@
-"""`run.py compare A B` and `run.py list`: two scenarios side by side, and the shelf.
+"""`run.py compare A B`: two scenarios side by side (`run.py list` is sim/catalog.py).
 
 A comparison runs both scenarios over the same replication seeds (each from its
 own master seed; a what-if that inherits the baseline's seed therefore meets the
@@ -9,16 +9,13 @@ bands overlap: bands that do not overlap mark a difference bigger than noise.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pandas as pd
 
 from sim.cli import output
 from sim.experiments.replicate import BAND, Replications, replicate, write_band_plots
-from sim.schema.scenario import SCENARIO_DIR, ScenarioError, load_scenario
-
-SHELVES = (SCENARIO_DIR, SCENARIO_DIR / "whatif")
+from sim.schema.scenario import load_scenario
 
 
 def compare(a: Replications, b: Replications) -> pd.DataFrame:
@@ -44,9 +41,9 @@ def compare(a: Replications, b: Replications) -> pd.DataFrame:
 
 
 def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: int) -> str:
-    from sim.cli.report import SUMMARY_LABELS
+    from sim.metrics import summary_label
 
-    labels = [SUMMARY_LABELS.get(m, m) for m in table["metric"]]
+    labels = [summary_label(m) for m in table["metric"]]
     width = max(len(s) for s in labels)
     cell = 27
     head = (
@@ -109,37 +106,3 @@ def compare_and_report(
     if plots_wanted:
         write_band_plots(folder, {label_a: reps_a.frames, label_b: reps_b.frames})
     return folder
-
-
-# --- `run.py list` ----------------------------------------------------------------------
-
-
-def shipped_scenarios() -> list[Path]:
-    """Scenario files on the shelves (targets and sweep files are not scenarios)."""
-    found = []
-    for shelf in SHELVES:
-        for path in sorted(shelf.glob("*.toml")):
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError):
-                found.append(path)  # listed, so that its error shows
-                continue
-            if "targets" not in data and "sampler" not in data:
-                found.append(path)
-    return found
-
-
-def list_lines(root: Path | None = None) -> list[str]:
-    """One line per shipped scenario: its path and its own description."""
-    root = root or SCENARIO_DIR.parent
-    paths = shipped_scenarios()
-    rel = [str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in paths]
-    width = max((len(r) for r in rel), default=0)
-    lines = []
-    for path, shown in zip(paths, rel, strict=True):
-        try:
-            text = load_scenario(path).description or "(no description)"
-        except ScenarioError as exc:
-            text = f"(does not load: {exc})"
-        lines.append(f"{shown:<{width}}  {text}")
-    return lines

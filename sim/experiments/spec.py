@@ -1,115 +1,32 @@
-"""Sweep files: what to vary, how to sample it, what to keep, checked before any run.
+"""A checked sweep: the sweep file (sim.schema.sweep) with its base scenario resolved,
+its sampler's settings checked (sim.experiments.samplers), every parameter's key path
+found in the base scenario and its outputs known to the model, before any run.
 
-A sweep file is TOML validated by the pydantic models below. Every problem a user
-can fix (an unknown key, a key path that is not in the scenario, a bound, a sampler
-setting) becomes one :class:`~sim.schema.scenario.ScenarioError` naming the sweep file, the
-key, what was found and what was expected, exactly like scenario files.
-
-Parameters are key paths into the resolved base scenario, written as quoted TOML
-keys (``[parameters."investment.cap.level"]``); the unquoted form
-(``[parameters.investment.cap.level]``) is accepted too and read as the same path.
+Every problem a user can fix becomes one :class:`~sim.schema.base.ScenarioError`
+naming the sweep file, the key, what was found and what was expected.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sim.experiments.samplers import SAMPLERS, SamplerKind
+from sim.schema.base import ScenarioError, close_match, get_path
+from sim.schema.scenario import Scenario, load_scenario
+from sim.schema.sweep import (
+    Outputs,
+    Parameter,
+    SweepFile,
+    Value,
+    param_key,
+    read_sweep_file,
+    sweep_keys,
+)
 
-from sim.schema.scenario import Scenario, ScenarioError, load_scenario
-
-SAMPLERS = ("grid", "random", "lhs", "sobol", "morris")
-Value = bool | int | float | str
-
-
-class _Strict(BaseModel):
-    """Unknown keys are errors, as in scenario files."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Parameter(_Strict):
-    """One varied scenario key: a list of levels, a range, or a distribution."""
-
-    values: list[Value] | None = Field(
-        None, description="explicit levels (numbers, strings or booleans); any sampler"
-    )
-    min: float | None = Field(None, description="lower bound of a range")
-    max: float | None = Field(None, description="upper bound of a range")
-    levels: Annotated[int, Field(ge=2, le=1000)] | None = Field(
-        None, description="grid only: number of evenly spaced levels between min and max"
-    )
-    dist: Literal["uniform", "loguniform", "normal"] = Field(
-        "uniform", description="how a range is sampled; 'normal' uses mean and sd instead"
-    )
-    mean: float | None = Field(None, description="mean of a normal distribution")
-    sd: Annotated[float, Field(gt=0.0)] | None = Field(
-        None, description="standard deviation of a normal distribution"
-    )
-    integer: bool = Field(False, description="round sampled values to whole numbers")
-
-
-class Sampler(_Strict):
-    method: Literal["grid", "random", "lhs", "sobol", "morris"] = Field(
-        description="grid (full factorial), random, lhs (Latin hypercube), "
-        "sobol (Saltelli design, SALib), morris (elementary effects, SALib)"
-    )
-    samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
-        None,
-        description="random/lhs: points; sobol: base N (a power of 2; N*(D+2) points, "
-        "N*(2D+2) with second order); morris: trajectories (N*(D+1) points)",
-    )
-    second_order: bool = Field(False, description="sobol: also estimate second-order indices")
-    levels: Annotated[int, Field(ge=2, le=100)] = Field(
-        4, description="morris: number of grid levels of each parameter"
-    )
-    seed: Annotated[int, Field(ge=0)] | None = Field(
-        None, description="seed of the design itself (default: the sweep's seed)"
-    )
-
-
-class Outputs(_Strict):
-    summary: list[str] | None = Field(
-        None,
-        description="summary metrics to keep, one column each (default: all of "
-        "sim.metrics.SUMMARY_METRICS)",
-    )
-    series: list[str] = Field(
-        default_factory=list,
-        description="per-step columns to keep in the series table, "
-        "e.g. 'autonomy', 'export_share.china'",
-    )
-    series_every: Annotated[int, Field(ge=1)] = Field(
-        1, description="keep every n-th step of the series (step 0 always kept)"
-    )
-
-
-class SweepFile(_Strict):
-    name: str = Field(description="short name, used for the results folder")
-    description: str = Field("", description="one line: the question this sweep asks")
-    base: str = Field(description="base scenario file, relative to the sweep file")
-    overrides: list[str] = Field(
-        default_factory=list,
-        description="KEY=VALUE changes to the base scenario, like --set (e.g. 'steps=40')",
-    )
-    seed: Annotated[int, Field(ge=0)] = Field(
-        description="master seed: run i gets sim.experiments.seeds.run_seed(seed, i)"
-    )
-    replications: Annotated[int, Field(ge=1, le=100_000)] = Field(
-        1, description="runs per sampled point, each with its own seed"
-    )
-    chunk_runs: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="runs per task (default: about one second of work)"
-    )
-    sampler: Sampler
-    parameters: dict[str, Parameter] = Field(description="varied key paths, at least one")
-    outputs: Outputs = Outputs()
+__all__ = ["ParamSpec", "SweepSpec", "load_sweep", "param_key", "sweep_keys"]
 
 
 @dataclass
@@ -169,6 +86,11 @@ class SweepSpec:
         return self.file.sampler.method
 
     @property
+    def kind(self) -> SamplerKind:
+        """The sampler's registry entry."""
+        return SAMPLERS[self.method]
+
+    @property
     def keys(self) -> list[str]:
         return [p.key for p in self.params]
 
@@ -181,26 +103,7 @@ class SweepSpec:
 def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = ()) -> SweepSpec:
     """Read and check a sweep file; ``extra_overrides`` are --set changes to its base."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "file not found", "an existing sweep file") from None
-    except OSError as exc:
-        raise ScenarioError(
-            path, "", f"cannot read it ({exc.strerror})", "a readable file"
-        ) from None
-    text = raw.decode("utf-8", errors="replace")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"invalid TOML: {exc}", "valid TOML") from None
-    if isinstance(data.get("parameters"), dict):
-        data["parameters"] = _flatten_parameters(data["parameters"], path)
-    try:
-        sweep = SweepFile.model_validate(data)
-    except ValidationError as exc:
-        raise _explain(exc, path) from None
-
+    sweep, text, sha256 = read_sweep_file(path)
     base_path = path.parent / sweep.base
     if not base_path.exists():
         raise ScenarioError(
@@ -213,17 +116,17 @@ def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = 
     base = load_scenario(base_path, overrides)
     if not sweep.parameters:
         raise ScenarioError(path, "parameters", "no parameters", "at least one key path to vary")
-    _check_sampler(sweep, path)
+    kind = _check_sampler(sweep, path)
     base_data = base.model_dump(mode="json")
     params = [
-        _check_parameter(key, spec, sweep.sampler.method, base_data, path)
+        _check_parameter(key, spec, kind, base_data, path)
         for key, spec in sweep.parameters.items()
     ]
     summary, series = _check_outputs(sweep.outputs, base, path)
     return SweepSpec(
         path=path,
         text=text,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256,
         file=sweep,
         base_path=base_path,
         overrides=overrides,
@@ -234,90 +137,20 @@ def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = 
     )
 
 
-def param_key(key: str) -> str:
-    """How a parameter's key appears in messages: the TOML spelling of the table."""
-    return f'parameters."{key}"'
-
-
-def _flatten_parameters(table: dict, path: Path, prefix: str = "") -> dict:
-    """Accept both ``[parameters."a.b"]`` and ``[parameters.a.b]`` for key path a.b."""
-    spec_keys = set(Parameter.model_fields)
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        full = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not (set(value) & spec_keys):
-            out.update(_flatten_parameters(value, path, full + "."))
-        else:
-            out[full] = value
-    return out
-
-
-def _explain(exc: ValidationError, path: Path) -> ScenarioError:
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = [str(part) for part in err["loc"]]
-    if loc[:1] == ["parameters"] and len(loc) > 1:
-        key = ".".join([param_key(loc[1]), *loc[2:]])
-        model: type[BaseModel] | None = Parameter if len(loc) > 2 else None
-        parent = loc[2:-1]
-    else:
-        key = ".".join(loc)
-        model, parent = SweepFile, loc[:-1]
-        for part in parent:
-            info = model.model_fields.get(part) if model else None
-            ann = info.annotation if info else None
-            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    if err["type"] == "extra_forbidden":
-        known = list(model.model_fields) if model else []
-        close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        return ScenarioError(
-            path,
-            key,
-            f"unknown key '{loc[-1]}'{hint}",
-            f"one of: {', '.join(known) or 'nothing here'}{more}",
-        )
-    if err["type"] == "missing":
-        return ScenarioError(path, key, "missing", f"a value for this required key{more}")
-    found = err.get("input")
-    shown = "a table" if isinstance(found, dict) else f"{found!r} ({type(found).__name__})"
-    expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-    return ScenarioError(path, key, f"found {shown}", f"{expected}{more}")
-
-
-def _check_sampler(sweep: SweepFile, path: Path) -> None:
-    sampler = sweep.sampler
-    if sampler.method == "grid":
-        if sampler.samples is not None:
-            raise ScenarioError(
-                path,
-                "sampler.samples",
-                f"found {sampler.samples}",
-                "no samples for a grid (its size is the product of the parameters' levels)",
-            )
-        return
-    if sampler.samples is None:
+def _check_sampler(sweep: SweepFile, path: Path) -> SamplerKind:
+    method = sweep.sampler.method
+    if method not in SAMPLERS:
         raise ScenarioError(
             path,
-            "sampler.samples",
-            "missing",
-            f"a number of samples for the {sampler.method} sampler",
+            "sampler.method",
+            f"found {method!r}{close_match(method, SAMPLERS)}",
+            f"one of: {', '.join(SAMPLERS)}",
         )
-    if sampler.method == "sobol":
-        n = sampler.samples
-        if n & (n - 1):
-            lower = 1 << (n.bit_length() - 1)
-            raise ScenarioError(
-                path,
-                "sampler.samples",
-                f"found {n}",
-                f"a power of 2 for Sobol sequences, e.g. {lower} or {lower * 2}",
-            )
-    if sampler.method == "morris" and sampler.samples < 2:
-        raise ScenarioError(
-            path, "sampler.samples", f"found {sampler.samples}", "at least 2 Morris trajectories"
-        )
+    kind = SAMPLERS[method]
+    problem = kind.check(sweep.sampler)
+    if problem is not None:
+        raise ScenarioError(path, *problem)
+    return kind
 
 
 def _leaf_paths(data: dict, prefix: str = "") -> list[str]:
@@ -330,23 +163,15 @@ def _leaf_paths(data: dict, prefix: str = "") -> list[str]:
     return paths
 
 
-def lookup(data: dict, key: str) -> Any:
-    """The value at a dotted key path of a nested dict (KeyError if absent)."""
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise KeyError(key)
-        node = node[part]
-    return node
-
-
-def _check_parameter(key: str, spec: Parameter, method: str, base: dict, path: Path) -> ParamSpec:
+def _check_parameter(
+    key: str, spec: Parameter, kind: SamplerKind, base: dict, path: Path
+) -> ParamSpec:
     where = param_key(key)
     try:
-        current = lookup(base, key)
+        current = get_path(base, key)
     except KeyError:
         close = difflib.get_close_matches(key, _leaf_paths(base), n=1, cutoff=0.7)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ScenarioError(
             path,
             where,
@@ -399,12 +224,12 @@ def _check_parameter(key: str, spec: Parameter, method: str, base: dict, path: P
                 "a range with dist = 'normal'",
                 "mean and sd only (out-of-bounds draws are caught by the scenario check)",
             )
-        if method == "grid":
+        if kind.levelled:
             raise ScenarioError(
                 path,
                 f"{where}.dist",
-                "'normal' in a grid",
-                "values = [...] or min, max and levels for a grid",
+                f"'normal' in a {kind.name}",
+                f"values = [...] or min, max and levels for a {kind.name}",
             )
     else:
         for name in ("min", "max"):
@@ -422,19 +247,19 @@ def _check_parameter(key: str, spec: Parameter, method: str, base: dict, path: P
                 f"found {low}",
                 "a positive lower bound for dist = 'loguniform'",
             )
-        if method == "grid" and spec.levels is None:
+        if kind.levelled and spec.levels is None:
             raise ScenarioError(
                 path,
                 f"{where}.levels",
                 "missing",
-                "the number of levels (>= 2) of a range in a grid",
+                f"the number of levels (>= 2) of a range in a {kind.name}",
             )
-        if method != "grid" and spec.levels is not None:
+        if not kind.levelled and spec.levels is not None:
             raise ScenarioError(
                 path,
                 f"{where}.levels",
                 f"found {spec.levels}",
-                f"no levels with the {method} sampler (levels are for grids)",
+                f"no levels with the {kind.name} sampler (levels are for grids)",
             )
     if spec.mean is not None and not has_normal:
         raise ScenarioError(
@@ -450,7 +275,7 @@ def _check_parameter(key: str, spec: Parameter, method: str, base: dict, path: P
         sd=spec.sd,
         integer=spec.integer,
     )
-    if method == "grid":
+    if kind.levelled:
         param.grid_levels = _grid_levels(param, spec.levels)
     return param
 
@@ -475,18 +300,20 @@ def _grid_levels(param: ParamSpec, levels: int | None) -> list[Value]:
 
 
 def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[str], list[str]]:
-    from sim.metrics import SUMMARY_METRICS, simulate
+    from sim.metrics import summary_metrics
+    from sim.model.run import simulate
 
-    summary = list(SUMMARY_METRICS) if outputs.summary is None else list(outputs.summary)
+    known = summary_metrics()
+    summary = list(known) if outputs.summary is None else list(outputs.summary)
     for i, name in enumerate(summary):
-        if name not in SUMMARY_METRICS:
-            close = difflib.get_close_matches(name, list(SUMMARY_METRICS), n=1)
+        if name not in known:
+            close = difflib.get_close_matches(name, list(known), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ScenarioError(
                 path,
                 f"outputs.summary[{i}]",
                 f"unknown metric '{name}'{hint}",
-                f"one of: {', '.join(SUMMARY_METRICS)}",
+                f"one of: {', '.join(known)}",
             )
     if not summary:
         raise ScenarioError(path, "outputs.summary", "an empty list", "at least one metric")
@@ -509,19 +336,3 @@ def _check_outputs(outputs: Outputs, base: Scenario, path: Path) -> tuple[list[s
         if len(set(series)) != len(series):
             raise ScenarioError(path, "outputs.series", "a column listed twice", "each once")
     return summary, series
-
-
-def sweep_keys() -> list[tuple[str, str]]:
-    """Every key of a sweep file with its description (docs/sweeps.md must list each)."""
-    rows: list[tuple[str, str]] = []
-    for prefix, model in (
-        ("", SweepFile),
-        ("sampler.", Sampler),
-        ("outputs.", Outputs),
-        ('parameters."KEY".', Parameter),
-    ):
-        for name, info in model.model_fields.items():
-            if name in ("sampler", "outputs", "parameters") and model is SweepFile:
-                continue
-            rows.append((prefix + name, info.description or ""))
-    return rows

@@ -104,7 +104,8 @@ def runs_schema(context: RunContext) -> pa.Schema:
 
 def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
-    from sim.metrics import metrics_needed, run_columns, run_model, summarize, summary_columns
+    from sim.metrics import metrics_needed, run_columns, summarize, summary_columns
+    from sim.model.run import run_model
     from sim.schema.scenario import validate
 
     # Record only what the outputs are computed from (about a tenth faster per run).
@@ -176,7 +177,7 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
 
 def estimate_run_seconds(spec: SweepSpec) -> float:
     """Time one run of the base scenario: the basis of the chunk size."""
-    from sim.metrics import run_summary
+    from sim.model.run import run_summary
 
     start = time.perf_counter()
     run_summary(spec.base, run_seed(spec.file.seed, 0))
@@ -286,7 +287,7 @@ def run_sweep(
                 backend=backend,
                 scheduler=scheduler,
                 dask_processes=dask_processes,
-                preload=["sim.metrics", "sim.experiments.sweep"],
+                preload=["sim.model.run", "sim.experiments.sweep"],
             )
     except KeyboardInterrupt:
         bar.close()

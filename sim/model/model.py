@@ -22,7 +22,6 @@ from sim.schema.fields import LEVELS
 from sim.schema.scenario import BASELINE, Scenario, load_scenario, validate
 
 
-
 class BalanceModel(mesa.Model):
     """Trade, investment and pressure around a landlocked small state.
 
