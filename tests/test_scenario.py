@@ -8,8 +8,8 @@ import sys
 import pytest
 from conftest import ROOT, write
 
+from sim.catalog import BASELINE
 from sim.schema.scenario import (
-    BASELINE,
     ScenarioError,
     describe_schema,
     load_scenario,
@@ -244,3 +244,58 @@ def test_generated_scenarios_never_crash_the_loader(data, tmp_path_factory):
         load_scenario(path)
     except ScenarioError as exc:
         assert str(path) in str(exc) or exc.file.startswith("--set")
+
+
+# --- strict values: no coercion, finite numbers, ranges a user could mean (issue 11) ---
+
+
+@pytest.mark.parametrize(
+    "body, key",
+    [
+        ("[investment]\noffer_noise = inf\n", "investment.offer_noise"),
+        ("[investment]\noffer_noise = nan\n", "investment.offer_noise"),
+        ("[investment]\noffer_noise = 1e999\n", "investment.offer_noise"),  # TOML: inf
+        ("[investment]\noffer_noise = 1e200\n", "investment.offer_noise"),
+        ('[investment]\noffer_noise = "Infinity"\n', "investment.offer_noise"),
+        ('[investment.cap]\nlevel = "0.5"\n', "investment.cap.level"),
+        ("[investment.cap]\nlevel = true\n", "investment.cap.level"),
+        ('[trade.commodities.coal]\nmining = "yes"\n', "trade.commodities.coal.mining"),
+        ("[partners.china]\nfdi_stock_bn_usd = 1e300\n", "partners.china.fdi_stock_bn_usd"),
+        ("[diplomacy]\neffort_per_year = inf\n", "diplomacy.effort_per_year"),
+        ('seed = "5"\n', "seed"),
+        ("seed = -5\n", "seed"),
+    ],
+)
+def test_values_are_strict_and_finite(tmp_path, body, key):
+    err = error_of(child(tmp_path, body))
+    assert err.key == key
+
+
+def test_a_toml_integer_is_still_a_float(tmp_path):
+    config = load_scenario(child(tmp_path, "[investment]\noffer_noise = 1\n"))
+    assert config.investment.offer_noise == 1.0
+
+
+@pytest.mark.parametrize("name", ["../escaped", "strict cap / 2030", "", ".hidden", "a" * 65])
+def test_a_name_is_a_safe_folder_name(tmp_path, name):
+    err = error_of(child(tmp_path, f'name = "{name}"\n'))
+    assert err.key == "name" and "results folder" in err.expected
+
+
+def test_a_strict_cap_below_one_over_the_origins_is_refused(tmp_path):
+    err = error_of(child(tmp_path, '[investment.cap]\nlevel = 0.05\nenforcement = "strict"\n'))
+    assert err.key == "investment.cap.level" and "1/16" in err.expected
+    # the same cap leaky is fine: nothing is sold
+    load_scenario(child(tmp_path, '[investment.cap]\nlevel = 0.05\nenforcement = "leaky"\n'))
+    events = (
+        '[[events]]\nkind = "investment_cap"\nyear = 2012\nlevel = 0.04\nenforcement = "strict"\n'
+    )
+    err = error_of(child(tmp_path, events))
+    assert err.key == "events.0.level"
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'description = "caf\xe9"\n')
+    err = error_of(path)
+    assert err.file == str(path) and "UTF-8" in err.expected

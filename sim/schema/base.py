@@ -37,9 +37,14 @@ class OutputError(UserError):
 
 
 class Strict(BaseModel):
-    """Base for every table of every file: unknown keys are errors, never ignored."""
+    """Base for every table of every file: unknown keys are errors, never ignored; no
+    value is coerced to another type; every number is finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # strict: no coercion ("0.5" is not 0.5, true is not 1.0, "yes" is not true);
+    # allow_inf_nan=False: inf and nan are errors in every float field.
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, strict=True, allow_inf_nan=False
+    )
 
 
 def read_toml(path: str | Path, what: str = "scenario file") -> dict:

@@ -198,7 +198,7 @@ class DiplomacyChange(EventBase):
     kind: Literal["diplomacy"]
     strategy: Literal["balance", "third_neighbour", "lean_china", "lean_russia"] | None = None
     third_neighbour_engagement: Annotated[float, Field(ge=0.0, le=5.0)] | None = None
-    effort_per_year: Annotated[float, Field(ge=0.0)] | None = None
+    effort_per_year: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
 
 
 EVENT_KINDS: tuple[type[EventBase], ...] = (

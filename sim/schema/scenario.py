@@ -18,15 +18,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sim.schema.base import ScenarioError, Strict, close_match, read_toml, set_path
 from sim.schema.events import Event, check_events, explain_error
-from sim.schema.fields import LEVELS, Fraction, Level, NonNegative
-
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
-BASELINE = SCENARIO_DIR / "baseline.toml"
+from sim.schema.fields import LEVELS, BnUsd, Elasticity, Fraction, Level, SafeName, Weight
 
 __all__ = [
-    "BASELINE",
     "LEVELS",
-    "SCENARIO_DIR",
     "Scenario",
     "ScenarioError",
     "Strict",
@@ -62,10 +57,10 @@ class Investment(Strict):
     depreciation_per_year: Fraction = Field(
         0.06, description="share of the FDI stock written off each year (1/year)"
     )
-    offer_noise: NonNegative = Field(
+    offer_noise: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
         0.25, description="log-normal spread of quarterly FDI offers (sd of log)"
     )
-    mining_supply_elasticity: NonNegative = Field(
+    mining_supply_elasticity: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
         0.4, description="elasticity of mining export supply to the total FDI stock"
     )
 
@@ -74,25 +69,27 @@ class Investment(Strict):
 
 
 class Commodity(Strict):
-    supply_bn_usd: NonNegative = Field(description="export supply at reference prices (bn USD/yr)")
+    supply_bn_usd: BnUsd = Field(description="export supply at reference prices (bn USD/yr)")
     mining: bool = Field(description="whether the commodity counts as mining (F4)")
-    price_volatility: NonNegative = Field(0.05, description="quarterly sd of the log price shock")
+    price_volatility: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.05, description="quarterly sd of the log price shock"
+    )
     price_persistence: Fraction = Field(0.9, description="AR(1) persistence of the log price")
 
 
 class Imports(Strict):
-    fuel_bn_usd: NonNegative = Field(1.2, description="fuel and electricity imports (bn USD/year)")
-    goods_bn_usd: NonNegative = Field(4.5, description="other imports (bn USD/year)")
+    fuel_bn_usd: BnUsd = Field(1.2, description="fuel and electricity imports (bn USD/year)")
+    goods_bn_usd: BnUsd = Field(4.5, description="other imports (bn USD/year)")
     refinery_substitution: Fraction = Field(
         0.0, description="share of fuel imports replaced by domestic refining (F7)"
     )
 
 
 class Trade(Strict):
-    cost_elasticity: NonNegative = Field(
+    cost_elasticity: Elasticity = Field(
         2.75, description="elasticity of a partner's share to its netback price (Limao-Venables)"
     )
-    relation_elasticity: NonNegative = Field(
+    relation_elasticity: Elasticity = Field(
         1.0, description="elasticity of a partner's share to the relationship"
     )
     transit_fee: dict[str, Fraction] = Field(
@@ -118,7 +115,7 @@ class Pressure(Strict):
     response: Literal["threshold", "concede", "resist"] = Field(
         "threshold", description="Mongolia's policy when pressed (P1)"
     )
-    concession_threshold: NonNegative = Field(
+    concession_threshold: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         0.02,
         description="episode cost, as a fraction of annual export revenue, that makes "
         "Mongolia concede under the threshold policy",
@@ -154,8 +151,10 @@ class Diplomacy(Strict):
     strategy: Literal["balance", "third_neighbour", "lean_china", "lean_russia"] = Field(
         "balance", description="how Mongolia splits its diplomatic effort"
     )
-    effort_per_year: NonNegative = Field(4.0, description="diplomatic effort (units/year)")
-    upgrade_threshold: NonNegative = Field(
+    effort_per_year: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        4.0, description="diplomatic effort (units/year)"
+    )
+    upgrade_threshold: Annotated[float, Field(ge=0.0, le=1e9)] = Field(
         6.0, description="engagement needed per rung to move up the ladder (effort units)"
     )
     third_neighbour_engagement: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
@@ -164,13 +163,13 @@ class Diplomacy(Strict):
     attention_decay_per_year: Fraction = Field(
         0.15, description="share of a third neighbour's attention lost each year (P5)"
     )
-    attention_response: NonNegative = Field(
+    attention_response: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         0.5, description="attention gained per unit of effort received"
     )
-    level_trade_bonus: NonNegative = Field(
+    level_trade_bonus: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.08, description="relationship gain per rung of the ladder (trade)"
     )
-    level_investment_bonus: NonNegative = Field(
+    level_investment_bonus: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
         0.12, description="investment appetite gain per rung of the ladder"
     )
 
@@ -207,14 +206,14 @@ class Partner(Strict):
         description="'direct', or the neighbour whose territory exports to this partner cross",
     )
     transport_cost: Fraction = Field(0.1, description="freight cost (fraction of price)")
-    demand: dict[str, NonNegative] = Field(
+    demand: dict[str, BnUsd] = Field(
         default_factory=dict, description="demand by commodity (bn USD/year at reference prices)"
     )
-    fuel_supply: NonNegative = Field(0.0, description="weight as a source of fuel and power")
-    goods_supply: NonNegative = Field(0.0, description="weight as a source of other imports")
-    fdi_appetite_bn_usd: NonNegative = Field(0.0, description="FDI offered (bn USD/year)")
-    fdi_stock_bn_usd: NonNegative = Field(0.0, description="initial FDI stock (bn USD)")
-    debt_share: NonNegative = Field(0.0, description="weight in Mongolia's external debt")
+    fuel_supply: Weight = Field(0.0, description="weight as a source of fuel and power")
+    goods_supply: Weight = Field(0.0, description="weight as a source of other imports")
+    fdi_appetite_bn_usd: BnUsd = Field(0.0, description="FDI offered (bn USD/year)")
+    fdi_stock_bn_usd: BnUsd = Field(0.0, description="initial FDI stock (bn USD)")
+    debt_share: Weight = Field(0.0, description="weight in Mongolia's external debt")
     relation: Annotated[float, Field(gt=0.0, le=2.0)] = Field(
         1.0, description="base relationship (1 = neutral)"
     )
@@ -235,9 +234,12 @@ class Partner(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field("scenario", description="short name, used for the results folder")
+    name: SafeName = Field(
+        "scenario",
+        description="short name, used for the results folder",
+    )
     description: str = Field("", description="one line: the question this scenario asks")
-    seed: Annotated[int, Field(ge=0)] = Field(42, description="master random seed")
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = Field(42, description="master random seed")
     start_year: Annotated[int, Field(ge=1900, le=2100)] = Field(
         2010, description="calendar year of step 0"
     )
@@ -541,12 +543,38 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
                 "demand for every commodity from at least one partner",
             )
     check_events(scenario, path)
+    _check_cap_feasible(scenario, path)
+
+
+def _check_cap_feasible(scenario: Scenario, path: str | Path) -> None:
+    """A strict cap below 1 / (number of investing origins) cannot hold for any stock:
+    each origin would be sold down towards nothing in one quarter. Checked for the
+    scenario's cap and for the cap after each scheduled change."""
+    origins = sum(
+        1 for p in scenario.partners.values() if p.fdi_appetite_bn_usd > 0 or p.fdi_stock_bn_usd > 0
+    )
+    cap = scenario.investment.cap
+    states = [("investment.cap.level", cap.level, cap.enforcement)]
+    level, enforcement = cap.level, cap.enforcement
+    for n, event in enumerate(scenario.events):
+        if getattr(event, "kind", None) == "investment_cap":
+            level = event.level if event.level is not None else level
+            enforcement = event.enforcement if event.enforcement is not None else enforcement
+            states.append((f"events.{n}.level", level, enforcement))
+    for key, level, enforcement in states:
+        if enforcement == "strict" and level * origins < 1.0 - 1e-9:
+            raise ScenarioError(
+                path,
+                key,
+                f"a strict cap of {level:g} with {origins} investing origins",
+                f"a level of at least 1/{origins} = {1 / origins:.3f}: below it no stock obeys "
+                "the cap and every origin would have to sell down its whole stock at once "
+                "(or use enforcement 'leaky' or 'none')",
+            )
 
 
 __all__ = [
-    "BASELINE",
     "LEVELS",
-    "SCENARIO_DIR",
     "Scenario",
     "ScenarioError",
     "describe_schema",

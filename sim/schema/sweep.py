@@ -1,0 +1,184 @@
+"""Sweep files: the tables of the TOML file and how a problem in one is explained.
+
+Only the shape of the file lives here. What a sampler accepts, whether a key path
+exists in the base scenario and which metrics exist are checked by
+``sim.experiments.spec.load_sweep``, which knows the samplers and the model. Every
+problem becomes one :class:`~sim.schema.base.ScenarioError` naming the sweep file, the
+key, what was found and what was expected, exactly like scenario files.
+
+Parameters are key paths into the resolved base scenario, written as quoted TOML
+keys (``[parameters."investment.cap.level"]``); the unquoted form
+(``[parameters.investment.cap.level]``) is accepted too and read as the same path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from sim.schema.base import ScenarioError, Strict, close_match, expected_text, read_toml
+
+Value = bool | int | float | str
+
+
+class Parameter(Strict):
+    """One varied scenario key: a list of levels, a range, or a distribution."""
+
+    values: list[Value] | None = Field(
+        None, description="explicit levels (numbers, strings or booleans); any sampler"
+    )
+    min: float | None = Field(None, description="lower bound of a range")
+    max: float | None = Field(None, description="upper bound of a range")
+    levels: Annotated[int, Field(ge=2, le=1000)] | None = Field(
+        None, description="grid only: number of evenly spaced levels between min and max"
+    )
+    dist: Literal["uniform", "loguniform", "normal"] = Field(
+        "uniform", description="how a range is sampled; 'normal' uses mean and sd instead"
+    )
+    mean: float | None = Field(None, description="mean of a normal distribution")
+    sd: Annotated[float, Field(gt=0.0)] | None = Field(
+        None, description="standard deviation of a normal distribution"
+    )
+    integer: bool = Field(False, description="round sampled values to whole numbers")
+
+
+class Sampler(Strict):
+    """Which sampler and its settings; each sampler checks the settings it uses."""
+
+    method: str = Field(
+        description="the sampler: one of sim.experiments.samplers.SAMPLERS "
+        "(listed in docs/sweeps.md)"
+    )
+    samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        None,
+        description="random/lhs: points; sobol: base N (a power of 2; N*(D+2) points, "
+        "N*(2D+2) with second order); morris: trajectories (N*(D+1) points)",
+    )
+    second_order: bool = Field(False, description="sobol: also estimate second-order indices")
+    levels: Annotated[int, Field(ge=2, le=100)] = Field(
+        4, description="morris: number of grid levels of each parameter"
+    )
+    seed: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="seed of the design itself (default: the sweep's seed)"
+    )
+
+
+class Outputs(Strict):
+    summary: list[str] | None = Field(
+        None,
+        description="summary metrics to keep, one column each (default: all of "
+        "sim.metrics.SUMMARY_METRICS)",
+    )
+    series: list[str] = Field(
+        default_factory=list,
+        description="per-step columns to keep in the series table, "
+        "e.g. 'autonomy', 'export_share.china'",
+    )
+    series_every: Annotated[int, Field(ge=1)] = Field(
+        1, description="keep every n-th step of the series (step 0 always kept)"
+    )
+
+
+class SweepFile(Strict):
+    name: str = Field(description="short name, used for the results folder")
+    description: str = Field("", description="one line: the question this sweep asks")
+    base: str = Field(description="base scenario file, relative to the sweep file")
+    overrides: list[str] = Field(
+        default_factory=list,
+        description="KEY=VALUE changes to the base scenario, like --set (e.g. 'steps=40')",
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(
+        description="master seed: run i gets sim.experiments.seeds.run_seed(seed, i)"
+    )
+    replications: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        1, description="runs per sampled point, each with its own seed"
+    )
+    chunk_runs: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="runs per task (default: about one second of work)"
+    )
+    sampler: Sampler
+    parameters: dict[str, Parameter] = Field(description="varied key paths, at least one")
+    outputs: Outputs = Outputs()
+
+
+def read_sweep_file(path: str | Path) -> tuple[SweepFile, str, str]:
+    """The validated file, its text and the SHA-256 of its bytes (a resume must match)."""
+    path = Path(path)
+    data = read_toml(path, "sweep file")
+    raw = path.read_bytes()
+    if isinstance(data.get("parameters"), dict):
+        data["parameters"] = flatten_parameters(data["parameters"])
+    try:
+        sweep = SweepFile.model_validate(data)
+    except ValidationError as exc:
+        raise explain(exc, path) from None
+    return sweep, raw.decode("utf-8", errors="replace"), hashlib.sha256(raw).hexdigest()
+
+
+def param_key(key: str) -> str:
+    """How a parameter's key appears in messages: the TOML spelling of the table."""
+    return f'parameters."{key}"'
+
+
+def flatten_parameters(table: dict, prefix: str = "") -> dict:
+    """Accept both ``[parameters."a.b"]`` and ``[parameters.a.b]`` for key path a.b."""
+    spec_keys = set(Parameter.model_fields)
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not (set(value) & spec_keys):
+            out.update(flatten_parameters(value, full + "."))
+        else:
+            out[full] = value
+    return out
+
+
+def explain(exc: ValidationError, path: Path) -> ScenarioError:
+    """The first problem pydantic found, as one ScenarioError (parameters named by path)."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = [str(part) for part in err["loc"]]
+    model: type[BaseModel] | None
+    if loc[:1] == ["parameters"] and len(loc) > 1:
+        key = ".".join([param_key(loc[1]), *loc[2:]])
+        model = Parameter if len(loc) > 2 else None
+    else:
+        key = ".".join(loc)
+        model = SweepFile
+        for part in loc[:-1]:
+            info = model.model_fields.get(part) if model else None
+            ann = info.annotation if info else None
+            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        known = list(model.model_fields) if model else []
+        return ScenarioError(
+            path,
+            key,
+            f"unknown key '{loc[-1]}'{close_match(loc[-1], known)}",
+            f"one of: {', '.join(known) or 'nothing here'}{more}",
+        )
+    if err["type"] == "missing":
+        return ScenarioError(path, key, "missing", f"a value for this required key{more}")
+    found = err.get("input")
+    shown = "a table" if isinstance(found, dict) else f"{found!r} ({type(found).__name__})"
+    return ScenarioError(path, key, f"found {shown}", f"{expected_text(err)}{more}")
+
+
+def sweep_keys() -> list[tuple[str, str]]:
+    """Every key of a sweep file with its description (docs/sweeps.md must list each)."""
+    rows: list[tuple[str, str]] = []
+    for prefix, model in (
+        ("", SweepFile),
+        ("sampler.", Sampler),
+        ("outputs.", Outputs),
+        ('parameters."KEY".', Parameter),
+    ):
+        for name, info in model.model_fields.items():
+            if name in ("sampler", "outputs", "parameters") and model is SweepFile:
+                continue
+            rows.append((prefix + name, info.description or ""))
+    return rows
