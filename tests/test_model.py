@@ -11,11 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.catalog import BASELINE
 from sim.metrics import model_frame
 from sim.model.economy import screen_investment
 from sim.model.model import BalanceModel
 from sim.model.run import simulate
-from sim.schema.scenario import BASELINE, load_scenario
+from sim.schema.scenario import load_scenario
 
 SHARES = ("export_share", "import_share", "fuel_share", "fdi_share")
 
@@ -344,8 +345,9 @@ def test_finished_runs_are_not_kept_alive_by_mesa():
     import gc
     import weakref
 
+    from sim.catalog import BASELINE
     from sim.model.run import run_model
-    from sim.schema.scenario import BASELINE, load_scenario
+    from sim.schema.scenario import load_scenario
 
     model = run_model(load_scenario(BASELINE).model_copy(update={"steps": 4}), 1)
     ref = weakref.ref(model)
@@ -375,3 +377,19 @@ def test_recording_only_what_the_outputs_need_gives_the_same_outputs(baseline):
         np.testing.assert_array_equal(only[column], full[column][:4])
     with pytest.raises(ValueError, match="unknown"):
         BalanceModel(config, metrics=["autonomy", "autonmy"])
+
+
+def test_a_non_finite_value_stops_the_run_naming_quarter_and_quantity(baseline):
+    """Issue 11: a run never records inf or nan; it stops with one clear line."""
+    import warnings
+
+    from sim.model.model import NonFiniteError
+
+    model = BalanceModel(baseline, rng=1)
+    model.step()
+    model.fdi_stock[model.CHINA] = float("inf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(NonFiniteError, match=r"2010 Q2: not a finite number: FDI stock"):
+            model.step()
+    assert len(model.datacollector.model_vars["autonomy"]) == 2  # nothing recorded

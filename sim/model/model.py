@@ -14,12 +14,18 @@ from typing import Any
 import mesa
 import numpy as np
 
+from sim.catalog import BASELINE
 from sim.metrics import raw_metrics
 from sim.model import economy
 from sim.model.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
 from sim.model.timeline import Timeline
+from sim.schema.base import UserError
 from sim.schema.fields import LEVELS
-from sim.schema.scenario import BASELINE, Scenario, load_scenario, validate
+from sim.schema.scenario import Scenario, load_scenario, validate
+
+
+class NonFiniteError(UserError):
+    """The model produced inf or nan: a run stops instead of recording it."""
 
 
 class BalanceModel(mesa.Model):
@@ -106,9 +112,34 @@ class BalanceModel(mesa.Model):
             neighbour.press()
         self.mongolia.respond_to_pressure()  # concede or resist
         self.mongolia.conduct_diplomacy()  # effort, attention, partnership ladder
+        self._check_finite()  # a run never records inf or nan
         self.datacollector.collect(self)
         if self.steps >= self.max_steps:
             self.running = False
+
+    # Quantities whose sum covers every partner array (a nan or inf anywhere reaches one).
+    FINITE = (
+        ("export_revenue_bn_usd", "export revenue (bn USD)"),
+        ("fdi_stock_bn_usd", "FDI stock (bn USD)"),
+        ("pressure_cost_bn_usd", "cost of pressure (bn USD)"),
+        ("autonomy", "autonomy index"),
+        ("western_alignment", "western alignment"),
+        ("alignment", "Sino-Russian alignment"),
+    )
+
+    def _check_finite(self) -> None:
+        """Stop the run with a clear error naming the quarter and the quantity, instead of
+        recording inf or nan (one sum per quarter: cheap)."""
+        values = [getattr(self, name) for name, _ in self.FINITE]
+        if math.isfinite(sum(values) + float(self.effective_leverage.sum())):
+            return
+        bad = [
+            label for (_, label), v in zip(self.FINITE, values, strict=True) if not math.isfinite(v)
+        ]
+        raise NonFiniteError(
+            f"{self.year} Q{self.quarter}: not a finite number: "
+            f"{', '.join(bad) or 'effective leverage'} (values too extreme for the model)"
+        )
 
     # --- set-up ------------------------------------------------------------------------
 
