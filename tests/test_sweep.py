@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.catalog import BASELINE
 from sim.cli.main import main
+from sim.cli.report import write_analysis
 from sim.experiments.analysis import analyze
 from sim.experiments.sampling import apply_point, design, expected_points, point_values
 from sim.experiments.seeds import run_seed
@@ -22,7 +24,7 @@ from sim.experiments.spec import load_sweep
 from sim.experiments.storage import load_runs, load_series
 from sim.experiments.sweep import run_sweep
 from sim.model.run import run_summary
-from sim.schema.scenario import BASELINE, ScenarioError, validate
+from sim.schema.scenario import ScenarioError, validate
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = BASELINE.as_posix()
@@ -428,7 +430,7 @@ summary = ["leverage_russia_mean", "fdi_rejected_bn_usd_total"]
 """
     path = sweep_file(tmp_path, body, steps=12, replications=3)
     outcome = run_sweep(load_sweep(path), tmp_path / "grid", workers=1, progress=False)
-    report = analyze(outcome.folder)
+    report = write_analysis(analyze(outcome.folder))
     effects = report.indices.set_index(["output", "parameter"])["main_effect"]
     assert effects[("leverage_russia_mean", "alignment.level")] > 0.5
     # With no enforcement nothing is rejected; strict enforcement rejects China's excess.

@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Literal
 
 from sim.schema.base import UserError
 
@@ -31,6 +32,7 @@ EXTRAS = {
 
 class MissingExtra(UserError):
     """A command needs packages of an optional extra that is not installed."""
+
 
 EPILOG = """examples:
   python run.py run scenarios/baseline.toml
@@ -368,7 +370,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from sim.experiments.sweep import SweepInterrupted, run_sweep
 
     spec = load_sweep(scenario_path(args.sweep_file), args.overrides)
-    backend = "dask" if args.scheduler else args.backend
+    backend: Literal["local", "dask"] = "dask" if args.scheduler else args.backend
     folder = Path(args.out) if args.out else None  # None: results/<name>-<timestamp>/
     try:
         outcome = run_sweep(
@@ -410,9 +412,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     require_extra("sweep", "analyze")
+    from sim.cli.report import write_analysis
     from sim.experiments.analysis import analyze
 
-    report = analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
+    report = write_analysis(
+        analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
+    )
     print(report.table)
     print(f"\nfiles: {report.folder}")
     return 0
@@ -478,7 +483,7 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_replicate(args: argparse.Namespace) -> int:
-    from sim.experiments.replicate import replicate_and_report
+    from sim.cli.report import replicate_and_report
 
     folder = replicate_and_report(
         scenario_path(args.scenario),
@@ -495,7 +500,7 @@ def _cmd_replicate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from sim.experiments.compare import compare_and_report
+    from sim.cli.report import compare_and_report
 
     folder = compare_and_report(
         scenario_path(args.scenario_a),

@@ -11,32 +11,19 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.cli import output, plots
 from sim.experiments.executor import Backend, ProgressBar, available_cores, execute
 from sim.experiments.seeds import run_seed
-from sim.metrics import column_title, summarize, summary_label
+from sim.metrics import summarize
 from sim.model.run import simulate
-from sim.schema.scenario import Scenario, load_scenario
+from sim.schema.scenario import Scenario
 
 BAND = 0.9  # central share of replications the band covers
 MIN_CHUNK_STEPS = 5000  # quarters simulated per task: about a second of work
 LOW_Q, HIGH_Q = (1 - BAND) / 2, 1 - (1 - BAND) / 2
-
-# Band plots of a replicated run (and of a comparison): file -> per-step column (its
-# title comes from the metric registry).
-BAND_PLOTS = {
-    "export_share_china.png": "export_share.china",
-    "third_neighbour_export_share.png": "third_neighbour_export_share",
-    "fdi_share_china.png": "fdi_share.china",
-    "export_revenue.png": "export_revenue_bn_usd",
-    "pressure_cost.png": "pressure_cost_bn_usd",
-    "autonomy.png": "autonomy",
-}
 
 
 @dataclass
@@ -173,82 +160,3 @@ def replicate(
         bar.close()
     runs.sort(key=lambda run: run.index)
     return Replications(config, runs)
-
-
-# --- `run.py run --replications N` ------------------------------------------------------
-
-
-def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
-    width = max(len(summary_label(name)) for name in bands)
-    lines = [title, f"{'':<{width}}  {'mean':>10}  {'5%':>10}  {'95%':>10}", "-" * (width + 38)]
-    for name, b in bands.items():
-        lines.append(
-            f"{summary_label(name):<{width}}  {b['mean']:>10.3f}  "
-            f"{b['p05']:>10.3f}  {b['p95']:>10.3f}"
-        )
-    return "\n".join(lines)
-
-
-def replicate_and_report(
-    path: Path,
-    overrides: list[str],
-    replications: int,
-    seed: int | None = None,
-    steps: int | None = None,
-    out: str | None = None,
-    plots_wanted: bool = True,
-    workers: int | None = None,
-) -> Path:
-    """Validate, run N replications, print means and bands, write the results folder."""
-    config = load_scenario(path, overrides)
-    if seed is not None:
-        config = config.model_copy(update={"seed": seed})
-    if steps is not None:
-        config = config.model_copy(update={"steps": steps})
-    reps = replicate(config, replications, workers=workers)
-    bands = reps.summary_bands()
-    print(
-        format_bands(
-            bands,
-            f"{config.name}: {config.start_year} + {config.steps} quarters, "
-            f"{replications} replications of seed {config.seed} "
-            f"(mean and central {BAND:.0%} band)",
-        )
-    )
-    folder = output.new_results_dir(config.name, out)
-    write_replications(folder, reps, bands, plots_wanted)
-    return folder
-
-
-def write_replications(
-    folder: Path, reps: Replications, bands: dict, plots_wanted: bool = True
-) -> None:
-    config = reps.config
-    output.write_text(folder / "scenario.toml", config.to_toml())
-    output.write_csv(folder / "replications.csv", reps.summaries())
-    output.write_csv(folder / "steps_band.csv", reps.step_bands())
-    output.write_json(
-        folder / "summary.json",
-        {
-            "scenario": config.name,
-            "master_seed": config.seed,
-            "steps": config.steps,
-            "replications": len(reps.runs),
-            "seeds": reps.seeds,
-            "band": BAND,
-            "metrics": bands,
-        },
-    )
-    logs = [
-        f"--- replication {r.index} (seed {r.seed}) ---\n" + "\n".join(r.events) for r in reps.runs
-    ]
-    output.write_text(folder / "events.txt", "\n\n".join(logs) + "\n")
-    if plots_wanted:
-        write_band_plots(folder, {config.name: reps.frames})
-
-
-def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> None:
-    for name, column in BAND_PLOTS.items():
-        fig = plots.band_figure(frames, column, column_title(column), band=BAND)
-        output.write_figure(folder / name, fig)
-        plots.close([fig])

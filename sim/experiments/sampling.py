@@ -1,9 +1,9 @@
 """The design of a sweep: one row per sampled point, checked against the scenario schema.
 
-Random, Latin hypercube, Sobol and Morris designs are drawn in the unit cube (the
-Sobol/Saltelli and Morris designs by SALib) and mapped to each parameter's levels,
-range or distribution; a grid is the full factorial of the parameters' levels. The
-unit coordinates are kept (columns ``u.<key>``) because Morris analysis needs them.
+A unit-cube sampler (sim.experiments.samplers) draws points in the unit cube, mapped
+here to each parameter's levels, range or distribution; a levels sampler (the grid)
+gives the full factorial of the parameters' levels. The unit coordinates are kept
+(columns ``u.<key>``) because Morris analysis needs them.
 """
 
 from __future__ import annotations
@@ -15,42 +15,20 @@ import math
 import numpy as np
 import pandas as pd
 from scipy.special import ndtri
-from scipy.stats import qmc
 
 from sim.experiments.spec import ParamSpec, SweepSpec, param_key
-from sim.schema.scenario import ScenarioError, validate
+from sim.schema.base import ScenarioError, set_path
+from sim.schema.scenario import validate
 
 POINT = "point_id"
 
 
-def salib_problem(spec: SweepSpec) -> dict:
-    """The SALib problem: every parameter in the unit interval, mapped afterwards."""
-    return {
-        "num_vars": len(spec.params),
-        "names": spec.keys,
-        "bounds": [[0.0, 1.0]] * len(spec.params),
-    }
-
-
 def unit_sample(spec: SweepSpec) -> np.ndarray:
-    """Points in the unit cube (rows) for every sampler but the grid."""
-    sampler = spec.file.sampler
-    d, n, seed = len(spec.params), sampler.samples or 0, spec.design_seed
-    if sampler.method == "random":
-        return np.random.default_rng(seed).random((n, d))
-    if sampler.method == "lhs":
-        return qmc.LatinHypercube(d=d, seed=np.random.default_rng(seed)).random(n)
-    if sampler.method == "sobol":
-        from SALib.sample import sobol
-
-        return sobol.sample(
-            salib_problem(spec), n, calc_second_order=sampler.second_order, seed=seed
-        )
-    if sampler.method == "morris":
-        from SALib.sample import morris
-
-        return morris.sample(salib_problem(spec), n, num_levels=sampler.levels, seed=seed)
-    raise ValueError(f"no unit sample for the {sampler.method} sampler")
+    """Points in the unit cube (rows), drawn by the sweep's sampler."""
+    kind = spec.kind
+    if kind.unit_sample is None:
+        raise ValueError(f"the {kind.name} sampler has no unit-cube design")
+    return kind.unit_sample(spec.file.sampler, spec.keys, spec.design_seed)
 
 
 def from_unit(param: ParamSpec, u: np.ndarray) -> list:
@@ -73,20 +51,14 @@ def from_unit(param: ParamSpec, u: np.ndarray) -> list:
 
 def expected_points(spec: SweepSpec) -> int:
     """How many points the sampler gives: the count the tests and the docs promise."""
-    sampler, d = spec.file.sampler, len(spec.params)
-    if sampler.method == "grid":
-        return math.prod(len(p.grid_levels) for p in spec.params)
-    if sampler.method == "sobol":
-        return sampler.samples * ((2 * d + 2) if sampler.second_order else (d + 2))
-    if sampler.method == "morris":
-        return sampler.samples * (d + 1)
-    return sampler.samples
+    levels = [len(p.grid_levels) for p in spec.params]
+    return spec.kind.count(spec.file.sampler, len(spec.params), levels)
 
 
 def design(spec: SweepSpec) -> pd.DataFrame:
     """One row per point: ``point_id``, one column per key path, and ``u.<key>`` columns."""
     columns: dict[str, list] = {}
-    if spec.method == "grid":
+    if spec.kind.levelled:
         rows = list(itertools.product(*(p.grid_levels for p in spec.params)))
         for i, param in enumerate(spec.params):
             columns[param.key] = [row[i] for row in rows]
@@ -118,11 +90,7 @@ def apply_point(base: dict, keys: list[str], values: tuple) -> dict:
     """A copy of the base scenario data with one point's values set at their key paths."""
     data = copy.deepcopy(base)
     for key, value in zip(keys, values, strict=True):
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node[part]
-        node[parts[-1]] = value
+        set_path(data, key, value)
     return data
 
 

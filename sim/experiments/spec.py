@@ -119,8 +119,7 @@ def load_sweep(path: str | Path, extra_overrides: list[str] | tuple[str, ...] = 
     kind = _check_sampler(sweep, path)
     base_data = base.model_dump(mode="json")
     params = [
-        _check_parameter(key, spec, kind, base_data, path)
-        for key, spec in sweep.parameters.items()
+        _check_parameter(key, spec, kind, base_data, path) for key, spec in sweep.parameters.items()
     ]
     summary, series = _check_outputs(sweep.outputs, base, path)
     return SweepSpec(

@@ -1,0 +1,317 @@
+"""What a sweep says, as pure functions of its design and outputs (usable from a notebook).
+
+Sobol first-order and total indices with bootstrap confidence intervals (SALib);
+Morris mu*, mu and sigma with a confidence interval on mu*; for any design, the
+main-effect share of each parameter (the variance of the output's mean across the
+parameter's levels or deciles, over the output's total variance: a first-order index
+read straight off the runs). Figures are built with matplotlib's ``Figure`` API, so no
+backend is chosen and nothing global changes; writing them is the caller's job.
+
+Replications: SALib takes one output per design row, so each point's replications are
+averaged first (failed runs left out). The indices are then about the expected output;
+the run-to-run noise shows in :func:`point_means` (column ``<output>.sd``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+CONF_LEVEL = 0.95
+MAX_HEATMAP_PAIRS = 3
+
+
+@dataclass
+class SweepData:
+    """A sweep's design and outputs: all its analysis reads.
+
+    ``design``: one row per point, indexed by point_id (parameter columns, ``u.<key>``
+    unit coordinates). ``runs``: successful runs (point_id, parameters, outputs).
+    """
+
+    design: pd.DataFrame
+    runs: pd.DataFrame
+    keys: list[str]
+    outputs: list[str]
+    sampler: dict = field(default_factory=dict)
+    seed: int = 0
+    levelled: bool = False  # parameters take a few levels (a grid), not a continuum
+
+    @property
+    def means(self) -> pd.DataFrame:
+        """Each point's outputs, averaged over its replications (SALib's Y)."""
+        return self.runs.groupby("point_id")[self.outputs].mean()
+
+
+def salib_problem(keys: list[str]) -> dict:
+    """The SALib problem: every parameter in the unit interval, mapped afterwards."""
+    return {"num_vars": len(keys), "names": keys, "bounds": [[0.0, 1.0]] * len(keys)}
+
+
+def point_means(data: SweepData) -> pd.DataFrame:
+    """Per point: parameter values, replications, mean and sd of every output."""
+    grouped = data.runs.groupby("point_id")[data.outputs]
+    stats = grouped.mean().join(grouped.std(ddof=1).add_suffix(".sd"))
+    stats.insert(0, "replications", grouped.size())
+    return data.design[data.keys].join(stats, how="inner").reset_index()
+
+
+def _constant(y: np.ndarray) -> bool:
+    return not np.isfinite(y).all() or np.ptp(y) == 0
+
+
+def sobol_indices(data: SweepData) -> pd.DataFrame:
+    """S1 and ST with confidence intervals, per output and parameter."""
+    from SALib.analyze import sobol
+
+    means, rows = data.means, []
+    for name in data.outputs:
+        y = means[name].to_numpy(dtype=float)
+        if _constant(y):
+            rows.extend(
+                {"output": name, "parameter": k, "S1": np.nan, "S1_conf": np.nan}
+                | {"ST": np.nan, "ST_conf": np.nan, "note": "constant output"}
+                for k in data.keys
+            )
+            continue
+        si = sobol.analyze(
+            salib_problem(data.keys),
+            y,
+            calc_second_order=bool(data.sampler.get("second_order")),
+            conf_level=CONF_LEVEL,
+            print_to_console=False,
+            seed=data.seed,
+        )
+        for i, k in enumerate(data.keys):
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "S1": si["S1"][i],
+                    "S1_conf": si["S1_conf"][i],
+                    "ST": si["ST"][i],
+                    "ST_conf": si["ST_conf"][i],
+                    "note": "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def morris_indices(data: SweepData) -> pd.DataFrame:
+    """mu*, its confidence interval, mu and sigma, per output and parameter."""
+    from SALib.analyze import morris
+
+    x = data.design[[f"u.{k}" for k in data.keys]].to_numpy(dtype=float)
+    means, rows = data.means, []
+    for name in data.outputs:
+        y = means[name].to_numpy(dtype=float)
+        if _constant(y):
+            rows.extend(
+                {"output": name, "parameter": k, "mu_star": np.nan, "mu_star_conf": np.nan}
+                | {"mu": np.nan, "sigma": np.nan, "note": "constant output"}
+                for k in data.keys
+            )
+            continue
+        si = morris.analyze(
+            salib_problem(data.keys),
+            x,
+            y,
+            conf_level=CONF_LEVEL,
+            num_levels=int(data.sampler.get("levels", 4)),
+            print_to_console=False,
+            seed=data.seed,
+        )
+        for i, k in enumerate(data.keys):
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "mu_star": si["mu_star"][i],
+                    "mu_star_conf": si["mu_star_conf"][i],
+                    "mu": si["mu"][i],
+                    "sigma": si["sigma"][i],
+                    "note": "",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def groups(runs: pd.DataFrame, key: str, levelled: bool) -> pd.Series:
+    """Levels of a parameter: its values on a grid or if categorical, else deciles."""
+    column = runs[key]
+    if (
+        levelled
+        or not pd.api.types.is_numeric_dtype(column)
+        or pd.api.types.is_bool_dtype(column)
+        or column.nunique() <= 10
+    ):
+        return column.astype(str) if not pd.api.types.is_numeric_dtype(column) else column
+    return pd.qcut(column, q=10, duplicates="drop")
+
+
+def main_effects(data: SweepData) -> pd.DataFrame:
+    """Share of each output's variance explained by each parameter's level means."""
+    ok, rows = data.runs, []
+    for name in data.outputs:
+        y = ok[name]
+        total = float(y.var(ddof=0))
+        for k in data.keys:
+            level = groups(ok, k, data.levelled)
+            level_mean = y.groupby(level, observed=True).transform("mean")
+            share = float(level_mean.var(ddof=0) / total) if total > 0 else np.nan
+            by_level = y.groupby(level, observed=True).mean()
+            rows.append(
+                {
+                    "output": name,
+                    "parameter": k,
+                    "main_effect": share,
+                    "mean_min": float(by_level.min()),
+                    "mean_max": float(by_level.max()),
+                    "note": "" if total > 0 else "constant output",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def influence_table(
+    indices: pd.DataFrame, rank_by: str, label: str, top: int, method: str, have: int, expected: int
+) -> str:
+    """The most influential parameters of each output, as text."""
+    head = (
+        f"most influential parameters ({method} sweep, {have} of {expected} runs; "
+        f"ranked by {label})"
+    )
+    lines = [head, "-" * len(head)]
+    width = max(len(o) for o in indices["output"].unique())
+    for name, group in indices.groupby("output", sort=False):
+        ranked = group.dropna(subset=[rank_by]).sort_values(rank_by, ascending=False)
+        if ranked.empty:
+            lines.append(f"{name:<{width}}  (constant: no parameter moves it)")
+            continue
+        shown = "; ".join(
+            f"{r.parameter} {getattr(r, rank_by):.3g}" for r in ranked.head(top).itertuples()
+        )
+        lines.append(f"{name:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+# --- figures -------------------------------------------------------------------------------
+
+
+def index_figures(method: str, data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Figure]]:
+    """One bar chart of the indices per output that is not constant."""
+    figures = []
+    for name in data.outputs:
+        group = indices[indices["output"] == name]
+        if group.iloc[:, 2].notna().any():
+            figures.append((f"{method}_{name}.png", index_bars(method, name, group)))
+    return figures
+
+
+def effect_figures(data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Figure]]:
+    """Per output: lines with bands over each parameter; on a grid, heatmaps over pairs."""
+    figures = []
+    for name in data.outputs:
+        figures.append((f"lines_{name}.png", lines(data, name)))
+        if data.levelled and len(data.keys) >= 2:
+            figures.append((f"heatmap_{name}.png", heatmaps(data, name)))
+    return figures
+
+
+def index_bars(method: str, name: str, group: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(max(6, 0.7 * len(group) + 2), 4))
+    ax = fig.subplots()
+    x = np.arange(len(group))
+    if method == "sobol":
+        ax.bar(x - 0.2, group["S1"], 0.4, yerr=group["S1_conf"], capsize=3, label="first order S1")
+        ax.bar(x + 0.2, group["ST"], 0.4, yerr=group["ST_conf"], capsize=3, label="total ST")
+        ax.set_ylabel(f"Sobol index ({int(CONF_LEVEL * 100)}% CI)")
+    else:
+        ax.bar(
+            x - 0.2,
+            group["mu_star"],
+            0.4,
+            yerr=group["mu_star_conf"],
+            capsize=3,
+            label="mu* (mean |elementary effect|)",
+        )
+        ax.bar(x + 0.2, group["sigma"], 0.4, label="sigma (interactions, non-linearity)")
+        ax.set_ylabel("effect per unit of the parameter's range")
+    ax.axhline(0, color="grey", linewidth=0.6)
+    ax.set_xticks(x, group["parameter"], rotation=35, ha="right", fontsize=8)
+    ax.set_title(name)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _levels(ok: pd.DataFrame, key: str, levelled: bool) -> pd.Series:
+    level = groups(ok, key, levelled)
+    if isinstance(level.dtype, pd.CategoricalDtype):
+        return level.apply(lambda interval: interval.mid).astype(float)
+    return level
+
+
+def lines(data: SweepData, name: str) -> Figure:
+    ok, keys = data.runs, data.keys
+    fig = Figure(figsize=(3.6 * len(keys), 3.4))
+    axes = fig.subplots(1, len(keys), squeeze=False, sharey=True)
+    for ax, key in zip(axes[0], keys, strict=True):
+        level = _levels(ok, key, data.levelled)
+        stats = (
+            ok[name]
+            .groupby(level, observed=True)
+            .agg(mean="mean", low=lambda s: s.quantile(0.05), high=lambda s: s.quantile(0.95))
+        )
+        numeric = pd.api.types.is_numeric_dtype(stats.index)
+        if not numeric:
+            stats = stats.reindex(_order(ok, key))
+        x = stats.index.to_numpy(dtype=float) if numeric else np.arange(len(stats))
+        ax.fill_between(x, stats["low"], stats["high"], alpha=0.25, label="5-95% of runs")
+        ax.plot(x, stats["mean"], marker="o", label="mean")
+        if not numeric:
+            ax.set_xticks(x, [str(v) for v in stats.index])
+        ax.set_xlabel(key, fontsize=8)
+    axes[0][0].set_ylabel(name, fontsize=8)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(
+        f"{name}: mean over runs at each level (other parameters and replications pooled)",
+        fontsize=9,
+    )
+    return fig
+
+
+def heatmaps(data: SweepData, name: str) -> Figure:
+    ok = data.runs
+    pairs = list(itertools.combinations(data.keys, 2))[:MAX_HEATMAP_PAIRS]
+    fig = Figure(figsize=(4.4 * len(pairs), 3.8))
+    axes = fig.subplots(1, len(pairs), squeeze=False)
+    for ax, (a, b) in zip(axes[0], pairs, strict=True):
+        grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean").reindex(
+            index=_order(ok, b), columns=_order(ok, a)
+        )
+        image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(
+            range(len(grid.columns)), [_short(v) for v in grid.columns], fontsize=7, rotation=30
+        )
+        ax.set_yticks(range(len(grid.index)), [_short(v) for v in grid.index], fontsize=7)
+        ax.set_xlabel(a, fontsize=8)
+        ax.set_ylabel(b, fontsize=8)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(f"{name}: mean over replications and the other parameters", fontsize=9)
+    return fig
+
+
+def _order(ok: pd.DataFrame, key: str) -> list:
+    """Levels in a reader's order: numbers ascending, labels as the sweep file lists them."""
+    column = ok.sort_values("point_id")[key]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return sorted(column.unique())
+    return list(dict.fromkeys(column.tolist()))
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
