@@ -290,15 +290,6 @@ METRICS: tuple[Metric, ...] = (
 REGISTRY: dict[str, Metric] = {m.name: m for m in METRICS if m.kind != "summary"}
 SUMMARIES: dict[str, Metric] = {m.name: m for m in METRICS if m.kind == "summary"}
 
-_REDUCE: dict[str | None, Callable[[np.ndarray], Any]] = {
-    "mean": lambda v: v.mean(),
-    "sum": lambda v: v.sum(),
-    "max": lambda v: v.max(),
-    "last": lambda v: v[-1],
-    "nonzero": lambda v: np.count_nonzero(v > 0),
-}
-
-
 # --- views of the registry ------------------------------------------------------------
 
 
@@ -368,14 +359,14 @@ def summary_columns(names: Iterable[str]) -> list[str]:
 
 
 # The column order of the per-step table (steps.csv).
-_COLUMN_ORDER: tuple[tuple[Kind, By], ...] = (
-    ("raw", "step"),
-    ("derived", "step"),
-    ("raw", "partner"),
-    ("raw", "commodity"),
-    ("derived", "partner"),
-    ("derived", "commodity"),
-)
+_COLUMN_ORDER: dict[tuple[str, str], int] = {
+    ("raw", "step"): 0,
+    ("derived", "step"): 1,
+    ("raw", "partner"): 2,
+    ("raw", "commodity"): 3,
+    ("derived", "partner"): 4,
+    ("derived", "commodity"): 5,
+}
 
 
 def _spread(name: str, values: np.ndarray, by: By, run: Statics) -> dict[str, np.ndarray]:
@@ -390,8 +381,10 @@ def run_columns(model: Run) -> dict[str, np.ndarray]:
     into ``metric.partner`` / ``metric.good`` columns) and every derived metric whose needs
     were recorded (``_COLUMN_ORDER``)."""
     records = model.datacollector.model_vars
-    arrays = {
-        name: np.asarray(records[name], dtype=float) for name in raw_metrics() if name in records
+    values = {
+        name: np.asarray(records[name], dtype=float)
+        for name, m in REGISTRY.items()
+        if m.kind == "raw" and name in records
     }
     steps = np.arange(len(next(iter(records.values()))))
     columns: dict[str, np.ndarray] = {
@@ -399,14 +392,12 @@ def run_columns(model: Run) -> dict[str, np.ndarray]:
         "year": model.start_year + np.maximum(steps - 1, 0) // 4,
         "quarter": np.where(steps > 0, (steps - 1) % 4 + 1, 0),
     }
-    values = dict(arrays)
     for m in REGISTRY.values():  # in registry order: a derivation may use an earlier one
         if m.derive is not None and all(need in values for need in m.needs):
             values[m.name] = m.derive(values, model)
-    for kind, by in _COLUMN_ORDER:
-        for m in REGISTRY.values():
-            if m.kind == kind and m.by == by and m.name in values:
-                columns.update(_spread(m.name, values[m.name], by, model))
+    # registry order within each group of _COLUMN_ORDER (the sort is stable)
+    for name in sorted(values, key=lambda n: _COLUMN_ORDER[REGISTRY[n].kind, REGISTRY[n].by]):
+        columns.update(_spread(name, values[name], REGISTRY[name].by, model))
     return columns
 
 
@@ -423,5 +414,11 @@ def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None) -> d
     for name in SUMMARIES if names is None else names:
         metric = SUMMARIES[name]
         series = np.asarray(table[metric.of], dtype=float)[after_start]
-        out[name] = float(_REDUCE[metric.how](series))
+        how = metric.how
+        if how == "last":
+            out[name] = float(series[-1])
+        elif how == "nonzero":
+            out[name] = float(np.count_nonzero(series > 0))
+        else:  # mean, sum, max
+            out[name] = float(getattr(series, str(how))())
     return out
