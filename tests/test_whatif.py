@@ -9,7 +9,7 @@ from functools import cache
 import numpy as np
 import pytest
 
-from sim.experiments.compare import list_lines
+from sim.catalog import list_lines
 from sim.experiments.replicate import Replications, replicate
 from sim.schema.scenario import load_scenario
 from tests.conftest import ROOT
@@ -112,9 +112,17 @@ def test_new_strategic_partners_climb_and_invest():
 
 
 def test_resisting_in_2016_means_no_concession_and_longer_pressure():
+    """Issue 11: the what-if resists in 2016-2017 only, as its name says."""
     base, what = pair("resist_2016")
-    assert summary(what, "concessions") == 0 < summary(base, "concessions")
+
+    def conceded(run, years, to: str = "") -> int:
+        return sum(line[:4] in years and f"concedes to {to}" in line for line in run.events)
+
+    assert all(conceded(run, ("2016", "2017"), "China") == 0 for run in what.runs)
+    assert all(conceded(run, ("2016", "2017"), "China") > 0 for run in base.runs)
     assert summary(what, "pressure_quarters") > summary(base, "pressure_quarters")
+    # before and after, the history's policy: concessions in other years remain
+    assert sum(conceded(run, tuple(str(y) for y in range(1990, 2016))) for run in what.runs) > 0
     for run in what.runs:
         assert any(
             line.startswith("2017") and "China lifts its pressure" in line for line in run.events

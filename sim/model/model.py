@@ -475,6 +475,10 @@ class BalanceModel(mesa.Model):
         self.mongolia.strategy = self.settings.diplomacy.strategy
         self._derive_diplomacy()
 
+    def change_response(self, response: str) -> None:
+        self.settings.pressure.response = response  # type: ignore[assignment]
+        self.mongolia.response = response
+
     def bring_refinery_on_line(self, substitution: float) -> None:
         """F7: domestic refining replaces a share of fuel imports. Fuel imports shrink, and
         so does the energy term of each neighbour's exposure: a supplier's share of imports

@@ -196,6 +196,19 @@ def _diplomacy(event: ev.DiplomacyChange, model: BalanceModel, timeline: Timelin
     model.log(f"diplomacy: {shown}{event.tag()}")
 
 
+def _response(event: ev.ResponseChange, model: BalanceModel, timeline: Timeline) -> None:
+    before = model.settings.pressure.response
+    model.change_response(event.response)
+    model.log(f"Mongolia's response to pressure now: {event.response}{event.tag()}")
+    if event.quarters is not None:
+
+        def revert(m: BalanceModel) -> None:
+            m.change_response(before)
+            m.log(f"Mongolia's response to pressure back to: {before}")
+
+        timeline.later(event.quarters, revert)
+
+
 # One entry per kind of event: a new kind is a schema class plus one function here.
 APPLY: dict[type, Callable[[Any, BalanceModel, Timeline], None]] = {
     ev.PartnershipUpgrade: _partnership,
@@ -210,4 +223,5 @@ APPLY: dict[type, Callable[[Any, BalanceModel, Timeline], None]] = {
     ev.AlignmentChange: _alignment,
     ev.AttentionChange: _attention,
     ev.DiplomacyChange: _diplomacy,
+    ev.ResponseChange: _response,
 }

@@ -201,6 +201,18 @@ class DiplomacyChange(EventBase):
     effort_per_year: Annotated[float, Field(ge=0.0, le=100.0)] | None = None
 
 
+class ResponseChange(EventBase):
+    """Mongolia's policy when pressed changes for a while (a what-if: hold out in 2016)."""
+
+    kind: Literal["response"]
+    response: Literal["threshold", "concede", "resist"] = Field(
+        description="the policy from this quarter on (P1)"
+    )
+    quarters: Quarters | None = Field(
+        None, description="quarters until the previous policy returns (omit: permanent)"
+    )
+
+
 EVENT_KINDS: tuple[type[EventBase], ...] = (
     PartnershipUpgrade,
     InvestmentCapChange,
@@ -214,6 +226,7 @@ EVENT_KINDS: tuple[type[EventBase], ...] = (
     AlignmentChange,
     AttentionChange,
     DiplomacyChange,
+    ResponseChange,
 )
 KIND_NAMES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in EVENT_KINDS}
 Event = Annotated[Union[tuple(EVENT_KINDS)], Field(discriminator="kind")]  # noqa: UP007
