@@ -1,7 +1,7 @@
 """The documented history 1990-2024 happens in the model, over several seeds.
 
 The expected rungs below are copied from the partnership table of
-shared/documented-figures.md (source C, B), not read from the scenario file, so
+docs/sources.md (source C, B), not read from the scenario file, so
 a wrong event in the file fails here.
 """
 
