@@ -6,7 +6,6 @@ and source; this module only knows how to compare a target with runs.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +15,8 @@ from pydantic import Field, ValidationError
 
 from sim.experiments.seeds import run_seed
 from sim.model.run import simulate
-from sim.schema.scenario import Scenario, ScenarioError, Strict, _explain
+from sim.schema.base import ScenarioError, Strict, read_toml
+from sim.schema.scenario import Scenario, _explain
 
 
 class Target(Strict):
@@ -39,12 +39,7 @@ class Targets(Strict):
 
 def load_targets(path: str | Path) -> list[Target]:
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "file not found", "a calibration targets file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(path, "", f"invalid TOML: {exc}", "valid TOML") from None
+    data = read_toml(path, "calibration targets file")
     try:
         targets = Targets.model_validate(data).targets
     except ValidationError as exc:

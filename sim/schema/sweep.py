@@ -70,7 +70,7 @@ class Outputs(Strict):
     summary: list[str] | None = Field(
         None,
         description="summary metrics to keep, one column each (default: all of "
-        "sim.metrics.SUMMARY_METRICS)",
+        "sim.metrics.summary_metrics())",
     )
     series: list[str] = Field(
         default_factory=list,
