@@ -24,15 +24,11 @@ from pathlib import Path
 import numpy as np
 import solara
 
+from sim.catalog import BASELINE, SCENARIO_DIR, is_scenario_data
+from sim.cli.palette import AUTONOMY, CONCESSIONS, GROUP_COLOURS, PRESSURE, partner_colour
 from sim.model.model import BalanceModel
-from sim.schema.scenario import (
-    BASELINE,
-    LEVELS,
-    SCENARIO_DIR,
-    Scenario,
-    ScenarioError,
-    load_scenario,
-)
+from sim.schema.base import UserError, read_toml
+from sim.schema.scenario import LEVELS, Scenario, ScenarioError, load_scenario
 
 # Mesa 3.3's own ComponentsView trips Solara's hook-rule check when it is imported; the
 # warning is about Mesa's code, not ours, and would only puzzle an instructor.
@@ -46,17 +42,7 @@ warnings.filterwarnings(
 from mesa.visualization import SolaraViz  # noqa: E402
 
 ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
-# Files under scenarios/ that are not scenarios: calibration targets and sweep plans.
-NOT_SCENARIOS = ("calibration.toml",)
-NOT_SCENARIO_DIRS = ("sweeps",)
 
-COLOURS = {
-    "China": "#c0392b",
-    "Russia": "#2c6fbb",
-    "Third neighbours": "#27ae60",
-    "Rest of world": "#95a5a6",
-}
-OTHER_COLOURS = ("#27ae60", "#e67e22", "#8e44ad", "#16a085", "#7f8c8d")
 EVENT_LOG_LINES = 200  # newest first, in a scroll box
 
 
@@ -132,15 +118,22 @@ def scenario_choices(start: Path) -> dict[str, Path]:
     for root, pattern in roots:
         for path in sorted(root.glob(pattern)):
             relative = path.relative_to(root)
-            if path.name in NOT_SCENARIOS or any(
-                part in NOT_SCENARIO_DIRS for part in relative.parts[:-1]
-            ):
+            if not _may_be_scenario(path):
                 continue
             label = relative.as_posix() if root == SCENARIO_DIR else str(path)
             choices.setdefault(label, path)
     if start not in {p.resolve() for p in choices.values()}:
         choices[str(start)] = start
     return choices
+
+
+def _may_be_scenario(path: Path) -> bool:
+    """The catalog's rule (not targets, not a sweep); a file that does not read is listed,
+    so that its error can be shown."""
+    try:
+        return is_scenario_data(read_toml(path))
+    except UserError:
+        return True
 
 
 def label_of(choices: dict[str, Path], path: Path) -> str:
@@ -294,7 +287,7 @@ def ExportPanel(model: BalanceModel):
         years,
         *[shares[:, mask].sum(axis=1) for mask in groups.values()],
         labels=list(groups),
-        colors=[COLOURS[g] for g in groups],
+        colors=[GROUP_COLOURS[g] for g in groups],
         alpha=0.9,
     )
     ax.set_ylim(0, 1)
@@ -309,14 +302,11 @@ def FdiPanel(model: BalanceModel):
     years, shares = _years(model), _series(model, "fdi_share")
     for k, i in enumerate(fdi_lines(model)):
         name = model.partner_names[i]
-        colour = COLOURS.get(name, OTHER_COLOURS[(k - 2) % len(OTHER_COLOURS)])
+        colour = partner_colour(name, k - 2)
         ax.plot(years, shares[:, i], label=name, color=colour, lw=2.2 if k < 2 else 1.5)
+    cap = model.settings.investment.cap
     ax.axhline(
-        model.cap.level,
-        color="black",
-        ls="--",
-        lw=1.5,
-        label=f"cap {model.cap.level:.0%} ({model.cap.enforcement})",
+        cap.level, color="black", ls="--", lw=1.5, label=f"cap {cap.level:.0%} ({cap.enforcement})"
     )
     ax.set_ylim(0, 1)
     _x_range(ax, model)
@@ -332,7 +322,7 @@ def PressurePanel(model: BalanceModel):
         years,
         _series(model, "active_pressure"),
         width=0.25,
-        color="#e67e22",
+        color=PRESSURE,
         label="episodes under way",
     )
     ax.set_ylabel("episodes under way")
@@ -343,7 +333,7 @@ def PressurePanel(model: BalanceModel):
         years,
         _series(model, "concessions"),
         where="post",
-        color="#c0392b",
+        color=CONCESSIONS,
         lw=2.2,
         label="concessions so far",
     )
@@ -358,7 +348,7 @@ def PressurePanel(model: BalanceModel):
 def AutonomyPanel(model: BalanceModel):
     """The autonomy index: room to decide for itself, lost by concessions."""
     fig, ax = _figure("Autonomy index (1 = free to choose)")
-    ax.plot(_years(model), _series(model, "autonomy"), color="#2c3e50", lw=2.4)
+    ax.plot(_years(model), _series(model, "autonomy"), color=AUTONOMY, lw=2.4)
     ax.set_ylim(0, 1)
     _x_range(ax, model)
     return solara.FigureMatplotlib(fig, format="png")
@@ -370,7 +360,9 @@ def LevelsPanel(model: BalanceModel):
     shown = [i for i in range(model.n_partners) if model.is_neighbour[i] or model.is_third[i]]
     start = np.asarray(model.datacollector.model_vars["level"][0])
     names = [model.partner_names[i] for i in shown]
-    colours = [COLOURS.get(model.partner_names[i], COLOURS["Third neighbours"]) for i in shown]
+    colours = [
+        GROUP_COLOURS.get(model.partner_names[i], GROUP_COLOURS["Third neighbours"]) for i in shown
+    ]
     rows = np.arange(len(shown))
     ax.barh(rows, [model.level[i] + 0.15 for i in shown], color=colours, height=0.7)
     ax.scatter([start[i] + 0.15 for i in shown], rows, marker="|", s=120, color="black", zorder=3)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.schema.scenario import BASELINE, Scenario, load_scenario
+from sim.catalog import BASELINE
+from sim.schema.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

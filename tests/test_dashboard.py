@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.schema.scenario import BASELINE
+from sim.catalog import BASELINE
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -337,7 +337,7 @@ def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(
     scenario_folder: Path,
 ) -> None:
     from sim.app import scenario_choices
-    from sim.schema.scenario import SCENARIO_DIR
+    from sim.catalog import SCENARIO_DIR
 
     listed = scenario_choices(BASELINE)
     expected = {
@@ -368,8 +368,8 @@ def test_seed_text_and_sliders_reach_the_model() -> None:
         concession_threshold=0.05,
         seed="7",
     )
-    assert model.seed_used == 7 and model.cap.level == 0.25
-    assert model.cap.enforcement == "strict" and model.alignment == 0.9
+    assert model.seed_used == 7 and model.settings.investment.cap.level == 0.25
+    assert model.settings.investment.cap.enforcement == "strict" and model.alignment == 0.9
     assert model.config.diplomacy.third_neighbour_engagement == 2.0
     assert model.config.pressure.concession_threshold == 0.05
     # The seed as typed (text) and as a number give the same run.

@@ -415,9 +415,7 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from sim.cli.report import write_analysis
     from sim.experiments.analysis import analyze
 
-    report = write_analysis(
-        analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots)
-    )
+    report = write_analysis(analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots))
     print(report.table)
     print(f"\nfiles: {report.folder}")
     return 0

@@ -1,24 +1,21 @@
 """Figures of one run (or of replications: a mean line with a band).
 
 Every function takes the wide per-step frame(s) from ``sim.metrics`` and
-returns a matplotlib Figure; saving is the caller's job (atomically).
+returns a matplotlib Figure; saving is the caller's job (atomically). Figures are made
+with matplotlib's ``Figure`` API, not pyplot: importing this module in a notebook leaves
+its backend and its open figures alone, and worker threads may draw at the same time.
 """
 
 from __future__ import annotations
 
-import matplotlib
+from collections.abc import Iterable
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-GROUP_COLOURS = {
-    "China": "#c0392b",
-    "Russia": "#2c3e50",
-    "Third neighbours": "#2980b9",
-    "Rest of world": "#95a5a6",
-}
+from sim.cli.palette import AUTONOMY, CONCESSIONS, GROUP_COLOURS, PRESSURE
+from sim.metrics import column_title
 
 
 def time_axis(frame: pd.DataFrame) -> np.ndarray:
@@ -49,8 +46,9 @@ def stacked_shares(
     third: list[str],
     other: list[str],
     cap: float | None = None,
-):
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+) -> Figure:
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     groups = partner_groups(frame, metric, third, other)
     t = time_axis(frame)
     ax.stackplot(
@@ -72,28 +70,35 @@ def stacked_shares(
     return fig
 
 
-def pressure_figure(frame: pd.DataFrame):
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+def pressure_figure(frame: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(8, 5))
+    top, bottom = fig.subplots(2, 1, sharex=True)
     t = time_axis(frame)
     top.bar(
         t,
         frame["pressure_cost_bn_usd"],
         width=0.25,
-        color="#c0392b",
-        label="cost of pressure (bn USD per quarter)",
+        color=CONCESSIONS,
+        label=column_title("pressure_cost_bn_usd"),
     )
     top.set_ylabel("bn USD")
     top.set_title("Pressure episodes and concessions")
     top.legend(fontsize=8)
-    bottom.step(t, frame["concessions"], where="post", color="black", label="concessions")
+    bottom.step(
+        t,
+        frame["concessions"],
+        where="post",
+        color=CONCESSIONS,
+        label=column_title("concessions"),
+    )
     bottom.fill_between(
         t,
         0,
         frame["active_pressure"],
         step="post",
-        color="#e67e22",
+        color=PRESSURE,
         alpha=0.4,
-        label="active episodes",
+        label=column_title("active_pressure"),
     )
     bottom.set_ylabel("count")
     bottom.set_xlabel("year")
@@ -101,23 +106,24 @@ def pressure_figure(frame: pd.DataFrame):
     return fig
 
 
-def autonomy_figure(frame: pd.DataFrame):
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+def autonomy_figure(frame: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(8, 3.8))
+    ax = fig.subplots()
     t = time_axis(frame)
-    ax.plot(t, frame["autonomy"], color="#27ae60", linewidth=2, label="autonomy index")
+    ax.plot(t, frame["autonomy"], color=AUTONOMY, linewidth=2, label=column_title("autonomy"))
     ax.plot(
         t,
         frame["leverage_china"],
         color=GROUP_COLOURS["China"],
         linewidth=1,
-        label="China's effective leverage",
+        label=column_title("leverage_china"),
     )
     ax.plot(
         t,
         frame["leverage_russia"],
         color=GROUP_COLOURS["Russia"],
         linewidth=1,
-        label="Russia's effective leverage",
+        label=column_title("leverage_russia"),
     )
     ax.set_ylim(0, 1)
     ax.set_xlabel("year")
@@ -128,7 +134,7 @@ def autonomy_figure(frame: pd.DataFrame):
 
 def run_figures(
     frame: pd.DataFrame, third: list[str], other: list[str], cap: float
-) -> dict[str, object]:
+) -> dict[str, Figure]:
     """The standard figures of one run, by file name."""
     return {
         "export_shares.png": stacked_shares(
@@ -142,9 +148,12 @@ def run_figures(
     }
 
 
-def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str, band: float = 0.9):
+def band_figure(
+    frames: dict[str, list[pd.DataFrame]], column: str, title: str, band: float = 0.9
+) -> Figure:
     """Mean line and a central ``band`` interval per label, over replications."""
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
     lo_q, hi_q = (1 - band) / 2, 1 - (1 - band) / 2
     for label, runs in frames.items():
         values = np.stack([run[column].to_numpy() for run in runs])
@@ -163,6 +172,8 @@ def band_figure(frames: dict[str, list[pd.DataFrame]], column: str, title: str, 
     return fig
 
 
-def close(figures) -> None:
+def close(figures: dict[str, Figure] | Iterable[Figure]) -> None:
+    """Free the figures' memory now. Without pyplot nothing else holds them, so this only
+    speeds up the release; kept so callers need not know."""
     for fig in figures.values() if isinstance(figures, dict) else figures:
-        plt.close(fig)
+        fig.clear()

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from tqdm import tqdm
 
 from sim.cli import output, plots
-from sim.experiments.analysis import AnalysisReport
 from sim.experiments.compare import compare, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
 from sim.metrics import column_title, format_value, summarize, summary_label, summary_metrics
 from sim.model.run import simulate
 from sim.schema.scenario import load_scenario
+
+if TYPE_CHECKING:  # the sweep extra (pyarrow, SALib): not needed by `run`
+    from sim.experiments.analysis import AnalysisReport
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
