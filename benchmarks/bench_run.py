@@ -20,9 +20,10 @@ import mesa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from sim.catalog import BASELINE  # noqa: E402
 from sim.metrics import model_frame  # noqa: E402
 from sim.model.model import BalanceModel  # noqa: E402
-from sim.schema.scenario import BASELINE, load_scenario  # noqa: E402
+from sim.schema.scenario import load_scenario  # noqa: E402
 
 STEPS = 140
 

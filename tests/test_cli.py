@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -90,10 +91,34 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
 
 def test_help_explains_every_command():
     result = run_py("--help")
-    assert result.returncode == 0 and "run" in result.stdout and "calibrate" in result.stdout
+    assert result.returncode == 0 and result.stdout.startswith("usage: run.py ")
+    for command in ("run", "calibrate", "list", "compare", "sweep", "analyze", "dashboard"):
+        # the command's own line in the list, not the word inside "run.py"
+        assert re.search(rf"^    {command}\b", result.stdout, re.MULTILINE), command
     for command in ("run", "calibrate"):
         sub = run_py(command, "--help")
-        assert sub.returncode == 0 and "--set" in sub.stdout
+        assert sub.returncode == 0 and "--set KEY=VALUE" in sub.stdout
+
+
+def test_results_go_under_the_current_folder_and_names_work_anywhere(tmp_path):
+    result = run_py("run", "whatif/strict_cap", "--steps", "4", "--no-plots", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (folder,) = (tmp_path / "results").iterdir()
+    assert folder.name.startswith("strict_cap-") and (folder / "summary.json").is_file()
+    # the README's spelling works from any folder too
+    again = run_py("run", "scenarios/baseline.toml", "--steps", "4", "--no-plots", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(list((tmp_path / "results").glob("baseline-*"))) == 1
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_py("run", "baseline", "--steps", "2", "--no-plots", "--out", str(blocker / "x"))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "cannot create a results folder" in lines[-1]
+    assert "Traceback" not in result.stderr
 
 
 def test_missing_scenario_file_is_a_clear_error(tmp_path):
@@ -102,6 +127,7 @@ def test_missing_scenario_file_is_a_clear_error(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_calibrate_passes_on_the_baseline_and_fails_when_broken():
     ok = run_py("calibrate", "--seeds", "4")
     assert ok.returncode == 0, ok.stdout + ok.stderr

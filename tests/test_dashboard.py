@@ -244,6 +244,7 @@ def _event_log(page) -> str:
     return page.locator(".event-log").inner_text()
 
 
+@pytest.mark.browser
 def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) -> None:
     _wait_quarter(page, 0)
     charts_before, log_before = _charts(page), _event_log(page)
@@ -296,6 +297,7 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     assert "alignment 0.40" in _event_log(page) and "seed 99" in _event_log(page)
 
 
+@pytest.mark.browser
 def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_folder: Path) -> None:
     broken = scenario_folder / "broken.toml"
     cli = _cli("run", str(broken), "--no-plots")

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -45,6 +47,7 @@ def test_tutorial_has_three_exercises_with_commands():
         assert needed in commands
 
 
+@pytest.mark.slow
 def test_every_tutorial_command_runs(tmp_path):
     shutil.copytree(ROOT / "scenarios", tmp_path / "scenarios")
     shutil.copy(ROOT / "run.py", tmp_path / "run.py")

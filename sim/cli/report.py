@@ -194,7 +194,7 @@ def compare_and_report(
     path_a: Path,
     path_b: Path,
     replications: int,
-    overrides: list[str] = (),
+    overrides: list[str] | tuple[str, ...] = (),
     out: str | None = None,
     plots_wanted: bool = True,
     workers: int | None = None,
