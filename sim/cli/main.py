@@ -38,6 +38,7 @@ EPILOG = """examples:
   python run.py run scenarios/baseline.toml
   python run.py run scenarios/baseline.toml --seed 7 --set investment.cap.enforcement=strict
   python run.py calibrate
+  python run.py validate                    # the history against observed data, 1990-2024
   python run.py list
   python run.py run scenarios/history_1990_2024.toml --replications 8
   python run.py compare scenarios/baseline.toml scenarios/whatif/strict_cap.toml
@@ -109,6 +110,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)",
     )
     cal.set_defaults(func=_cmd_calibrate)
+    _add_validate_command(sub)
     _add_dashboard_command(sub)
     _add_sweep_commands(sub)
     _add_history_commands(sub)
@@ -518,3 +520,53 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     print("\n".join(list_lines()))
     return 0
+
+
+# --- validate (sim.experiments.validation) -------------------------------------------------
+
+
+def _add_validate_command(sub: argparse._SubParsersAction) -> None:
+    val = sub.add_parser(
+        "validate",
+        help="the history against observed data 1990-2024: calibration and held-out targets",
+        description="Run the history scenario (and any scenario a target names) over "
+        "replications and check every target of data/observed/targets.toml: observed "
+        "value and range, simulated mean and 90%% band, pass or miss; calibration and "
+        "held-out targets in their own sections. Writes results/validate-<timestamp>/ "
+        "(table as CSV and Markdown, one plot per series). Exit status 1 when a "
+        "calibration target misses; held-out misses are reported, not fatal.",
+    )
+    val.add_argument(
+        "--replications",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="replications of each scenario (default: 8)",
+    )
+    val.add_argument(
+        "--targets",
+        metavar="FILE",
+        help="targets file; the observed CSVs are read beside it "
+        "(default: data/observed/targets.toml)",
+    )
+    val.add_argument(
+        "--out",
+        metavar="DIR",
+        help="parent folder for the results folder (default: results/ in this folder)",
+    )
+    val.add_argument("--workers", type=_positive, help="worker processes (default: all cores)")
+    val.set_defaults(func=_cmd_validate)
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from sim.cli.report import validate_and_report
+
+    folder, table = validate_and_report(
+        Path(args.targets) if args.targets else None,
+        args.replications,
+        out=args.out,
+        workers=args.workers,
+    )
+    print(f"\nresults: {folder}")
+    calibration = table[table["role"] == "calibration"]
+    return 0 if bool(calibration["pass"].all()) else 1

@@ -244,3 +244,151 @@ def write_analysis(report: AnalysisReport) -> AnalysisReport:
     output.write_text(folder / "most_influential.txt", report.table + "\n")
     report.files = files
     return report
+
+
+# --- validation against observed data (sim.experiments.validation) ------------------------
+
+# The checkout's observed data; from elsewhere, data/observed/ under the current folder.
+_CHECKOUT_TARGETS = Path(__file__).resolve().parents[2] / "data" / "observed" / "targets.toml"
+DEFAULT_TARGETS = (
+    _CHECKOUT_TARGETS if _CHECKOUT_TARGETS.is_file() else Path("data") / "observed" / "targets.toml"
+)
+ROLE_TITLES = {
+    "calibration": "calibration (figures the model was tuned to, or its inputs)",
+    "held_out": "held out (never used for tuning)",
+}
+ROLE_NAMES = {"calibration": "calibration", "held_out": "held out"}
+
+
+def _num(x: float) -> str:
+    return "" if pd.isna(x) else f"{x:.3g}"
+
+
+def _observed_cell(row) -> str:
+    if pd.isna(row.low) and pd.isna(row.high):
+        return _num(row.observed)
+    high = "inf)" if pd.isna(row.high) else f"{_num(row.high)}]"
+    low = "(-inf" if pd.isna(row.low) else f"[{_num(row.low)}"
+    return f"{_num(row.observed)} {low}, {high}"
+
+
+def _simulated_cell(row) -> str:
+    if pd.isna(row.sim_mean):
+        return "-"
+    return f"{_num(row.sim_mean)} [{_num(row.sim_p05)}, {_num(row.sim_p95)}]"
+
+
+def validation_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The printed (and Markdown) columns of the validation table, one row per row."""
+    return pd.DataFrame(
+        {
+            "target": table["id"],
+            "when": [d if d else str(y) for y, d in zip(table["year"], table["date"], strict=True)],
+            "partner": table["partner"],
+            "observed [range]": [_observed_cell(r) for r in table.itertuples()],
+            "simulated [90%]": [_simulated_cell(r) for r in table.itertuples()],
+            "rule": table["rule"],
+            "result": ["pass" if ok else "MISS" for ok in table["pass"]],
+            "note": table["note"],
+        }
+    )
+
+
+def count_line(table: pd.DataFrame) -> str:
+    """The count line, e.g. "calibration: 9 of 9 pass; held out: 5 of 23 pass" (targets)."""
+    from sim.experiments.validation import counts
+
+    parts = []
+    for role, name in ROLE_NAMES.items():
+        passed, total, _, _ = counts(table, role)
+        parts.append(f"{name}: {passed} of {total} pass")
+    return "; ".join(parts)
+
+
+def format_validation(table: pd.DataFrame, title: str) -> str:
+    """Calibration rows first, then the held-out rows, each section with its count."""
+    from sim.experiments.validation import counts
+
+    cells = validation_cells(table)
+    widths = {c: max(len(c), *(len(str(v)) for v in cells[c])) for c in cells.columns[:-1]}
+    head = "  ".join(f"{c:<{w}}" for c, w in widths.items()) + "  note"
+    lines = [title]
+    for role, name in ROLE_NAMES.items():
+        part = cells[table["role"].to_numpy() == role]
+        passed, total, rows_ok, rows = counts(table, role)
+        lines += ["", ROLE_TITLES[role], head, "-" * len(head)]
+        for row in part.itertuples(index=False):
+            values = [str(v) for v in row]
+            text = "  ".join(f"{v:<{w}}" for v, w in zip(values, widths.values(), strict=False))
+            lines.append(f"{text}  {values[-1]}".rstrip())
+        lines.append(
+            f"{name}: {passed} of {total} targets pass ({rows_ok} of {rows} rows; "
+            "a target passes when all its rows do)"
+        )
+    lines += ["", count_line(table)]
+    return "\n".join(lines)
+
+
+def validation_markdown(table: pd.DataFrame, title: str) -> str:
+    from sim.experiments.validation import counts
+
+    cells = validation_cells(table)
+    out = [f"# {title}", ""]
+    for role, name in ROLE_NAMES.items():
+        part = cells[table["role"].to_numpy() == role]
+        out += [f"## {ROLE_TITLES[role]}", ""]
+        out.append("| " + " | ".join(cells.columns) + " |")
+        out.append("|" + "---|" * len(cells.columns))
+        for row in part.itertuples(index=False):
+            out.append("| " + " | ".join(str(v).replace("|", "/") for v in row) + " |")
+        passed, total, rows_ok, rows = counts(table, role)
+        out += ["", f"{name}: {passed} of {total} targets pass ({rows_ok} of {rows} rows)", ""]
+    out += [count_line(table), ""]
+    return "\n".join(out)
+
+
+def validate_and_report(
+    targets_path: Path | None = None,
+    replications: int = 8,
+    out: str | None = None,
+    workers: int | None = None,
+) -> tuple[Path, pd.DataFrame]:
+    """Check the targets file and its CSVs first (no folder for a bad file), run each
+    scenario the targets name, print the table, write CSV, Markdown and one plot per
+    series to results/validate-<timestamp>/."""
+    from sim.catalog import resolve_scenario
+    from sim.experiments import validation
+    from sim.schema.targets import load_targets
+
+    path = Path(targets_path) if targets_path is not None else DEFAULT_TARGETS
+    configs = {}
+
+    def run_years(name: str) -> range:
+        if name not in configs:
+            configs[name] = load_scenario(resolve_scenario(name))
+        config = configs[name]
+        return range(config.start_year, config.start_year + -(-config.steps // 4))
+
+    targets, observed = load_targets(path, run_years)
+    runs = {
+        name: replicate(config, replications, workers=workers, label=f"{name} x{replications}")
+        for name, config in configs.items()
+    }
+    table = validation.validate(runs, targets, observed)
+    names = ", ".join(configs)
+    title = (
+        f"validate: {names}, {replications} replications (mean and central {BAND:.0%} band) "
+        f"against {path}"
+    )
+    print(format_validation(table, title))
+    folder = output.new_results_dir("validate", out)
+    output.write_csv(folder / "validation.csv", table)
+    output.write_text(folder / "validation.md", validation_markdown(table, title))
+    series = list(dict.fromkeys(table["series"]))
+    for name in tqdm(series, desc="plots", unit="plot", leave=False):
+        first = next(t for t in targets if t.series == name)
+        base = next((t.base_year for t in targets if t.series == name and t.base_year), None)
+        fig = validation.series_figure(name, observed, table, runs[first.scenario], base)
+        output.write_figure(folder / f"{name}.png", fig)
+        plots.close([fig])
+    return folder, table
