@@ -373,7 +373,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = load_sweep(scenario_path(args.sweep_file), args.overrides)
     backend: Literal["local", "dask"] = "dask" if args.scheduler else args.backend
-    folder = Path(args.out) if args.out else None  # None: results/<name>-<timestamp>/
+    from sim.cli.output import new_results_dir
+
+    # --out, else a new results/<name>-<timestamp>/ made once every point has been checked
+    folder = Path(args.out) if args.out else new_results_dir
     try:
         outcome = run_sweep(
             spec,

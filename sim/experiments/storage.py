@@ -10,7 +10,7 @@ Layout::
     runs/runs-AAAAAAAA-BBBBBBBB.parquet    one row per run of a finished chunk
     series/series-AAAAAAAA-BBBBBBBB.parquet  per-step series of the same runs (if asked)
 
-Every file is written under a temporary name and renamed (``sim.cli.output.write_atomic``).
+Every file is written under a temporary name and renamed (``write_atomic``).
 A chunk's series file is written before its runs file, so a runs file present means the
 chunk is complete; resume deletes orphan series files and leftover temporaries, then
 runs exactly the run ids that no runs file holds.
@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import subprocess
+import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -31,7 +34,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.cli import output
 from sim.experiments.spec import SweepSpec
 from sim.schema.scenario import ScenarioError
 
@@ -49,6 +51,7 @@ PACKAGES = (
     "distributed",
     "pydantic",
 )
+# The source checkout sim runs from, if any; an installed wheel has none (no commit then).
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -74,6 +77,8 @@ def package_versions() -> dict[str, str | None]:
 
 def git_commit() -> dict[str, str | bool | None]:
     """The commit of the code that ran, and whether the tree had local changes."""
+    if not (REPO / ".git").exists() or not (REPO / "pyproject.toml").is_file():
+        return {"commit": None, "sim_modified": None}  # installed: not a checkout of ours
     try:
         head = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "HEAD"],
@@ -195,10 +200,10 @@ def prepare_folder(
     (folder / "runs").mkdir(exist_ok=True)
     if spec.series:
         (folder / "series").mkdir(exist_ok=True)
-    output.write_text(folder / "sweep.toml", spec.text)
-    output.write_text(folder / "base_scenario.toml", spec.base.to_toml())
+    write_text(folder / "sweep.toml", spec.text)
+    write_text(folder / "base_scenario.toml", spec.base.to_toml())
     write_table(folder / "design.parquet", pa.Table.from_pandas(frame, preserve_index=False))
-    output.write_json(folder / MANIFEST, manifest_for(spec, len(frame), chunk_hint))
+    write_json(folder / MANIFEST, manifest_for(spec, len(frame), chunk_hint))
     return False
 
 
@@ -224,7 +229,7 @@ def _record_resume(folder: Path, manifest: dict) -> None:
         "runs_before": int(len(done_run_ids(folder))),
     }
     manifest["resumes"] = [*manifest.get("resumes", []), entry]
-    output.write_json(folder / MANIFEST, manifest)
+    write_json(folder / MANIFEST, manifest)
 
 
 def clean_partial(folder: Path) -> None:
@@ -239,7 +244,7 @@ def clean_partial(folder: Path) -> None:
 
 
 def write_table(path: Path, table: pa.Table) -> Path:
-    return output.write_atomic(path, lambda p: pq.write_table(table, p))
+    return write_atomic(path, lambda p: pq.write_table(table, p))
 
 
 def chunk_name(run_ids: np.ndarray) -> str:
@@ -284,3 +289,29 @@ def load_series(folder: str | Path) -> pd.DataFrame:
 
 def load_design(folder: str | Path) -> pd.DataFrame:
     return pq.read_table(Path(folder) / "design.parquet").to_pandas()
+
+
+# --- atomic files (the sweep folder is written here, below the command line) ------------
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, data: object) -> Path:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")

@@ -214,7 +214,7 @@ def make_chunks(
 
 def run_sweep(
     spec: SweepSpec,
-    folder: Path | None = None,
+    folder: Path | Callable[[str], Path] | None = None,
     *,
     workers: int | None = None,
     backend: Backend = "local",
@@ -227,15 +227,16 @@ def run_sweep(
     """Sample, check every point, then run what the folder is missing.
 
     Nothing is created before every sampled point has passed the scenario check.
-    ``folder`` None means a new ``results/<name>-<timestamp>/``; an existing sweep
-    folder is resumed. ``on_chunk(done, total)`` is called after each chunk is written.
+    ``folder``: a path, or a function making a new folder from the sweep's name (e.g.
+    ``sim.cli.output.new_results_dir``); an existing sweep folder is resumed.
+    ``on_chunk(done, total)`` is called after each chunk is written.
     """
     frame = sampling.design(spec)
     sampling.validate_points(spec, frame)
     if folder is None:
-        from sim.cli.output import new_results_dir
-
-        folder = new_results_dir(spec.name)
+        raise ValueError("run_sweep needs a folder, or a function that makes one from a name")
+    if callable(folder):  # made only now that every point has passed the check
+        folder = folder(spec.name)
     resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
     total = len(frame) * spec.file.replications
     done = storage.done_run_ids(folder)
