@@ -406,7 +406,9 @@ def model_frame(model: Run) -> pd.DataFrame:
     return pd.DataFrame(run_columns(model))
 
 
-def summarize(table: Mapping[str, Any], names: Iterable[str] | None = None) -> dict[str, float]:
+def summarize(
+    table: Mapping[str, Any] | pd.DataFrame, names: Iterable[str] | None = None
+) -> dict[str, float]:
     """Scalar outcomes of one run (steps after the initial state only), from the per-step
     frame or straight from ``run_columns`` (no DataFrame needed); all of them, or ``names``."""
     after_start = np.asarray(table["step"]) > 0
