@@ -1,0 +1,194 @@
+"""`run.py validate`: the printed table, the CSV, the plots and the exit status agree, and
+a wrong targets file is one clear line (exit 2) before anything runs (issue 12)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.cli.main import main
+from tests.conftest import ROOT, write
+
+OBSERVED = ROOT / "data" / "observed"
+RESULT = re.compile(r"\s{2}(pass|MISS)(\s{2}|$)")
+COUNT = re.compile(r"^calibration: (\d+) of (\d+) pass; held out: (\d+) of (\d+) pass$")
+
+
+def printed_results(stdout: str) -> list[str]:
+    """The pass/MISS cell of every printed table row, in printed order."""
+    return [m.group(1) for line in stdout.splitlines() if (m := RESULT.search(line))]
+
+
+def only_folder(parent: Path) -> Path:
+    (folder,) = [p for p in parent.iterdir() if p.name.startswith("validate-")]
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    """The shipped targets over 3 replications, run as a user runs it."""
+    out = tmp_path_factory.mktemp("validate")
+    done = subprocess.run(
+        [sys.executable, "run.py", "validate", "--replications", "3", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    folder = only_folder(out)
+    return done, folder, pd.read_csv(folder / "validation.csv", keep_default_na=False)
+
+
+@pytest.mark.slow
+def test_table_csv_and_exit_status_agree(shipped):
+    done, folder, table = shipped
+    calibration = table[table["role"] == "calibration"]
+    assert done.returncode == (0 if calibration["pass"].all() else 1)
+    # The printed rows are the CSV's rows: calibration section first, then held out.
+    in_order = pd.concat([calibration, table[table["role"] == "held_out"]])
+    expected = ["pass" if ok else "MISS" for ok in in_order["pass"]]
+    assert printed_results(done.stdout) == expected
+    assert done.stdout.index("held out (never used") > done.stdout.index("calibration (")
+    # The count line counts targets; a target passes when every row of it passes.
+    line = next(x for x in done.stdout.splitlines() if COUNT.match(x))
+    numbers = [int(n) for n in COUNT.match(line).groups()]
+    for role, (passed, total) in zip(
+        ("calibration", "held_out"), (numbers[:2], numbers[2:]), strict=True
+    ):
+        by_target = table[table["role"] == role].groupby("id")["pass"].all()
+        assert (passed, total) == (by_target.sum(), len(by_target))
+    # Held-out misses are shown, never hidden; every target of the file has rows.
+    assert set(table["id"]) >= {"F1", "H-coal-volume", "H-episode-2002"}
+    assert (table["role"] == "held_out").sum() > 0
+    markdown = (folder / "validation.md").read_text(encoding="utf-8")
+    assert markdown.count("| pass |") + markdown.count("| MISS |") == len(table)
+    assert line in markdown
+
+
+@pytest.mark.slow
+def test_one_plot_per_series(shipped):
+    _, folder, table = shipped
+    pngs = {p.stem for p in folder.glob("*.png")}
+    assert pngs == set(table["series"])
+    for png in folder.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+@pytest.fixture
+def observed_copy(tmp_path) -> Path:
+    """The observed CSVs in a folder of their own, for a hand-written targets file."""
+    folder = tmp_path / "observed"
+    folder.mkdir()
+    for csv in OBSERVED.glob("*.csv"):
+        shutil.copy(csv, folder)
+    return folder
+
+
+TARGET = """
+[[target]]
+id = "{id}"
+series = "{series}"
+years = [{year}]
+role = "{role}"
+tolerance = {tolerance}
+why = "test"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("role", "status"), [("calibration", 1), ("held_out", 0)])
+def test_a_calibration_miss_fails_a_held_out_miss_does_not(
+    observed_copy, tmp_path, capsys, role, status
+):
+    # China's 2018 share is about 0.9: a tolerance of 0 around a moved value must miss.
+    csv = observed_copy / "china_export_share.csv"
+    rows = pd.read_csv(csv)
+    rows.loc[rows["year"] == 2018, ["value", "low", "high"]] = [0.1, float("nan"), float("nan")]
+    rows.to_csv(csv, index=False)
+    targets = write(
+        observed_copy / "targets.toml",
+        TARGET.format(id="moved", series="china_export_share", year=2018, role=role, tolerance=0)
+        + TARGET.format(id="ok", series="china_export_share", year=2019, role=role, tolerance=1),
+    )
+    out = tmp_path / "results"
+    argv = ["validate", "--targets", str(targets), "--replications", "2", "--out", str(out)]
+    assert main([*argv, "--workers", "1"]) == status
+    printed = capsys.readouterr().out
+    assert printed_results(printed) == ["MISS", "pass"]
+    name = "calibration" if role == "calibration" else "held out"
+    other = "held out" if role == "calibration" else "calibration"
+    assert (
+        f"{name}: 1 of 2 pass; {other}: 0 of 0 pass".replace(
+            "held out: 1 of 2 pass; calibration: 0 of 0 pass",
+            "calibration: 0 of 0 pass; held out: 1 of 2 pass",
+        )
+        in printed
+    )
+    assert {p.name for p in only_folder(out).glob("*.png")} == {"china_export_share.png"}
+
+
+def run_error(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("series", "year", "key", "words"),
+    [
+        ("china_exports_share", 2018, "series", "china_export_share"),  # a typo: no CSV
+        ("china_export_share", 2030, "years", "outside the run (1990-2024)"),
+        ("china_export_share", 2017, "years", "no row in china_export_share.csv"),
+    ],
+)
+def test_a_wrong_target_is_one_line_naming_file_and_key(
+    observed_copy, tmp_path, capsys, series, year, key, words
+):
+    csv = observed_copy / "china_export_share.csv"
+    rows = pd.read_csv(csv)
+    extra = rows.iloc[[0]].assign(year=2030)  # an observed row the run cannot reach
+    pd.concat([rows, extra]).to_csv(csv, index=False)
+    targets = write(
+        observed_copy / "targets.toml",
+        TARGET.format(
+            id="F1", series="china_export_share", year=2018, role="calibration", tolerance=0.1
+        )
+        + TARGET.format(id="bad", series=series, year=year, role="held_out", tolerance=0.1),
+    )
+    out = tmp_path / "results"
+    line = run_error(["validate", "--targets", str(targets), "--out", str(out)], capsys)
+    assert line.startswith(f"error: {targets}: target.1 (id 'bad').{key}: "), line
+    assert words in line
+    assert not out.exists()  # nothing ran, no folder
+
+
+def test_an_unknown_key_and_a_bad_header_are_one_line(observed_copy, tmp_path, capsys):
+    targets = write(
+        observed_copy / "targets.toml",
+        TARGET.format(
+            id="F1", series="china_export_share", year=2018, role="calibration", tolerance=0.1
+        )
+        + "tolerence = 0.2\n",
+    )
+    line = run_error(["validate", "--targets", str(targets)], capsys)
+    assert line.startswith(f"error: {targets}: target.0 (id 'F1').tolerence: unknown key")
+    assert "did you mean 'tolerance'?" in line
+    targets = write(
+        observed_copy / "targets.toml",
+        TARGET.format(
+            id="F1", series="china_export_share", year=2018, role="calibration", tolerance=0.1
+        ),
+    )
+    csv = observed_copy / "china_export_share.csv"
+    csv.write_text(csv.read_text(encoding="utf-8").replace("value,unit", "val,unit", 1))
+    line = run_error(["validate", "--targets", str(targets)], capsys)
+    assert line.startswith(f"error: {csv}: header: found series,year,val,unit"), line
