@@ -15,8 +15,8 @@ from pydantic import Field, ValidationError
 
 from sim.experiments.seeds import run_seed
 from sim.model.run import simulate
-from sim.schema.base import ScenarioError, Strict, read_toml
-from sim.schema.scenario import Scenario, _explain
+from sim.schema.base import ScenarioError, Strict, explain, read_toml
+from sim.schema.scenario import Scenario
 
 
 class Target(Strict):
@@ -43,7 +43,7 @@ def load_targets(path: str | Path) -> list[Target]:
     try:
         targets = Targets.model_validate(data).targets
     except ValidationError as exc:
-        raise _explain(exc, path, {}) from None
+        raise explain(exc, path, Targets) from None
     for i, t in enumerate(targets):
         needs = {
             "about": ("value", "tolerance"),

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Iterable
+import types
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 
 class UserError(Exception):
@@ -98,13 +99,88 @@ def set_path(data: dict, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def expected_text(err: dict) -> str:
+def expected_text(err: Mapping[str, Any]) -> str:
     """Pydantic's message as the 'expected' half of a ScenarioError."""
     return err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
 
 
-def found_text(err: dict) -> str:
+def found_text(err: Mapping[str, Any]) -> str:
     found = err.get("input")
     if err["type"] == "missing":
         return "missing"
     return "found a table" if isinstance(found, dict) else f"found {found!r}"
+
+
+# --- explaining a validation error -------------------------------------------------------
+
+
+def unwrap(annotation: Any) -> Any:
+    """Strip Annotated/Optional so a walk through a schema sees the container or model."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else annotation
+    return annotation
+
+
+def walk(root: type[BaseModel], loc: tuple[str, ...]) -> tuple[Any, Any]:
+    """Follow a key path through a schema: (the annotation there, its FieldInfo or None)."""
+    node: Any = root
+    info = None
+    for part in loc:
+        node = unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            info = node.model_fields.get(part)
+            if info is None:
+                return None, None
+            node = info.annotation
+        elif get_origin(node) in (dict, list):
+            node = get_args(node)[-1]
+        else:
+            return None, None
+    return unwrap(node), info
+
+
+def known_keys(root: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    """The keys a table at ``loc`` may hold (for 'unknown key ...; one of: ...')."""
+    node, _ = walk(root, loc)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def explain(
+    exc: ValidationError,
+    path: str | Path,
+    root: type[BaseModel],
+    *,
+    source_of: Callable[[tuple[str, ...]], str] | None = None,
+    key_of: Callable[[tuple[str, ...]], str] | None = None,
+) -> ScenarioError:
+    """Pydantic's first complaint about a file as one ScenarioError: the file (or, with
+    ``source_of``, the file in an ``extends`` chain that set the key), the key path (as
+    ``key_of`` names it), what was found and what was expected, with the field's
+    description and how many more problems there are. Every file schema uses this."""
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = tuple(str(part) for part in err["loc"])
+    key = key_of(loc) if key_of else ".".join(loc)
+    source = source_of(loc) if source_of else str(path)
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    if err["type"] == "extra_forbidden":
+        known = known_keys(root, loc[:-1])
+        listed = ", ".join(known) if known else "nothing here"
+        return ScenarioError(
+            source,
+            key,
+            f"unknown key '{loc[-1]}'{close_match(loc[-1], known)}",
+            f"one of: {listed}{more}",
+        )
+    if err["type"] == "missing":
+        return ScenarioError(source, key, "missing", f"a value for this required key{more}")
+    _, info = walk(root, loc)
+    about = f" ({info.description})" if info is not None and info.description else ""
+    found = err.get("input")
+    shown = "a table" if isinstance(found, dict) else f"{found!r} ({type(found).__name__})"
+    return ScenarioError(source, key, f"found {shown}", f"{expected_text(err)}{about}{more}")

@@ -9,14 +9,21 @@ the file, the key path, what was found and what was expected.
 from __future__ import annotations
 
 import tomllib
-import types
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import tomli_w
 from pydantic import BaseModel, Field, ValidationError
 
-from sim.schema.base import ScenarioError, Strict, close_match, read_toml, set_path
+from sim.schema.base import (
+    ScenarioError,
+    Strict,
+    close_match,
+    explain,
+    read_toml,
+    set_path,
+    unwrap,
+)
 from sim.schema.events import Event, check_events, explain_error
 from sim.schema.fields import LEVELS, BnUsd, Elasticity, Fraction, Level, SafeName, Weight
 
@@ -378,69 +385,15 @@ def _source_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
 
 
 def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -> ScenarioError:
-    """Turn pydantic's report into one clear message about the first problem."""
+    """One clear message about the first problem, naming the file that set the key."""
     errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = tuple(str(part) for part in err["loc"])
-    key = ".".join(loc)
-    source = _source_of(loc, origin, str(path))
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    loc = tuple(str(part) for part in errors[0]["loc"])
     if loc[:1] == ("events",):
-        return explain_error(err, loc, source, more, errors)
-    if err["type"] == "extra_forbidden":
-        known = _known_keys(loc[:-1])
-        hint = close_match(loc[-1], known)
-        listed = ", ".join(known) if known else "nothing here"
-        return ScenarioError(
-            source, key, f"unknown key '{loc[-1]}'{hint}", f"one of: {listed}{more}"
-        )
-    if err["type"] == "missing":
-        return ScenarioError(source, key, "missing", f"a value for this required key{more}")
-    field = _field_at(loc)
-    about = f" ({field.description})" if field is not None and field.description else ""
-    found = err.get("input")
-    shown = f"{found!r} ({type(found).__name__})" if not isinstance(found, dict) else "a table"
-    expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-    return ScenarioError(source, key, f"found {shown}", f"{expected}{about}{more}")
-
-
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated/Optional so the walk below sees the container or model."""
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        annotation = args[0] if len(args) == 1 else annotation
-    return annotation
-
-
-def _walk(loc: tuple) -> tuple[Any, Any]:
-    """Follow a key path through the schema: (annotation there, FieldInfo or None)."""
-    node: Any = Scenario
-    info = None
-    for part in loc:
-        node = _unwrap(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            info = node.model_fields.get(part)
-            if info is None:
-                return None, None
-            node = info.annotation
-        elif get_origin(node) in (dict, list):
-            node = get_args(node)[-1]
-        else:
-            return None, None
-    return _unwrap(node), info
-
-
-def _known_keys(loc: tuple) -> list[str]:
-    node, _ = _walk(loc)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return list(node.model_fields)
-    return []
-
-
-def _field_at(loc: tuple):
-    return _walk(loc)[1]
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        return explain_error(errors[0], loc, _source_of(loc, origin, str(path)), more, errors)
+    return explain(
+        exc, path, Scenario, source_of=lambda where: _source_of(where, origin, str(path))
+    )
 
 
 def describe_schema() -> list[tuple[str, str, str]]:
@@ -449,16 +402,16 @@ def describe_schema() -> list[tuple[str, str, str]]:
 
     def visit(model: type[BaseModel], prefix: str) -> None:
         for name, info in model.model_fields.items():
-            ann = _unwrap(info.annotation)
+            ann = unwrap(info.annotation)
             path = f"{prefix}{name}"
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 visit(ann, path + ".")
             elif (
                 get_origin(ann) is dict
-                and isinstance(_unwrap(get_args(ann)[1]), type)
-                and issubclass(_unwrap(get_args(ann)[1]), BaseModel)
+                and isinstance(unwrap(get_args(ann)[1]), type)
+                and issubclass(unwrap(get_args(ann)[1]), BaseModel)
             ):
-                visit(_unwrap(get_args(ann)[1]), path + ".<name>.")
+                visit(unwrap(get_args(ann)[1]), path + ".<name>.")
             else:
                 rows.append((path, typing_name(ann), info.description or ""))
 

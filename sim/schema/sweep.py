@@ -17,9 +17,9 @@ import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from sim.schema.base import ScenarioError, Strict, close_match, expected_text, read_toml
+from sim.schema.base import ScenarioError, Strict, explain, read_toml
 
 Value = bool | int | float | str
 
@@ -114,7 +114,7 @@ def read_sweep_file(path: str | Path) -> tuple[SweepFile, str, str]:
     try:
         sweep = SweepFile.model_validate(data)
     except ValidationError as exc:
-        raise explain(exc, path) from None
+        raise explain_sweep(exc, path) from None
     return sweep, raw.decode("utf-8", errors="replace"), hashlib.sha256(raw).hexdigest()
 
 
@@ -136,36 +136,15 @@ def flatten_parameters(table: dict, prefix: str = "") -> dict:
     return out
 
 
-def explain(exc: ValidationError, path: Path) -> ScenarioError:
+def explain_sweep(exc: ValidationError, path: Path) -> ScenarioError:
     """The first problem pydantic found, as one ScenarioError (parameters named by path)."""
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = [str(part) for part in err["loc"]]
-    model: type[BaseModel] | None
-    if loc[:1] == ["parameters"] and len(loc) > 1:
-        key = ".".join([param_key(loc[1]), *loc[2:]])
-        model = Parameter if len(loc) > 2 else None
-    else:
-        key = ".".join(loc)
-        model = SweepFile
-        for part in loc[:-1]:
-            info = model.model_fields.get(part) if model else None
-            ann = info.annotation if info else None
-            model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    if err["type"] == "extra_forbidden":
-        known = list(model.model_fields) if model else []
-        return ScenarioError(
-            path,
-            key,
-            f"unknown key '{loc[-1]}'{close_match(loc[-1], known)}",
-            f"one of: {', '.join(known) or 'nothing here'}{more}",
-        )
-    if err["type"] == "missing":
-        return ScenarioError(path, key, "missing", f"a value for this required key{more}")
-    found = err.get("input")
-    shown = "a table" if isinstance(found, dict) else f"{found!r} ({type(found).__name__})"
-    return ScenarioError(path, key, f"found {shown}", f"{expected_text(err)}{more}")
+
+    def key_of(loc: tuple[str, ...]) -> str:
+        if loc[:1] == ("parameters",) and len(loc) > 1:
+            return ".".join([param_key(loc[1]), *loc[2:]])
+        return ".".join(loc)
+
+    return explain(exc, path, SweepFile, key_of=key_of)
 
 
 def sweep_keys() -> list[tuple[str, str]]:
