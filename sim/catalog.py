@@ -29,8 +29,8 @@ SHELVES = ("", "whatif")  # where `list` looks; targets and sweep files are not 
 
 
 def is_scenario_data(data: dict) -> bool:
-    """A scenario file, as opposed to calibration targets or a sweep file."""
-    return "targets" not in data and "sampler" not in data
+    """A scenario file, as opposed to calibration targets, a sweep or the provenance file."""
+    return "targets" not in data and "sampler" not in data and "not_parameters" not in data
 
 
 def shipped_scenarios() -> list[Path]:

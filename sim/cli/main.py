@@ -114,6 +114,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     _add_dashboard_command(sub)
     _add_sweep_commands(sub)
     _add_history_commands(sub)
+    _add_describe_command(sub)
     return parser
 
 
@@ -573,3 +574,55 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     print(f"\nresults: {folder}")
     calibration = table[table["role"] == "calibration"]
     return 0 if bool(calibration["pass"].all()) else 1
+
+
+# --- describe (sim.schema.provenance) --------------------------------------------------------
+
+
+def _add_describe_command(sub: argparse._SubParsersAction) -> None:
+    desc = sub.add_parser(
+        "describe",
+        help="every scenario key with type, range, unit and meaning; the parameter table",
+        description="Without options: every key of a scenario file with its type, range, "
+        "unit and meaning, and the scenario's partners and commodities. --markdown: the "
+        "parameter table of docs/parameters.md (value, unit, meaning, provenance from "
+        "scenarios/provenance.toml, recorded for the baseline); --sweep: the Morris sweep "
+        "of every assumed parameter (scenarios/sweeps/assumptions.toml).",
+    )
+    desc.add_argument("scenario", nargs="?", default=DEFAULT_SCENARIO, help=SCENARIO_HELP)
+    mode = desc.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--markdown", action="store_true", help="the parameter table with provenance (Markdown)"
+    )
+    mode.add_argument(
+        "--sweep", action="store_true", help="the assumptions sweep file (Morris, TOML)"
+    )
+    desc.add_argument(
+        "--out", metavar="FILE", help="write to FILE (atomically) instead of printing"
+    )
+    desc.add_argument(
+        "--provenance",
+        metavar="FILE",
+        help="provenance file (default: the shipped scenarios/provenance.toml)",
+    )
+    desc.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key (repeatable)",
+    )
+    desc.set_defaults(func=_cmd_describe)
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from sim.cli.report import describe
+
+    mode = "markdown" if args.markdown else "sweep" if args.sweep else "schema"
+    written = describe(
+        scenario_path(args.scenario), args.overrides, mode, args.out, args.provenance
+    )
+    if written is not None:
+        print(f"wrote {written}")
+    return 0

@@ -392,3 +392,39 @@ def validate_and_report(
         output.write_figure(folder / f"{name}.png", fig)
         plots.close([fig])
     return folder, table
+
+
+# --- describe (sim.schema.provenance) -----------------------------------------------------
+
+
+def describe(
+    path: Path,
+    overrides: list[str],
+    mode: str = "schema",
+    out: str | None = None,
+    provenance: str | None = None,
+) -> Path | None:
+    """Print the schema (``mode="schema"``), or the parameter table (``"markdown"``) or the
+    assumptions sweep (``"sweep"``) built from the provenance file; ``out`` writes the
+    text atomically instead of printing it."""
+    from sim.catalog import SCENARIO_DIR
+    from sim.schema import provenance as prov
+
+    config = load_scenario(path, overrides)
+    if mode == "schema":
+        text = prov.schema_text(config, config.name) + "\n"
+    else:
+        prov_path = Path(provenance) if provenance else SCENARIO_DIR / prov.PROVENANCE_FILE
+        table = prov.read_provenance(prov_path)
+        rows = prov.parameter_rows(table, config, prov_path)
+        if mode == "markdown":
+            text = prov.markdown(rows, table, config.name, prov.MARKDOWN_COMMAND)
+        else:
+            text = prov.assumptions_sweep(rows, prov.SWEEP_COMMAND)
+    if out is None:
+        print(text, end="")
+        return None
+    try:
+        return output.write_text(out, text)
+    except OSError as exc:
+        raise output.OutputError(f"{out}: cannot write it ({exc.strerror or exc})") from None
