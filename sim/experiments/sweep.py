@@ -95,7 +95,8 @@ def runs_schema(context: RunContext) -> pa.Schema:
         pa.field("seed", pa.int64()),
     ]
     fields += [
-        pa.field(k, getattr(pa, t)()) for k, t in zip(context.keys, context.dtypes, strict=True)
+        pa.field(k, getattr(pa, "bool_" if t == "bool" else t)())
+        for k, t in zip(context.keys, context.dtypes, strict=True)
     ]
     fields += [pa.field(m, pa.float64()) for m in context.summary]
     fields += [pa.field("seconds", pa.float64()), pa.field("error", pa.string())]
