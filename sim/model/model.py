@@ -67,9 +67,7 @@ class BalanceModel(mesa.Model):
         )
         super().__init__(rng=config.seed if rng is None else rng)
         self.config = config  # the scenario as given; never changed
-        # The live settings: events change these (one copy per model, so runs that
-        # share a scenario object never see each other's events).
-        self.settings = config.model_copy(deep=True)
+        self.settings = _live_settings(config)
         self._settings_version = 0
         self.start_year = config.start_year
         self.max_steps = config.steps
@@ -131,14 +129,14 @@ class BalanceModel(mesa.Model):
         """Stop the run with a clear error naming the quarter and the quantity, instead of
         recording inf or nan (one sum per quarter: cheap)."""
         values = [getattr(self, name) for name, _ in self.FINITE]
-        if math.isfinite(sum(values) + float(self.effective_leverage.sum())):
+        if math.isfinite(sum(values)):  # leverage reaches autonomy: nan there shows too
             return
         bad = [
             label for (_, label), v in zip(self.FINITE, values, strict=True) if not math.isfinite(v)
         ]
         raise NonFiniteError(
             f"{self.year} Q{self.quarter}: not a finite number: "
-            f"{', '.join(bad) or 'effective leverage'} (values too extreme for the model)"
+            f"{', '.join(bad)} (values too extreme for the model)"
         )
 
     # --- set-up ------------------------------------------------------------------------
@@ -559,6 +557,20 @@ class BalanceModel(mesa.Model):
     @property
     def cap_on_stock(self) -> bool:
         return self.settings.investment.cap.basis == "stock"
+
+
+def _live_settings(config: Scenario) -> Scenario:
+    """The settings events may change, copied for this model alone (runs that share a
+    scenario object never see each other's events); partners, commodities and events,
+    which nothing changes, are shared. Cheaper than a deep copy of the whole scenario."""
+    settings = config.model_copy()
+    settings.investment = config.investment.model_copy(deep=True)
+    settings.trade = config.trade.model_copy()
+    settings.trade.imports = config.trade.imports.model_copy()
+    settings.pressure = config.pressure.model_copy(deep=True)
+    settings.alignment = config.alignment.model_copy()
+    settings.diplomacy = config.diplomacy.model_copy()
+    return settings
 
 
 def _with_overrides(
