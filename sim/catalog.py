@@ -29,8 +29,9 @@ SHELVES = ("", "whatif")  # where `list` looks; targets and sweep files are not 
 
 
 def is_scenario_data(data: dict) -> bool:
-    """A scenario file, as opposed to calibration targets, a sweep or the provenance file."""
-    return "targets" not in data and "sampler" not in data and "not_parameters" not in data
+    """A scenario file, as opposed to calibration targets, a sweep file or provenance notes
+    beside it: a scenario extends another or defines its partners (the baseline)."""
+    return "extends" in data or "partners" in data
 
 
 def shipped_scenarios() -> list[Path]:
