@@ -69,9 +69,10 @@ values = {ALIGNMENT}
 def time_batch_run(replications: int, processes: int) -> tuple[float, int]:
     import mesa
 
+    from sim.catalog import BASELINE
     from sim.experiments.seeds import run_seeds
     from sim.model.model import BalanceModel
-    from sim.schema.scenario import BASELINE, load_scenario
+    from sim.schema.scenario import load_scenario
 
     steps = load_scenario(BASELINE).steps
     parameters = {"investment_cap": CAPS, "cap_enforcement": ENFORCEMENT, "alignment": ALIGNMENT}

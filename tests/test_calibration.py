@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sim.catalog import SCENARIO_DIR
 from sim.experiments.calibration import calibrate, load_targets
-from sim.schema.scenario import SCENARIO_DIR, ScenarioError
+from sim.schema.scenario import ScenarioError
 
 
 @pytest.fixture(scope="module")

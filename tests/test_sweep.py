@@ -318,6 +318,7 @@ def _sweep_command(path: Path, out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_resume_runs_every_run_exactly_once(tmp_path):
     path = sweep_file(
         tmp_path,

@@ -8,6 +8,7 @@ a running model is in ``sim.model.timeline``, which applies them at their quarte
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, model_validator
@@ -286,7 +287,11 @@ def check_events(config: Any, path: Any) -> None:
 
 
 def explain_error(
-    err: dict, loc: tuple[str, ...], source: str, more: str, errors: list[dict] = ()
+    err: Mapping[str, Any],
+    loc: tuple[str, ...],
+    source: str,
+    more: str,
+    errors: Sequence[Mapping[str, Any]] = (),
 ) -> ScenarioError:
     """Pydantic's report on ``events.N...`` as file, event index, key, found, expected.
 
