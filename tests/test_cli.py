@@ -1,19 +1,38 @@
-"""run.py end to end in a temporary folder: files exist, parse, and reproduce the run."""
+"""The command line: results folders, bad input and unwritable outputs.
+
+Most tests call ``main([...])`` in this process (a subprocess costs about 2 s of
+imports); two subprocess tests keep the ``run.py`` entry itself honest.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import pandas as pd
 import pytest
 from conftest import ROOT
 
 from sim.cli import output
+from sim.cli.main import main
 from sim.model.run import simulate
 from sim.schema.scenario import load_scenario
+
+COMMANDS = (
+    "run",
+    "calibrate",
+    "validate",
+    "list",
+    "compare",
+    "sweep",
+    "analyze",
+    "dashboard",
+    "describe",
+)
 
 
 def run_py(*args, cwd=ROOT):
@@ -22,8 +41,30 @@ def run_py(*args, cwd=ROOT):
     )
 
 
-def test_run_writes_a_complete_results_folder(tmp_path):
-    result = run_py(
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    """``run.py ARGS`` in this process: exit status, stdout, stderr (argparse's exits too)."""
+    try:
+        code = main(list(args), prog="run.py")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    """The last stderr line, checked to be a one-line error with no traceback."""
+    assert "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: "), err
+    return line
+
+
+# --- a run and its folder ------------------------------------------------------------------
+
+
+def test_run_writes_a_complete_results_folder(tmp_path, capsys):
+    code, out, err = cli(
+        capsys,
         "run",
         "scenarios/baseline.toml",
         "--seed",
@@ -35,8 +76,8 @@ def test_run_writes_a_complete_results_folder(tmp_path):
         "--out",
         str(tmp_path),
     )
-    assert result.returncode == 0, result.stderr
-    assert "China's share of exports (mean)" in result.stdout
+    assert code == 0, err
+    assert "China's share of exports (mean)" in out
     folders = list(tmp_path.iterdir())
     assert len(folders) == 1 and folders[0].name.startswith("baseline-")
     folder = folders[0]
@@ -51,16 +92,18 @@ def test_run_writes_a_complete_results_folder(tmp_path):
         "pressure.png",
         "autonomy.png",
     } <= names
-    assert not [n for n in names if n.endswith(".part")]
+    assert not [n for n in names if n.endswith(".part") or "probe" in n]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no probe left
     steps = pd.read_csv(folder / "steps.csv")
     assert len(steps) == 25 and "export_share.china" in steps.columns
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["seed"] == 3 and summary["metrics"]["largest_fdi_share_max"] <= 1 / 3 + 1e-9
+    assert summary["seed"] == 3 and summary["steps"] == 24
+    assert summary["metrics"]["largest_fdi_share_max"] <= 1 / 3 + 1e-9
     for png in ("export_shares.png", "fdi_shares.png"):
         assert (folder / png).read_bytes()[:4] == b"\x89PNG"
     # The resolved scenario reruns to the same numbers on its own.
     again = load_scenario(folder / "scenario.toml")
-    assert again.investment.cap.enforcement == "strict"
+    assert again.investment.cap.enforcement == "strict" and again.seed == 3
     _, frame = simulate(again, seed=3, steps=24)
     pd.testing.assert_series_equal(
         frame["export_revenue_bn_usd"],
@@ -68,6 +111,17 @@ def test_run_writes_a_complete_results_folder(tmp_path):
         check_exact=False,
         rtol=1e-12,
     )
+
+
+def test_a_single_run_says_it_is_one_draw(tmp_path, capsys):
+    code, out, err = cli(
+        capsys, "run", "baseline", "--steps", "4", "--no-plots", "--out", str(tmp_path)
+    )
+    assert code == 0, err
+    assert "one run is one draw of the model's randomness" in out and "--replications N" in out
+    (folder,) = tmp_path.iterdir()
+    note = json.loads((folder / "summary.json").read_text())["note"]
+    assert "one draw" in note and "--replications" in note
 
 
 def test_results_folders_are_never_reused(tmp_path):
@@ -89,42 +143,190 @@ def test_atomic_write_leaves_old_file_when_writing_fails(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
-def test_help_explains_every_command():
-    result = run_py("--help")
-    assert result.returncode == 0 and result.stdout.startswith("usage: run.py ")
-    for command in ("run", "calibrate", "list", "compare", "sweep", "analyze", "dashboard"):
-        # the command's own line in the list, not the word inside "run.py"
-        assert re.search(rf"^    {command}\b", result.stdout, re.MULTILINE), command
-    for command in ("run", "calibrate"):
-        sub = run_py(command, "--help")
-        assert sub.returncode == 0 and "--set KEY=VALUE" in sub.stdout
-
-
-def test_results_go_under_the_current_folder_and_names_work_anywhere(tmp_path):
-    result = run_py("run", "whatif/strict_cap", "--steps", "4", "--no-plots", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def test_results_go_under_the_current_folder_and_names_work_anywhere(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli(capsys, "run", "whatif/strict_cap", "--steps", "4", "--no-plots")
+    assert code == 0, err
     (folder,) = (tmp_path / "results").iterdir()
     assert folder.name.startswith("strict_cap-") and (folder / "summary.json").is_file()
     # the README's spelling works from any folder too
-    again = run_py("run", "scenarios/baseline.toml", "--steps", "4", "--no-plots", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    code, _, err = cli(capsys, "run", "scenarios/baseline.toml", "--steps", "4", "--no-plots")
+    assert code == 0, err
     assert len(list((tmp_path / "results").glob("baseline-*"))) == 1
 
 
-def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    result = run_py("run", "baseline", "--steps", "2", "--no-plots", "--out", str(blocker / "x"))
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines[-1].startswith("error: ") and "cannot create a results folder" in lines[-1]
-    assert "Traceback" not in result.stderr
+# --- the run.py entry itself (subprocesses) ----------------------------------------------
 
 
-def test_missing_scenario_file_is_a_clear_error(tmp_path):
+def test_help_explains_every_command(capsys):
+    result = run_py("--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: run.py ")
+    for command in COMMANDS:
+        # the command's own line in the list, not the word inside "run.py"
+        assert re.search(rf"^    {command}\b", result.stdout, re.MULTILINE), command
+    for command in ("run", "calibrate"):
+        code, out, _ = cli(capsys, command, "--help")
+        assert code == 0 and "--set KEY=VALUE" in out
+
+
+def test_run_py_reports_a_user_error_in_one_line_and_exit_2(tmp_path):
     result = run_py("run", str(tmp_path / "nope.toml"))
     assert result.returncode == 2 and "file not found" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert one_error_line(result.stderr)
+
+
+# --- bad input: one line, exit 2, nothing run ----------------------------------------------
+
+
+@pytest.mark.parametrize("replicated", [False, True], ids=["single", "replications"])
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--seed", "-5", "greater than or equal to 0"),
+        ("--seed", str(2**32), "less than or equal to"),
+        ("--steps", "2001", "less than or equal to 2000"),
+        ("--steps", "0", "greater than or equal to 1"),
+    ],
+)
+def test_seed_and_steps_obey_the_scenario_file_ranges(
+    tmp_path, capsys, option, value, expected, replicated
+):
+    extra = ["--replications", "2", "--workers", "1"] if replicated else []
+    args = ["run", "baseline", option, value, "--no-plots", "--out", str(tmp_path), *extra]
+    code, out, err = cli(capsys, *args)
+    assert code == 2, out + err
+    line = one_error_line(err)
+    key = option.removeprefix("--")
+    assert line.startswith(f"error: {option} {value}: {key}: ") and expected in line
+    assert out == "" and list(tmp_path.iterdir()) == []  # refused before running
+
+
+def test_seed_and_steps_within_range_still_win_over_the_file(tmp_path, capsys):
+    code, _, err = cli(
+        capsys, "run", "baseline", "--set", "seed=1", "--seed", "9", "--steps", "3",
+        "--no-plots", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    (folder,) = tmp_path.iterdir()
+    assert load_scenario(folder / "scenario.toml").seed == 9
+    assert json.loads((folder / "summary.json").read_text())["steps"] == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--replications", "x"], "argument --replications: expected a positive whole"),
+        (["run", "--replications", "0"], "argument --replications: expected a positive whole"),
+        (["run", "--seed", "1.5"], "argument --seed: expected a whole number, found '1.5'"),
+        (["run", "--steps", "ten"], "argument --steps: expected a whole number"),
+        (["calibrate", "--seeds", "many"], "argument --seeds: expected a positive whole"),
+        (["compare", "a", "b", "--workers", "-1"], "argument --workers: expected a positive"),
+        (["dashboard", "--port", "http"], "argument --port: expected a port from 1 to 65535"),
+        (["sweep", "f.toml", "--chunk-runs", "x"], "argument --chunk-runs: expected a positive"),
+        (["analyze", "r", "--top", "1e3"], "argument --top: expected a positive whole"),
+    ],
+)
+def test_bad_option_values_are_explained_in_words(capsys, args, expected):
+    code, _, err = cli(capsys, *args)
+    assert code == 2
+    assert expected in err, err
+    assert not re.search(r"invalid \w+ value", err), err  # argparse's internal type names
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_shows_percent_signs_once(capsys, command):
+    code, out, _ = cli(capsys, *([command] if command else []), "--help")
+    assert code == 0 and out
+    assert "%%" not in out, out
+
+
+# --- output folders: checked before the run, late failures say where the files are ------
+
+
+def test_out_naming_an_existing_file_fails_before_running(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    code, out, err = cli(capsys, "run", "baseline", "--steps", "2", "--out", str(blocker))
+    assert code == 2
+    assert "is a file" in one_error_line(err)
+    assert out == "" and blocker.read_text() == "not a folder"  # no table: nothing ran
+
+
+def test_out_in_a_folder_that_cannot_be_made_fails_before_running(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for command in (
+        ["run", "baseline", "--steps", "2", "--no-plots"],
+        ["run", "baseline", "--steps", "2", "--replications", "2", "--workers", "1"],
+        ["compare", "baseline", "whatif/strict_cap", "--replications", "2", "--workers", "1"],
+    ):
+        code, out, err = cli(capsys, *command, "--out", str(blocker / "x"))
+        assert code == 2, command
+        assert "cannot create a results folder" in one_error_line(err)
+        assert out == "", command  # refused before running
+
+
+def _read_only(monkeypatch, folder):
+    """Make file creation in ``folder`` fail as in a read-only folder. Tests run as root
+    here, where chmod does not stop writes, so the refusal is injected where every file of
+    a results folder is created (a temporary file, then renamed)."""
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own keyword
+        if dir is not None and str(dir).startswith(str(folder)):
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+def test_a_read_only_results_folder_fails_before_running(tmp_path, capsys, monkeypatch):
+    _read_only(monkeypatch, tmp_path)
+    code, out, err = cli(capsys, "run", "baseline", "--steps", "2", "--out", str(tmp_path))
+    assert code == 2
+    assert "Permission denied" in one_error_line(err)
+    assert out == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="as root a chmod'ed folder is still writable (see the injected test above)",
+)
+def test_a_chmod_read_only_results_folder_fails_before_running(tmp_path, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    try:
+        code, out, err = cli(capsys, "run", "baseline", "--steps", "2", "--out", str(folder))
+    finally:
+        folder.chmod(0o700)
+    assert code == 2 and "cannot create a results folder" in one_error_line(err)
+    assert out == ""
+
+
+def test_a_write_failure_after_the_run_says_where_the_files_are(tmp_path, capsys, monkeypatch):
+    def disk_full(path, figure):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(output, "write_figure", disk_full)
+    code, out, err = cli(capsys, "run", "baseline", "--steps", "4", "--out", str(tmp_path))
+    assert code == 2
+    line = one_error_line(err)
+    (folder,) = tmp_path.iterdir()
+    assert (
+        "No space left on device" in line and f"the files written before it are in {folder}" in line
+    )
+    assert "China's share of exports" in out  # the table was printed before the failure
+    assert (folder / "steps.csv").is_file() and (folder / "summary.json").is_file()
+
+
+def test_sweep_out_naming_a_file_fails_before_running(tmp_path, capsys):
+    pytest.importorskip("SALib")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    sweep = str(ROOT / "scenarios" / "sweeps" / "cap_grid.toml")
+    code, _, err = cli(capsys, "sweep", sweep, "--out", str(blocker), "--no-progress")
+    assert code == 2 and "is a file" in one_error_line(err)
+    assert blocker.read_text() == "not a folder"
 
 
 @pytest.mark.slow

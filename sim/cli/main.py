@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from sim.schema.base import UserError
+from sim.schema.base import OutputError, UserError
 
 DEFAULT_SCENARIO = "baseline"
 SCENARIO_HELP = (
@@ -70,7 +70,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     _scenario_options(run)
     run.add_argument(
-        "--steps", type=_positive, help="quarters to simulate (default: the scenario's steps)"
+        "--steps",
+        type=_whole_number,
+        help="quarters to simulate, 1 to 2000 (default: the scenario's steps)",
     )
     run.add_argument(
         "--out",
@@ -119,7 +121,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
 
 def _scenario_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's seed)")
+    # --seed and --steps are applied as overrides of the keys seed and steps, so the
+    # command line obeys the file's ranges and fails with the schema's one line.
+    parser.add_argument(
+        "--seed",
+        type=_whole_number,
+        help="master random seed, 0 to 4294967295 (default: the scenario's seed)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -131,10 +139,25 @@ def _scenario_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# argparse names a type function in its message ("invalid _positive value") unless the
+# function raises ArgumentTypeError itself: each says what it expected, in words.
+
+
+def _whole_number(text: str) -> int:
+    """Any whole number; its range is the scenario schema's (checked with the file)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
+
+
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text}")
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, found {text!r}")
     return value
 
 
@@ -243,9 +266,12 @@ def _add_dashboard_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _port(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, found {text}")
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, found {text!r}")
     return value
 
 
@@ -374,9 +400,17 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     spec = load_sweep(scenario_path(args.sweep_file), args.overrides)
     backend: Literal["local", "dask"] = "dask" if args.scheduler else args.backend
-    from sim.cli.output import new_results_dir
 
-    # --out, else a new results/<name>-<timestamp>/ made once every point has been checked
+    from sim.cli.output import check_writable, new_results_dir
+
+    # --out, else a new results/<name>-<timestamp>/ made once every point has been checked;
+    # either way the place is checked before any run (a file, or a folder we cannot write).
+    if args.out:
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise OutputError(f"{args.out}: is a file; --out names the sweep's results folder")
+        check_writable(Path(args.out).parent)
+    else:
+        check_writable()
     folder = Path(args.out) if args.out else new_results_dir
     try:
         outcome = run_sweep(
@@ -447,7 +481,7 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="two scenarios side by side: means, 90%% bands, differences",
         description="Run two scenarios over N replications each and print every summary "
-        "metric side by side (mean and 90%% band, B - A, whether the bands "
+        "metric side by side (mean and 90% band, B - A, whether the bands "
         "overlap); overlay plots with bands go to results/compare-A-vs-B-<time>/.",
     )
     comp.add_argument("scenario_a", metavar="A.toml", help="first scenario (A)")
@@ -535,7 +569,7 @@ def _add_validate_command(sub: argparse._SubParsersAction) -> None:
         help="the history against observed data 1990-2024: calibration and held-out targets",
         description="Run the history scenario (and any scenario a target names) over "
         "replications and check every target of data/observed/targets.toml: observed "
-        "value and range, simulated mean and 90%% band, pass or miss; calibration and "
+        "value and range, simulated mean and 90% band, pass or miss; calibration and "
         "held-out targets in their own sections. Writes results/validate-<timestamp>/ "
         "(table as CSV and Markdown, one plot per series). Exit status 1 when a "
         "calibration target misses; held-out misses are reported, not fatal.",

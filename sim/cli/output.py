@@ -6,10 +6,11 @@ place, so an interrupted run leaves either the whole file or none of it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,39 @@ def new_results_dir(name: str, out: str | Path | None = None) -> Path:
             f"{base}: cannot create a results folder there ({exc.strerror or exc})"
         ) from None
     raise OutputError(f"{base}: no new results folder name left for {name}-{stamp}")
+
+
+def check_writable(out: str | Path | None = None) -> Path:
+    """Make the parent folder of a results folder and write (then delete) a probe file in
+    it, BEFORE a run: a folder that cannot be made or written is a one-line error now,
+    not a traceback after minutes of work whose outputs are then lost."""
+    base = Path(out) if out is not None else RESULTS_DIR
+    if base.exists() and not base.is_dir():
+        raise OutputError(f"{base}: is a file, not a folder; --out names the parent folder")
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".write-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"{base}: cannot create a results folder there ({exc.strerror or exc})"
+        ) from None
+    return base
+
+
+@contextlib.contextmanager
+def partial_output(folder: Path) -> Iterator[None]:
+    """Turn a write failure after the run (disk full, folder removed) into one line that
+    says where the files already written are."""
+    try:
+        yield
+    except OSError as exc:
+        what = Path(exc.filename).name if exc.filename else "a file"
+        raise OutputError(
+            f"{folder}: writing {what} failed ({exc.strerror or exc}); "
+            f"the files written before it are in {folder}"
+        ) from None
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:

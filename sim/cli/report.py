@@ -13,10 +13,42 @@ from sim.experiments.compare import compare, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
 from sim.metrics import column_title, format_value, summarize, summary_label, summary_metrics
 from sim.model.run import simulate
-from sim.schema.scenario import load_scenario
+from sim.schema.base import ScenarioError
+from sim.schema.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # the sweep extra (pyarrow, SALib): not needed by `run`
     from sim.experiments.analysis import AnalysisReport
+
+
+# One run is one draw of the model's randomness (price shocks, red-line draws, pressure
+# episodes): said under every single-run table and in its summary.json.
+ONE_DRAW = (
+    "one run is one draw of the model's randomness: use --replications N for a mean and a band"
+)
+
+
+def load_with_options(
+    path: Path,
+    overrides: list[str] | tuple[str, ...],
+    seed: int | None = None,
+    steps: int | None = None,
+) -> Scenario:
+    """The scenario with ``--set`` overrides, then ``--seed`` and ``--steps`` applied as
+    overrides of the keys ``seed`` and ``steps``: validated with the file, so the command
+    line has the file's ranges and a bad value is the schema's one line, naming the
+    option."""
+    options = {}
+    if seed is not None:
+        options[f"seed={seed}"] = f"--seed {seed}"
+    if steps is not None:
+        options[f"steps={steps}"] = f"--steps {steps}"
+    try:
+        return load_scenario(path, [*overrides, *options])
+    except ScenarioError as exc:
+        option = options.get(exc.file.removeprefix("--set "))
+        if option is None:
+            raise
+        raise ScenarioError(option, exc.key, exc.found, exc.expected) from None
 
 
 def format_summary(summary: dict[str, float], title: str) -> str:
@@ -36,11 +68,11 @@ def run_and_report(
     out: str | None = None,
     plots_wanted: bool = True,
 ) -> Path:
-    """Validate first (no folder for a bad scenario), run, then write every file atomically."""
-    config = load_scenario(path, overrides)
-    if steps is not None:
-        config = config.model_copy(update={"steps": steps})
-    seed = config.seed if seed is None else seed
+    """Validate first (no folder for a bad scenario, no run for a folder that cannot be
+    written), run, then write every file atomically."""
+    config = load_with_options(path, overrides, seed, steps)
+    output.check_writable(out)
+    seed = config.seed
     with tqdm(
         total=config.steps, desc=f"{config.name} (seed {seed})", unit="quarter", leave=False
     ) as bar:
@@ -51,8 +83,10 @@ def run_and_report(
             summary, f"{config.name}: {config.start_year} + {config.steps} quarters, seed {seed}"
         )
     )
+    print(f"({ONE_DRAW})")
     folder = output.new_results_dir(config.name, out)
-    write_run(folder, config, seed, model, frame, summary, plots_wanted)
+    with output.partial_output(folder):
+        write_run(folder, config, seed, model, frame, summary, plots_wanted)
     return folder
 
 
@@ -63,7 +97,13 @@ def write_run(
     output.write_csv(folder / "steps.csv", frame)
     output.write_json(
         folder / "summary.json",
-        {"scenario": config.name, "seed": seed, "steps": config.steps, "metrics": summary},
+        {
+            "scenario": config.name,
+            "seed": seed,
+            "steps": config.steps,
+            "note": ONE_DRAW,
+            "metrics": summary,
+        },
     )
     output.write_text(folder / "events.txt", "\n".join(model.event_log) + "\n")
     if plots_wanted:
@@ -114,12 +154,10 @@ def replicate_and_report(
     plots_wanted: bool = True,
     workers: int | None = None,
 ) -> Path:
-    """Validate, run N replications, print means and bands, write the results folder."""
-    config = load_scenario(path, overrides)
-    if seed is not None:
-        config = config.model_copy(update={"seed": seed})
-    if steps is not None:
-        config = config.model_copy(update={"steps": steps})
+    """Validate, check the output folder, run N replications, print means and bands,
+    write the results folder."""
+    config = load_with_options(path, overrides, seed, steps)
+    output.check_writable(out)
     reps = replicate(config, replications, workers=workers)
     bands = reps.summary_bands()
     print(
@@ -131,7 +169,8 @@ def replicate_and_report(
         )
     )
     folder = output.new_results_dir(config.name, out)
-    write_replications(folder, reps, bands, plots_wanted)
+    with output.partial_output(folder):
+        write_replications(folder, reps, bands, plots_wanted)
     return folder
 
 
@@ -202,27 +241,29 @@ def compare_and_report(
     """Validate both files first, run both, print the table, write the results folder."""
     config_a = load_scenario(path_a, overrides)
     config_b = load_scenario(path_b, overrides)
+    output.check_writable(out)
     label_a, label_b = labels_for(path_a, path_b, config_a.name, config_b.name)
     reps_a = replicate(config_a, replications, workers=workers, label=label_a)
     reps_b = replicate(config_b, replications, workers=workers, label=label_b)
     table = compare(reps_a, reps_b)
     print(format_comparison(table, label_a, label_b, replications))
     folder = output.new_results_dir(f"compare-{config_a.name}-vs-{config_b.name}", out)
-    output.write_text(folder / "a.toml", config_a.to_toml())
-    output.write_text(folder / "b.toml", config_b.to_toml())
-    output.write_csv(folder / "comparison.csv", table)
-    output.write_json(
-        folder / "comparison.json",
-        {
-            "a": {"label": label_a, "file": str(path_a), "master_seed": config_a.seed},
-            "b": {"label": label_b, "file": str(path_b), "master_seed": config_b.seed},
-            "replications": replications,
-            "band": BAND,
-            "metrics": table.to_dict(orient="records"),
-        },
-    )
-    if plots_wanted:
-        write_band_plots(folder, {label_a: reps_a.frames, label_b: reps_b.frames})
+    with output.partial_output(folder):
+        output.write_text(folder / "a.toml", config_a.to_toml())
+        output.write_text(folder / "b.toml", config_b.to_toml())
+        output.write_csv(folder / "comparison.csv", table)
+        output.write_json(
+            folder / "comparison.json",
+            {
+                "a": {"label": label_a, "file": str(path_a), "master_seed": config_a.seed},
+                "b": {"label": label_b, "file": str(path_b), "master_seed": config_b.seed},
+                "replications": replications,
+                "band": BAND,
+                "metrics": table.to_dict(orient="records"),
+            },
+        )
+        if plots_wanted:
+            write_band_plots(folder, {label_a: reps_a.frames, label_b: reps_b.frames})
     return folder
 
 
@@ -370,6 +411,7 @@ def validate_and_report(
         return range(config.start_year, config.start_year + -(-config.steps // 4))
 
     targets, observed = load_targets(path, run_years)
+    output.check_writable(out)
     runs = {
         name: replicate(config, replications, workers=workers, label=f"{name} x{replications}")
         for name, config in configs.items()
@@ -382,15 +424,16 @@ def validate_and_report(
     )
     print(format_validation(table, title))
     folder = output.new_results_dir("validate", out)
-    output.write_csv(folder / "validation.csv", table)
-    output.write_text(folder / "validation.md", validation_markdown(table, title))
-    series = list(dict.fromkeys(table["series"]))
-    for name in tqdm(series, desc="plots", unit="plot", leave=False):
-        first = next(t for t in targets if t.series == name)
-        base = next((t.base_year for t in targets if t.series == name and t.base_year), None)
-        fig = validation.series_figure(name, observed, table, runs[first.scenario], base)
-        output.write_figure(folder / f"{name}.png", fig)
-        plots.close([fig])
+    with output.partial_output(folder):
+        output.write_csv(folder / "validation.csv", table)
+        output.write_text(folder / "validation.md", validation_markdown(table, title))
+        series = list(dict.fromkeys(table["series"]))
+        for name in tqdm(series, desc="plots", unit="plot", leave=False):
+            first = next(t for t in targets if t.series == name)
+            base = next((t.base_year for t in targets if t.series == name and t.base_year), None)
+            fig = validation.series_figure(name, observed, table, runs[first.scenario], base)
+            output.write_figure(folder / f"{name}.png", fig)
+            plots.close([fig])
     return folder, table
 
 
