@@ -336,3 +336,52 @@ def test_calibrate_passes_on_the_baseline_and_fails_when_broken():
     assert "F1 " in ok.stdout and "6 of 6 targets pass" in ok.stdout
     broken = run_py("calibrate", "--seeds", "2", "--set", "partners.china.demand.coal=0.2")
     assert broken.returncode == 1 and "FAIL" in broken.stdout
+
+
+# --- the README says what a student needs --------------------------------------------------
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_activates_the_environment_before_its_python_commands():
+    setup = README.index("python3 -m venv .venv")
+    activate = README.index("source .venv/bin/activate")
+    first_bare = README.index("\npython run.py")  # a command that needs the venv's python
+    assert setup < activate < first_bare
+
+
+def test_readme_explains_the_words_of_the_tables_and_how_far_to_trust_them():
+    for word in ("autonomy index", "effective leverage", "Herfindahl", "over the cap"):
+        assert re.search(rf"^- \*\*{re.escape(word)}\*\*", README, re.MULTILINE), word
+    trust = README[README.index("## How far to trust it") :]
+    trust = trust[: trust.index("\n## ", 1)]
+    for needed in (
+        "python run.py validate",
+        "docs/parameters.md",
+        "docs/assumptions.md",
+        "data/observed/README.md",
+    ):
+        assert needed in trust, needed
+
+
+@pytest.mark.parametrize("readme", ["README.md", "results/README.md"])
+def test_readme_links_point_to_files_that_exist(readme):
+    path = ROOT / readme
+    for target in re.findall(r"\]\(([^)#:]+)\)", path.read_text(encoding="utf-8")):
+        assert (path.parent / target).exists(), f"{readme}: {target}"
+
+
+def test_readmes_list_every_file_of_a_replications_run(tmp_path, capsys):
+    code, _, err = cli(
+        capsys, "run", "baseline", "--steps", "4", "--replications", "2", "--workers", "1",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    (folder,) = tmp_path.iterdir()
+    written = {p.name for p in folder.iterdir()}
+    results_readme = (ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    block = results_readme[results_readme.index("--replications N` folder") :]
+    block = block[: block.index("\n\n", block.index("| file"))]
+    for name in written:
+        assert f"`{name}`" in README, f"README.md does not list {name}"
+        assert f"`{name}`" in block or (name.endswith(".png") and "`*.png`" in block), name
