@@ -390,3 +390,16 @@ def test_cli_prints_one_line_for_a_bad_event(tmp_path, capsys):
     assert main(["run", str(path), "--no-plots", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "events.0.kind" in err and "partnership" in err
+
+
+def test_the_event_union_lists_every_kind_and_each_kind_is_applied():
+    """Event is written out for the type checker; it must hold exactly EVENT_KINDS, and
+    the timeline must know what each kind does."""
+    from typing import get_args
+
+    from sim.model.timeline import APPLY
+    from sim.schema.events import EVENT_KINDS, Event
+
+    union = get_args(get_args(Event)[0])
+    assert set(union) == set(EVENT_KINDS)
+    assert set(APPLY) == set(EVENT_KINDS)

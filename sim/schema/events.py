@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -42,8 +42,10 @@ class EventBase(Strict):
     def year_quarter(self) -> tuple[int, int]:
         if self.at is not None:
             match = QUARTER.match(self.at)
+            assert match is not None  # checked by _one_date
             return int(match.group(1)), int(match.group(2))
-        return int(self.year), 1
+        assert self.year is not None  # exactly one of year and at is set
+        return self.year, 1
 
     @property
     def date(self) -> str:
@@ -229,8 +231,24 @@ EVENT_KINDS: tuple[type[EventBase], ...] = (
     DiplomacyChange,
     ResponseChange,
 )
-KIND_NAMES = {cls.model_fields["kind"].annotation.__args__[0]: cls for cls in EVENT_KINDS}
-Event = Annotated[Union[tuple(EVENT_KINDS)], Field(discriminator="kind")]  # noqa: UP007
+KIND_NAMES = {get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in EVENT_KINDS}
+# The same kinds written out, so that a type checker sees the union (a test keeps both equal).
+Event = Annotated[
+    PartnershipUpgrade
+    | InvestmentCapChange
+    | RedLineCrossing
+    | DemandShock
+    | TransitShock
+    | CreditLine
+    | TradeDeal
+    | DebtCall
+    | DebtSettlement
+    | AlignmentChange
+    | AttentionChange
+    | DiplomacyChange
+    | ResponseChange,
+    Field(discriminator="kind"),
+]
 
 
 # --- validation beyond one event ---------------------------------------------------------

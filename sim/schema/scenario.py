@@ -24,7 +24,7 @@ from sim.schema.base import (
     set_path,
     unwrap,
 )
-from sim.schema.events import Event, check_events, explain_error
+from sim.schema.events import Event, InvestmentCapChange, check_events, explain_error
 from sim.schema.fields import LEVELS, BnUsd, Elasticity, Fraction, Level, SafeName, Weight
 
 __all__ = [
@@ -326,6 +326,8 @@ def _read_chain(path: Path, chain: tuple[Path, ...]) -> tuple[dict, dict[tuple, 
         raise ScenarioError(path, "extends", f"a cycle: {names}", "a chain without cycles")
     data = read_toml(path)
     parent = data.pop("extends", None)
+    base: dict[str, Any]
+    origin: dict[tuple, str]
     if parent is None:
         base, origin = {}, {}
     else:
@@ -510,7 +512,7 @@ def _check_cap_feasible(scenario: Scenario, path: str | Path) -> None:
     states = [("investment.cap.level", cap.level, cap.enforcement)]
     level, enforcement = cap.level, cap.enforcement
     for n, event in enumerate(scenario.events):
-        if getattr(event, "kind", None) == "investment_cap":
+        if isinstance(event, InvestmentCapChange):
             level = event.level if event.level is not None else level
             enforcement = event.enforcement if event.enforcement is not None else enforcement
             states.append((f"events.{n}.level", level, enforcement))

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
+from sim.catalog import is_scenario_data
 from sim.schema.base import ScenarioError, Strict, explain, read_toml
 
 Value = bool | int | float | str
@@ -109,6 +110,15 @@ def read_sweep_file(path: str | Path) -> tuple[SweepFile, str, str]:
     path = Path(path)
     data = read_toml(path, "sweep file")
     raw = path.read_bytes()
+    if is_scenario_data(data) and "sampler" not in data and "parameters" not in data:
+        # A scenario given to `sweep`: say so, not every missing sweep key.
+        raise ScenarioError(
+            path,
+            "",
+            "this is a scenario file, not a sweep file",
+            "a sweep file (name, base, seed, [sampler], [parameters]), "
+            "e.g. scenarios/sweeps/cap_grid.toml; run a scenario with run.py run",
+        )
     if isinstance(data.get("parameters"), dict):
         data["parameters"] = flatten_parameters(data["parameters"])
     try:

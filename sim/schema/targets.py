@@ -97,9 +97,9 @@ def read_series(path: Path) -> pd.DataFrame:
         if column == "value":
             bad |= frame[column].isna()
         if bad.any():
-            row = int(bad.idxmax())
+            row = int(bad.to_numpy().argmax())
             raise ScenarioError(
-                path, f"row {row + 2}.{column}", f"found {frame[column][row]!r}", "a number"
+                path, f"row {row + 2}.{column}", f"found {frame[column].iloc[row]!r}", "a number"
             )
         frame[column] = numbers.astype(float)
     if "date" in frame:
@@ -189,7 +189,7 @@ def load_targets(
                     f"found {point!r}, with no row in {csv.name}",
                     f"a {column} of the observed rows: " + ", ".join(map(str, sorted(present))),
                 )
-            year = date_quarter(point)[0] if dated else int(point)
+            year = date_quarter(str(point))[0] if dated else int(str(point))
             if year not in years:
                 fail(
                     key if point in target.points else "base_year",
