@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tqdm import tqdm
@@ -18,6 +18,7 @@ from sim.schema.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:  # the sweep extra (pyarrow, SALib): not needed by `run`
     from sim.experiments.analysis import AnalysisReport
+    from sim.model.model import BalanceModel
 
 
 # One run is one draw of the model's randomness (price shocks, red-line draws, pressure
@@ -91,7 +92,13 @@ def run_and_report(
 
 
 def write_run(
-    folder: Path, config, seed: int, model, frame, summary: dict, plots_wanted: bool = True
+    folder: Path,
+    config: Scenario,
+    seed: int,
+    model: BalanceModel,
+    frame: pd.DataFrame,
+    summary: dict[str, float],
+    plots_wanted: bool = True,
 ) -> None:
     output.write_text(folder / "scenario.toml", config.model_copy(update={"seed": seed}).to_toml())
     output.write_csv(folder / "steps.csv", frame)
@@ -305,7 +312,7 @@ def _num(x: float) -> str:
     return "" if pd.isna(x) else f"{x:.3g}"
 
 
-def _observed_cell(row) -> str:
+def _observed_cell(row: Any) -> str:  # a row of DataFrame.itertuples()
     if pd.isna(row.low) and pd.isna(row.high):
         return _num(row.observed)
     high = "inf)" if pd.isna(row.high) else f"{_num(row.high)}]"
@@ -313,7 +320,7 @@ def _observed_cell(row) -> str:
     return f"{_num(row.observed)} {low}, {high}"
 
 
-def _simulated_cell(row) -> str:
+def _simulated_cell(row: Any) -> str:
     if pd.isna(row.sim_mean):
         return "-"
     return f"{_num(row.sim_mean)} [{_num(row.sim_p05)}, {_num(row.sim_p95)}]"
