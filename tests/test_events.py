@@ -403,3 +403,33 @@ def test_the_event_union_lists_every_kind_and_each_kind_is_applied():
     union = get_args(get_args(Event)[0])
     assert set(union) == set(EVENT_KINDS)
     assert set(APPLY) == set(EVENT_KINDS)
+
+
+def test_the_cached_trade_allocation_is_never_stale():
+    """The allocation and the investment offers are recomputed only when their inputs
+    change (a key of the moving state plus the settings' version). Over the history, whose
+    events exercise every kind, the values trade is cleared with equal a fresh computation
+    at every step (pressure and diplomacy late in a step act from the next quarter on)."""
+    from sim.catalog import resolve_scenario
+
+    config = load_scenario(resolve_scenario("history_1990_2024"))
+    extra = load_scenario(resolve_scenario("whatif/resist_2016")).events[-1:]
+    config = config.model_copy(update={"events": [*config.events, *extra]})
+    model = BalanceModel(config, rng=3)
+    clear_trade = model._clear_trade
+    checked = []
+
+    def clear_and_check() -> None:
+        clear_trade()
+        cached = [model.allocation, model.revenue_factor, model.offer_base, model.fuel_share]
+        cached = [array.copy() for array in cached]
+        model._allocate_trade()
+        fresh = [model.allocation, model.revenue_factor, model.offer_base, model.fuel_share]
+        for a, b in zip(cached, fresh, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"stale at {model.year} Q{model.quarter}")
+        checked.append(model.steps)
+
+    model._clear_trade = clear_and_check  # type: ignore[method-assign]
+    for _ in range(config.steps):
+        model.step()
+    assert len(checked) == config.steps
