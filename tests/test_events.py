@@ -412,9 +412,26 @@ def test_the_cached_trade_allocation_is_never_stale():
     at every step (pressure and diplomacy late in a step act from the next quarter on)."""
     from sim.catalog import resolve_scenario
 
-    config = load_scenario(resolve_scenario("history_1990_2024"))
+    history = load_scenario(resolve_scenario("history_1990_2024"))
     extra = load_scenario(resolve_scenario("whatif/resist_2016")).events[-1:]
-    config = config.model_copy(update={"events": [*config.events, *extra]})
+    # Settings changes alone in their quarter (nothing else moves the key then).
+    lone = validate(
+        {
+            **history.model_dump(mode="json", exclude={"events"}),
+            "events": [
+                {"kind": "diplomacy", "at": "2005Q3", "third_neighbour_engagement": 4.0},
+                {
+                    "kind": "credit_line",
+                    "at": "2007Q2",
+                    "partner": "india",
+                    "debt_share": 0.1,
+                    "refinery_year": 2008,
+                    "refinery_substitution": 0.75,
+                },
+            ],
+        }
+    ).events
+    config = history.model_copy(update={"events": [*history.events, *extra, *lone]})
     model = BalanceModel(config, rng=3)
     clear_trade = model._clear_trade
     checked = []
