@@ -53,14 +53,31 @@ import importlib.util
 importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] in {OPTIONAL!r} else 1
 from sim.cli.main import main
 """
-    run = python(hide + "sys.exit(main(['run', 'baseline', '--steps', '4']))", tmp_path)
-    assert run.returncode == 0, run.stderr
+    # One process for the four commands (a process costs seconds of imports); each
+    # command's exit status and stderr lines are reported after a marker line.
+    commands = [["run", "baseline", "--steps", "4"], ["sweep", "sweeps/cap_grid"]]
+    commands += [["analyze", "x"], ["dashboard"]]
+    each = f"""
+import contextlib, io
+for command in {commands!r}:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(command)
+    print("@@", command[0], code, len(err.getvalue().strip().splitlines()), repr(err.getvalue()))
+"""
+    done = python(hide + each, tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = {
+        line.split()[1]: line.split(maxsplit=4)[2:]
+        for line in done.stdout.splitlines()
+        if line.startswith("@@ ")
+    }
+    assert report["run"][0] == "0", report["run"]
     assert (tmp_path / "results").is_dir() and list((tmp_path / "results").iterdir())
-    for command in (["sweep", "sweeps/cap_grid"], ["analyze", "x"], ["dashboard"]):
-        done = python(hide + f"sys.exit(main({command!r}))", tmp_path)
-        assert done.returncode == 2, done.stderr
-        lines = done.stderr.strip().splitlines()
-        assert len(lines) == 1 and "pip install 'third-neighbour-sim[" in lines[0], done.stderr
+    for command in ("sweep", "analyze", "dashboard"):
+        code, lines, stderr = report[command]
+        assert code == "2" and lines == "1", (command, stderr)
+        assert "pip install 'third-neighbour-sim[" in stderr, (command, stderr)
 
 
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):

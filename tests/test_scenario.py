@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from conftest import ROOT, write
+from conftest import write
 
 from sim.catalog import BASELINE
 from sim.schema.scenario import (
@@ -161,17 +158,14 @@ def test_every_schema_field_has_a_description():
         (["--set", "nonsense"], "nonsense"),
     ],
 )
-def test_cli_bad_input_exits_2_with_one_line(args, key, tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "run", "--out", str(tmp_path), *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert result.returncode == 2
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+def test_cli_bad_input_exits_2_with_one_line(args, key, tmp_path, capsys):
+    from sim.cli.main import main  # in this process: the run.py entry is tested in test_cli
+
+    assert main(["run", "--out", str(tmp_path), *args]) == 2
+    stderr = capsys.readouterr().err
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and key in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []  # nothing written for a bad scenario
 
 
