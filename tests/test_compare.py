@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 
 from sim.cli.main import main
+from sim.cli.report import format_comparison
 from sim.experiments.compare import compare
 from sim.experiments.replicate import replicate
 from sim.experiments.seeds import run_seed
+from sim.metrics import summary_label
 from sim.schema.scenario import load_scenario
 from tests.conftest import ROOT, write
 
@@ -59,6 +61,38 @@ def test_compare_with_itself_overlaps_everywhere(short_baseline):
     reps = replicate(short_baseline, 3, workers=1, progress=False)
     table = compare(reps, reps)
     assert table["bands_overlap"].all() and (table["difference"] == 0).all()
+    assert not table["different"].any()
+
+
+def test_a_zero_difference_is_never_called_different(short_baseline):
+    """Issue 11: +0.000 was marked "overlap NO" when both bands were a single point."""
+    a = replicate(short_baseline, 4, workers=1, progress=False)
+    b = replicate(short_baseline, 4, workers=1, progress=False)
+    for reps in (a, b):  # a metric that is the same in every run of both
+        for run in reps.runs:
+            run.summary["concessions"] = 2.0
+    row = compare(a, b).set_index("metric").loc["concessions"]
+    assert row["difference"] == 0 and not row["different"]
+    out = format_comparison(compare(a, b), "a", "b", 4)
+    line = next(x for x in out.splitlines() if x.startswith(summary_label("concessions")))
+    assert line.endswith("no") and "+0.000 [+0.000, +0.000]" in line
+
+
+def test_difference_interval_is_welch_or_paired():
+    from scipy import stats
+
+    from sim.experiments.compare import difference_interval
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, 30), rng.normal(0.1, 2, 25)
+    diff, low, high = difference_interval(a, b, paired=False)
+    welch = stats.ttest_ind(b, a, equal_var=False).confidence_interval(0.9)
+    assert diff == pytest.approx(b.mean() - a.mean())
+    assert (low, high) == pytest.approx((welch.low, welch.high))
+    c = a + rng.normal(0.05, 0.01, 30)
+    _, low, high = difference_interval(a, c, paired=True)
+    paired = stats.ttest_rel(c, a).confidence_interval(0.9)
+    assert (low, high) == pytest.approx((paired.low, paired.high)) and low > 0
 
 
 def test_compare_sees_the_strict_cap(short_baseline):
@@ -67,6 +101,7 @@ def test_compare_sees_the_strict_cap(short_baseline):
     b = replicate(strict, 4, workers=1, progress=False)
     row = compare(a, b).set_index("metric").loc["china_fdi_share_final"]
     assert row["difference"] < -0.1 and not row["bands_overlap"]
+    assert row["different"] and row["diff_high"] < 0 and row["paired"]
 
 
 def test_run_with_replications_writes_bands(tmp_path, capsys):
@@ -102,11 +137,12 @@ def test_compare_command_prints_table_and_writes_overlays(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "A = baseline, B = strict_cap" in out and "overlap?" in out and "B - A" in out
+    assert "A = baseline, B = strict_cap" in out and "different?" in out
+    assert "B - A [90% CI]" in out
     (folder,) = tmp_path.iterdir()
     assert folder.name.startswith("compare-baseline-vs-strict_cap")
     table = pd.read_csv(folder / "comparison.csv")
-    assert {"a_mean", "a_p05", "a_p95", "b_mean", "difference", "bands_overlap"} <= set(
+    assert {"a_mean", "a_p95", "difference", "diff_low", "diff_high", "different"} <= set(
         table.columns
     )
     assert (folder / "fdi_share_china.png").exists() and (folder / "a.toml").exists()

@@ -385,6 +385,11 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
         help="parameters shown per output in the printed table (default: 3)",
     )
     analyze.add_argument("--no-plots", action="store_true", help="CSV only, no PNG plots")
+    analyze.add_argument(
+        "--drop-failed-trajectories",
+        action="store_true",
+        help="morris: leave out each trajectory holding a point with no successful run",
+    )
     analyze.set_defaults(func=_cmd_analyze)
 
 
@@ -446,6 +451,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     )
     if outcome.failed:
         print(f"warning: {outcome.failed} run(s) failed; see the 'error' column", file=sys.stderr)
+    if outcome.damaged:
+        print(
+            f"warning: {len(outcome.damaged)} unreadable chunk file(s) set aside as *.damaged "
+            f"and their runs run again ({', '.join(outcome.damaged[:3])})",
+            file=sys.stderr,
+        )
     print(f"analyze with: python run.py analyze {outcome.folder}")
     return 0
 
@@ -455,7 +466,14 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from sim.cli.report import write_analysis
     from sim.experiments.analysis import analyze
 
-    report = write_analysis(analyze(Path(args.results_dir), top=args.top, plots=not args.no_plots))
+    report = write_analysis(
+        analyze(
+            Path(args.results_dir),
+            top=args.top,
+            plots=not args.no_plots,
+            drop_failed_trajectories=args.drop_failed_trajectories,
+        )
+    )
     print(report.table)
     print(f"\nfiles: {report.folder}")
     return 0

@@ -10,13 +10,14 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sim.files import write_atomic  # the one atomic, durable writer (fsync, umask)
 from sim.schema.base import OutputError
 
 if TYPE_CHECKING:
@@ -77,21 +78,6 @@ def partial_output(folder: Path) -> Iterator[None]:
             f"{folder}: writing {what} failed ({exc.strerror or exc}); "
             f"the files written before it are in {folder}"
         ) from None
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_text(path: str | Path, text: str) -> Path:

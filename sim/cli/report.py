@@ -219,8 +219,10 @@ def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: in
     labels = [summary_label(m) for m in table["metric"]]
     width = max(len(s) for s in labels)
     cell = 27
+    diff = 30
     head = (
-        f"{'':<{width}}  {label_a[:cell]:>{cell}}  {label_b[:cell]:>{cell}}  {'B - A':>9}  overlap?"
+        f"{'':<{width}}  {label_a[:cell]:>{cell}}  {label_b[:cell]:>{cell}}  "
+        f"{'B - A [90% CI]':>{diff}}  different?"
     )
     lines = [
         f"A = {label_a}, B = {label_b}: mean [5%, 95%] over {count} replications",
@@ -230,9 +232,14 @@ def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: in
     for label, row in zip(labels, table.itertuples(), strict=True):
         a = f"{row.a_mean:.3f} [{row.a_p05:.3f}, {row.a_p95:.3f}]"
         b = f"{row.b_mean:.3f} [{row.b_p05:.3f}, {row.b_p95:.3f}]"
-        mark = "yes" if row.bands_overlap else "NO"
-        lines.append(f"{label:<{width}}  {a:>{cell}}  {b:>{cell}}  {row.difference:>+9.3f}  {mark}")
-    lines.append("overlap NO: the difference is larger than the spread between seeds")
+        d = f"{row.difference:+.3f} [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
+        mark = "YES" if row.different else "no"
+        lines.append(f"{label:<{width}}  {a:>{cell}}  {b:>{cell}}  {d:>{diff}}  {mark}")
+    how = "paired by seed" if table["paired"].all() else "Welch"
+    lines.append(
+        f"different? YES: the 90% confidence interval of B - A ({how}) excludes 0; "
+        "no: the difference may be noise between seeds"
+    )
     return "\n".join(lines)
 
 

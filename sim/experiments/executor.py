@@ -36,12 +36,16 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
 
 from tqdm import tqdm
 
+from sim.schema.base import UserError
+
 Backend = Literal["local", "dask"]
 WINDOW_PER_WORKER = 2  # chunks in flight per worker: bounds memory and Ctrl-C latency
+MAX_WORKER_DEATHS = 3  # a pool that breaks this often is given up (memory, most often)
 
 # Thread settings read by OpenBLAS, OpenMP, MKL and pyarrow's allocator when they load.
 ONE_THREAD_ENV = {
@@ -169,6 +173,17 @@ def execute(
         _on_processes(task, shared, chunks_for, on_result, workers or available_cores(), preload)
 
 
+class WorkersDied(UserError):
+    """Local worker processes kept dying (the system's out-of-memory killer, most often)."""
+
+    def __init__(self, deaths: int, saved: str = "finished chunks are kept") -> None:
+        self.deaths = deaths
+        super().__init__(
+            f"a local worker process died {deaths} times (killed by the system, often for "
+            f"lack of memory); gave up: {saved}; try fewer --workers"
+        )
+
+
 def _on_processes(
     task: Callable,
     shared: Any,
@@ -177,21 +192,44 @@ def _on_processes(
     workers: int,
     preload: Sequence[str],
 ) -> None:
+    """A pool of ``workers`` processes; a worker that dies (the OOM killer) breaks the
+    pool: a new pool reruns the chunks that were in flight, up to ``MAX_WORKER_DEATHS``."""
     window = workers * WINDOW_PER_WORKER
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=start_context(preload),
-        initializer=_init_worker,
-        initargs=(shared,),
-    )
+    context = start_context(preload)
+
+    def new_pool() -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(shared,),
+        )
+
+    pool = new_pool()
     pending: dict[cf.Future, Any] = {}
+    deaths = 0
+
+    def drain() -> None:
+        """Wait for a chunk; on a broken pool, start a new one and resubmit what was lost."""
+        nonlocal pool, deaths
+        lost = _drain(pending, on_result)
+        if not lost:
+            return
+        deaths += 1
+        pool.shutdown(wait=False, cancel_futures=True)
+        if deaths >= MAX_WORKER_DEATHS:
+            raise WorkersDied(deaths)
+        pool = new_pool()
+        for chunk in lost:
+            pending[pool.submit(_call, task, chunk)] = chunk
+
     try:
         for chunk in chunks_for(workers):
             while len(pending) >= window:
-                _drain(pending, on_result)
+                drain()
             pending[pool.submit(_call, task, chunk)] = chunk
         while pending:
-            _drain(pending, on_result)
+            drain()
     except KeyboardInterrupt:
         # Keep what is already running (a second or two of work), drop the rest.
         for future in pending:
@@ -199,9 +237,12 @@ def _on_processes(
         try:
             for future, chunk in list(pending.items()):
                 if not future.cancelled():
-                    on_result(chunk, future.result())
+                    with contextlib.suppress(BrokenProcessPool):
+                        on_result(chunk, future.result())
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Nothing runs any more: wait for the pool's thread, so that it is not still
+            # closing its pipes while the interpreter exits (a traceback at exit).
+            pool.shutdown(wait=True, cancel_futures=True)
         raise
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -209,11 +250,27 @@ def _on_processes(
     pool.shutdown(wait=True)
 
 
-def _drain(pending: dict[cf.Future, Any], on_result: Callable[[Any, Any], None]) -> None:
+def _drain(pending: dict[cf.Future, Any], on_result: Callable[[Any, Any], None]) -> list[Any]:
+    """Pass finished chunks to ``on_result``; return the chunks lost to a broken pool
+    (all that were in flight: the pool cannot run any of them any more)."""
     finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+    broken = False
     for future in finished:
-        chunk = pending.pop(future)
-        on_result(chunk, future.result())
+        if isinstance(future.exception(), BrokenProcessPool):
+            broken = True
+            continue
+        on_result(pending.pop(future), future.result())
+    if not broken:
+        return []
+    # Chunks that finished before the break still count; the others run again.
+    lost = []
+    for future, chunk in list(pending.items()):
+        if future.done() and not future.cancelled() and future.exception() is None:
+            on_result(chunk, future.result())
+        else:
+            lost.append(chunk)
+    pending.clear()
+    return lost
 
 
 def _on_dask(

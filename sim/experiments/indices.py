@@ -23,6 +23,8 @@ from matplotlib.figure import Figure
 
 CONF_LEVEL = 0.95
 MAX_HEATMAP_PAIRS = 3
+FLOOR_PERMUTATIONS = 99  # random relabellings of a parameter's levels per noise floor
+FLOOR_QUANTILE = 0.95  # a main effect above this share of the relabellings is not noise
 
 
 @dataclass
@@ -40,6 +42,9 @@ class SweepData:
     sampler: dict = field(default_factory=dict)
     seed: int = 0
     levelled: bool = False  # parameters take a few levels (a grid), not a continuum
+    # listed values of categorical parameters, in the sweep file's order (plots use it)
+    levels: dict[str, list] = field(default_factory=dict)
+    log_keys: frozenset[str] = frozenset()  # parameters drawn log-uniformly: log axes
 
     @property
     def means(self) -> pd.DataFrame:
@@ -60,8 +65,15 @@ def point_means(data: SweepData) -> pd.DataFrame:
     return data.design[data.keys].join(stats, how="inner").reset_index()
 
 
-def _constant(y: np.ndarray) -> bool:
-    return not np.isfinite(y).all() or np.ptp(y) == 0
+def _not_analysable(y: np.ndarray) -> str:
+    """Why an output cannot be analysed, or "": a NaN or inf among the values (say so:
+    that is not a constant output) or one value everywhere."""
+    bad = int((~np.isfinite(y)).sum())
+    if bad:
+        return f"not analysed: {bad} non-finite value(s)"
+    if np.ptp(y) == 0:
+        return "constant output"
+    return ""
 
 
 def sobol_indices(data: SweepData) -> pd.DataFrame:
@@ -71,10 +83,10 @@ def sobol_indices(data: SweepData) -> pd.DataFrame:
     means, rows = data.means, []
     for name in data.outputs:
         y = means[name].to_numpy(dtype=float)
-        if _constant(y):
+        if note := _not_analysable(y):
             rows.extend(
                 {"output": name, "parameter": k, "S1": np.nan, "S1_conf": np.nan}
-                | {"ST": np.nan, "ST_conf": np.nan, "note": "constant output"}
+                | {"ST": np.nan, "ST_conf": np.nan, "note": note}
                 for k in data.keys
             )
             continue
@@ -109,10 +121,10 @@ def morris_indices(data: SweepData) -> pd.DataFrame:
     means, rows = data.means, []
     for name in data.outputs:
         y = means[name].to_numpy(dtype=float)
-        if _constant(y):
+        if note := _not_analysable(y):
             rows.extend(
                 {"output": name, "parameter": k, "mu_star": np.nan, "mu_star_conf": np.nan}
-                | {"mu": np.nan, "sigma": np.nan, "note": "constant output"}
+                | {"mu": np.nan, "sigma": np.nan, "note": note}
                 for k in data.keys
             )
             continue
@@ -153,49 +165,108 @@ def groups(runs: pd.DataFrame, key: str, levelled: bool) -> pd.Series:
     return pd.qcut(column, q=10, duplicates="drop")
 
 
+def _share(codes: np.ndarray, y: np.ndarray, total: float) -> float:
+    """Variance of the level means (weighted by runs) over the total variance."""
+    counts = np.bincount(codes)
+    sums = np.bincount(codes, weights=y)
+    used = counts > 0
+    means = sums[used] / counts[used]
+    return float((counts[used] * (means - y.mean()) ** 2).sum() / (len(y) * total))
+
+
 def main_effects(data: SweepData) -> pd.DataFrame:
-    """Share of each output's variance explained by each parameter's level means."""
+    """Share of each output's variance explained by each parameter's level means, with
+    its noise floor.
+
+    The share of a parameter the model never reads is not 0: k level means of n noisy
+    runs spread by chance, about (k - 1) / (n - 1) of the variance. ``noise_floor`` is
+    the 95th percentile of the share after randomly relabelling the runs' levels (the
+    same level sizes, no link to the output): a share below it is not an effect
+    (``above_floor`` False). Runs with a NaN or inf output are left out of that output
+    and counted in ``note``.
+    """
     ok, rows = data.runs, []
+    rng = np.random.default_rng(data.seed)
     for name in data.outputs:
-        y = ok[name]
-        total = float(y.var(ddof=0))
+        values = ok[name].to_numpy(dtype=float)
+        finite = np.isfinite(values)
+        y = values[finite]
+        dropped = int((~finite).sum())
+        note = f"{dropped} run(s) with a non-finite value left out" if dropped else ""
+        total = float(y.var()) if len(y) else 0.0
         for k in data.keys:
-            level = groups(ok, k, data.levelled)
-            level_mean = y.groupby(level, observed=True).transform("mean")
-            share = float(level_mean.var(ddof=0) / total) if total > 0 else np.nan
-            by_level = y.groupby(level, observed=True).mean()
+            level = groups(ok, k, data.levelled)[finite]
+            codes, uniques = pd.factorize(level, sort=True)
+            if total > 0 and len(uniques) > 1:
+                share = _share(codes, y, total)
+                floor = float(
+                    np.quantile(
+                        [
+                            _share(rng.permutation(codes), y, total)
+                            for _ in range(FLOOR_PERMUTATIONS)
+                        ],
+                        FLOOR_QUANTILE,
+                    )
+                )
+            else:
+                share = floor = np.nan
+            by_level = pd.Series(y).groupby(codes).mean()
             rows.append(
                 {
                     "output": name,
                     "parameter": k,
                     "main_effect": share,
-                    "mean_min": float(by_level.min()),
-                    "mean_max": float(by_level.max()),
-                    "note": "" if total > 0 else "constant output",
+                    "noise_floor": floor,
+                    "above_floor": bool(share > floor) if np.isfinite(share) else False,
+                    "mean_min": float(by_level.min()) if len(by_level) else np.nan,
+                    "mean_max": float(by_level.max()) if len(by_level) else np.nan,
+                    "note": note if total > 0 or not len(y) else "constant output",
                 }
             )
     return pd.DataFrame(rows)
 
 
 def influence_table(
-    indices: pd.DataFrame, rank_by: str, label: str, top: int, method: str, have: int, expected: int
+    indices: pd.DataFrame,
+    rank_by: str,
+    label: str,
+    top: int,
+    method: str,
+    have: int,
+    expected: int,
+    notes: list[str] | None = None,
 ) -> str:
-    """The most influential parameters of each output, as text."""
+    """The most influential parameters of each output, as text, then any notes (failed
+    runs left out, damaged files skipped). With a noise floor (main effects), a share
+    below it is marked "(noise)"."""
     head = (
         f"most influential parameters ({method} sweep, {have} of {expected} runs; "
         f"ranked by {label})"
     )
     lines = [head, "-" * len(head)]
     width = max(len(o) for o in indices["output"].unique())
+    floor = "noise_floor" in indices.columns
     for name, group in indices.groupby("output", sort=False):
         ranked = group.dropna(subset=[rank_by]).sort_values(rank_by, ascending=False)
         if ranked.empty:
-            lines.append(f"{name:<{width}}  (constant: no parameter moves it)")
+            note = next((n for n in group["note"] if n), "constant output")
+            shown = "constant: no parameter moves it" if note == "constant output" else note
+            lines.append(f"{name:<{width}}  ({shown})")
             continue
         shown = "; ".join(
-            f"{r.parameter} {getattr(r, rank_by):.3g}" for r in ranked.head(top).itertuples()
+            f"{r.parameter} {getattr(r, rank_by):.3g}"
+            + ("" if not floor or r.above_floor else " (noise)")
+            for r in ranked.head(top).itertuples()
         )
+        if floor:
+            shown += f"  [noise floor {ranked['noise_floor'].max():.3g}]"
         lines.append(f"{name:<{width}}  {shown}")
+    if floor:
+        lines.append(
+            "noise floor: the share a parameter with no effect reaches by chance "
+            f"({FLOOR_QUANTILE:.0%} of {FLOOR_PERMUTATIONS} random relabellings)"
+        )
+    lines.extend(f"note: {n}" for n in notes or [])
     return "\n".join(lines)
 
 
@@ -213,9 +284,13 @@ def index_figures(method: str, data: SweepData, indices: pd.DataFrame) -> list[t
 
 
 def effect_figures(data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """Per output: lines with bands over each parameter; on a grid, heatmaps over pairs."""
+    """Per output: the main effects against their noise floor, lines with bands over each
+    parameter; on a grid, heatmaps over pairs."""
     figures = []
     for name in data.outputs:
+        group = indices[indices["output"] == name]
+        if group["main_effect"].notna().any():
+            figures.append((f"main_effects_{name}.png", main_effect_bars(name, group)))
         figures.append((f"lines_{name}.png", lines(data, name)))
         if data.levelled and len(data.keys) >= 2:
             figures.append((f"heatmap_{name}.png", heatmaps(data, name)))
@@ -248,6 +323,28 @@ def index_bars(method: str, name: str, group: pd.DataFrame) -> Figure:
     return fig
 
 
+def main_effect_bars(name: str, group: pd.DataFrame) -> Figure:
+    """Each parameter's main effect, with its noise floor drawn over the bar."""
+    fig = Figure(figsize=(max(6, 0.7 * len(group) + 2), 4))
+    ax = fig.subplots()
+    x = np.arange(len(group))
+    ax.bar(x, group["main_effect"], 0.6, label="main effect (share of variance)")
+    ax.scatter(
+        x,
+        group["noise_floor"],
+        marker="_",
+        s=600,
+        color="black",
+        zorder=3,
+        label=f"noise floor ({FLOOR_QUANTILE:.0%} of random relabellings)",
+    )
+    ax.set_xticks(x, group["parameter"], rotation=35, ha="right", fontsize=8)
+    ax.set_ylabel("share of the output's variance")
+    ax.set_title(name)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def _levels(ok: pd.DataFrame, key: str, levelled: bool) -> pd.Series:
     level = groups(ok, key, levelled)
     if isinstance(level.dtype, pd.CategoricalDtype):
@@ -268,12 +365,14 @@ def lines(data: SweepData, name: str) -> Figure:
         )
         numeric = pd.api.types.is_numeric_dtype(stats.index)
         if not numeric:
-            stats = stats.reindex(_order(ok, key))
+            stats = stats.reindex([v for v in _order(data, key) if v in stats.index])
         x = stats.index.to_numpy(dtype=float) if numeric else np.arange(len(stats))
         ax.fill_between(x, stats["low"], stats["high"], alpha=0.25, label="5-95% of runs")
         ax.plot(x, stats["mean"], marker="o", label="mean")
         if not numeric:
             ax.set_xticks(x, [str(v) for v in stats.index])
+        elif key in data.log_keys:
+            ax.set_xscale("log")  # drawn log-uniformly: equal steps are equal ratios
         ax.set_xlabel(key, fontsize=8)
     axes[0][0].set_ylabel(name, fontsize=8)
     axes[0][0].legend(fontsize=7)
@@ -291,7 +390,7 @@ def heatmaps(data: SweepData, name: str) -> Figure:
     axes = fig.subplots(1, len(pairs), squeeze=False)
     for ax, (a, b) in zip(axes[0], pairs, strict=True):
         grid = ok.pivot_table(index=b, columns=a, values=name, aggfunc="mean").reindex(
-            index=_order(ok, b), columns=_order(ok, a)
+            index=_order(data, b), columns=_order(data, a)
         )
         image = ax.imshow(grid.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(
@@ -305,12 +404,17 @@ def heatmaps(data: SweepData, name: str) -> Figure:
     return fig
 
 
-def _order(ok: pd.DataFrame, key: str) -> list:
-    """Levels in a reader's order: numbers ascending, labels as the sweep file lists them."""
-    column = ok.sort_values("point_id")[key]
+def _order(data: SweepData, key: str) -> list:
+    """Levels in a reader's order: listed values as the sweep file lists them (whatever
+    the sampler; a design's first appearance is an accident of the draw), other numbers
+    ascending."""
+    column = data.runs[key]
+    if key in data.levels:
+        present = set(column.tolist())
+        return [v for v in data.levels[key] if v in present]
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         return sorted(column.unique())
-    return list(dict.fromkeys(column.tolist()))
+    return list(dict.fromkeys(column.sort_values().tolist()))
 
 
 def _short(value) -> str:

@@ -23,8 +23,6 @@ import json
 import os
 import platform
 import subprocess
-import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -35,6 +33,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sim.experiments.spec import SweepSpec
+from sim.files import write_atomic, write_text
+from sim.schema.base import UserError
 from sim.schema.scenario import ScenarioError
 
 MANIFEST = "manifest.json"
@@ -53,6 +53,48 @@ PACKAGES = (
 )
 # The source checkout sim runs from, if any; an installed wheel has none (no commit then).
 REPO = Path(__file__).resolve().parents[2]
+
+
+LOCK = ".sweep.lock"
+
+
+class FolderLocked(UserError):
+    """Another process is writing to this sweep folder."""
+
+
+class FolderLock:
+    """An exclusive ``flock`` on ``<folder>/.sweep.lock`` for as long as a sweep writes
+    there: a second writer would duplicate runs. The kernel drops the lock when the
+    holder dies (even by kill -9), so a stale lock file never blocks a resume."""
+
+    def __init__(self, folder: Path) -> None:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / LOCK
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            raise FolderLocked(
+                f"{folder}: another sweep (process {holder}) is writing to this folder; "
+                "wait for it to finish, or stop it and run this command again to resume"
+            ) from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # closing the last descriptor drops the flock
+            self.fd = -1
+
+    def __enter__(self) -> FolderLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def fingerprint(spec: SweepSpec) -> dict:
@@ -149,10 +191,11 @@ def read_manifest(folder: Path) -> dict | None:
 
 def prepare_folder(
     folder: Path, spec: SweepSpec, frame: pd.DataFrame, chunk_hint: int | None
-) -> bool:
+) -> tuple[bool, list[str]]:
     """Create a new results folder, or check that an existing one is this sweep's.
 
-    Returns True when resuming. A folder started by a different sweep file (or the
+    Returns whether this is a resume, and the damaged chunk files set aside (their runs
+    run again). A folder started by a different sweep file (or the
     same file with another base scenario) is an error, never a silent mix.
     """
     manifest = read_manifest(folder)
@@ -173,11 +216,12 @@ def prepare_folder(
                     "the same sweep file and overrides to resume, or a new "
                     "--out folder for a different sweep",
                 )
-        clean_partial(folder)
+        check_design(folder, frame)
+        damaged = clean_partial(folder)
         _record_resume(folder, manifest)
-        return True
+        return True, damaged
     if folder.exists():
-        ours = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series"}
+        ours = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series", LOCK}
         foreign = sorted(
             p.name for p in folder.iterdir() if p.name not in ours and not p.name.startswith(".")
         )
@@ -204,7 +248,39 @@ def prepare_folder(
     write_text(folder / "base_scenario.toml", spec.base.to_toml())
     write_table(folder / "design.parquet", pa.Table.from_pandas(frame, preserve_index=False))
     write_json(folder / MANIFEST, manifest_for(spec, len(frame), chunk_hint))
-    return False
+    return False, []
+
+
+def check_design(folder: Path, frame: pd.DataFrame) -> None:
+    """The design regenerated on resume must be the one the folder was started with (a
+    library upgrade in between could change the sampler's points: never mix two designs)."""
+    path = folder / "design.parquet"
+    expected = "the design the sweep started with: resume with the same library " + (
+        "versions (see manifest.json), or start a new --out folder"
+    )
+    try:
+        saved = pq.read_table(path).to_pandas()
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise ScenarioError(path, "", f"unreadable design ({exc})", expected) from None
+    if list(saved.columns) != list(frame.columns) or len(saved) != len(frame):
+        raise ScenarioError(
+            path,
+            "",
+            f"{len(saved)} points with columns {list(saved.columns)}, but the sweep now gives "
+            f"{len(frame)} points with columns {list(frame.columns)}",
+            expected,
+        )
+    for column in frame.columns:
+        a, b = saved[column].to_numpy(), frame[column].to_numpy()
+        same = a == b if a.dtype.kind not in "fc" else (a == b) | (np.isnan(a) & np.isnan(b))
+        if not np.all(same):
+            point = int(np.flatnonzero(~np.asarray(same, dtype=bool))[0])
+            raise ScenarioError(
+                path,
+                column,
+                f"point {point} is {a[point]!r} in the saved design but {b[point]!r} now",
+                expected,
+            )
 
 
 def _record_resume(folder: Path, manifest: dict) -> None:
@@ -232,15 +308,35 @@ def _record_resume(folder: Path, manifest: dict) -> None:
     write_json(folder / MANIFEST, manifest)
 
 
-def clean_partial(folder: Path) -> None:
-    """Remove what a kill can leave: temporaries and series files of unfinished chunks."""
+def readable(path: Path) -> bool:
+    """Whether a Parquet file can be read (a crash or a full disk can leave a 0-byte or
+    truncated file that an older writer, without fsync, had already renamed into place)."""
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return False
+    return True
+
+
+def clean_partial(folder: Path) -> list[str]:
+    """Remove what a kill can leave: temporaries and series files of unfinished chunks.
+
+    An unreadable runs file is renamed to ``*.damaged`` (kept for a look, no longer read):
+    its runs are not done and run again. Returns the names of those files.
+    """
     for sub in ("runs", "series"):
         for tmp in (folder / sub).glob(".*.part"):
             tmp.unlink(missing_ok=True)
+    damaged = []
+    for path in sorted((folder / "runs").glob("runs-*.parquet")):
+        if not readable(path):
+            path.replace(path.with_name(path.name + ".damaged"))
+            damaged.append(path.name)
     finished = {p.name.removeprefix("runs-") for p in (folder / "runs").glob("runs-*.parquet")}
     for series in (folder / "series").glob("series-*.parquet"):
         if series.name.removeprefix("series-") not in finished:
             series.unlink(missing_ok=True)
+    return damaged
 
 
 def write_table(path: Path, table: pa.Table) -> Path:
@@ -259,31 +355,61 @@ def write_chunk(folder: Path, name: str, runs: pa.Table, series: pa.Table | None
 
 
 def done_run_ids(folder: Path) -> np.ndarray:
-    """Run ids already in finished chunks (only the run_id column is read)."""
-    parts = [
-        pq.read_table(path, columns=["run_id"]).column(0).to_numpy()
-        for path in sorted((folder / "runs").glob("runs-*.parquet"))
-    ]
+    """Run ids already in finished chunks (only the run_id column is read; an unreadable
+    file holds no finished run)."""
+    parts = []
+    for path in sorted((folder / "runs").glob("runs-*.parquet")):
+        try:
+            parts.append(pq.read_table(path, columns=["run_id"]).column(0).to_numpy())
+        except (OSError, pa.ArrowException):
+            continue
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
 
 
+def _read_tables(files: list[Path]) -> tuple[list[pa.Table], list[str]]:
+    """The readable files' tables and the names of the unreadable ones."""
+    tables, unreadable = [], []
+    for path in files:
+        try:
+            tables.append(pq.read_table(path))
+        except (OSError, pa.ArrowException):
+            unreadable.append(path.name)
+    return tables, unreadable
+
+
 def load_runs(folder: str | Path) -> pd.DataFrame:
-    """The tidy runs table of a sweep: one row per run, sorted by run id."""
+    """The tidy runs table of a sweep: one row per run, sorted by run id.
+
+    Unreadable chunk files are skipped; a run id found more than once (two writers on one
+    folder, before the folder lock) is kept once. Both are never silent: the frame's
+    ``attrs`` say which (``unreadable``: file names; ``duplicates``: rows dropped,
+    ``duplicate_ids``: the first few ids), and the analysis prints them.
+    """
     folder = Path(folder)
     files = sorted((folder / "runs").glob("runs-*.parquet"))
-    if not files:
-        return pd.DataFrame()
-    frame = pa.concat_tables([pq.read_table(p) for p in files]).to_pandas()
-    return frame.sort_values("run_id", kind="stable").reset_index(drop=True)
+    tables, unreadable = _read_tables(files)
+    if not tables:
+        frame = pd.DataFrame()
+        frame.attrs.update(unreadable=unreadable, duplicates=0, duplicate_ids=[])
+        return frame
+    frame = pa.concat_tables(tables).to_pandas()
+    frame = frame.sort_values("run_id", kind="stable")
+    repeated = frame["run_id"].duplicated(keep="first")
+    ids = sorted(set(frame.loc[repeated, "run_id"].tolist()))
+    frame = frame[~repeated].reset_index(drop=True)
+    frame.attrs.update(unreadable=unreadable, duplicates=int(repeated.sum()), duplicate_ids=ids[:5])
+    return frame
 
 
 def load_series(folder: str | Path) -> pd.DataFrame:
     """The per-step series table (run_id, step, one column per kept series)."""
     folder = Path(folder)
     files = sorted((folder / "series").glob("series-*.parquet"))
-    if not files:
+    tables, _ = _read_tables(files)
+    if not tables:
         return pd.DataFrame()
-    frame = pa.concat_tables([pq.read_table(p) for p in files]).to_pandas()
+    frame = pa.concat_tables(tables).to_pandas()
+    frame = frame.drop_duplicates(["run_id", "step"], keep="first")
     return frame.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
 
 
@@ -291,26 +417,7 @@ def load_design(folder: str | Path) -> pd.DataFrame:
     return pq.read_table(Path(folder) / "design.parquet").to_pandas()
 
 
-# --- atomic files (the sweep folder is written here, below the command line) ------------
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        write(tmp_path)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+# --- atomic files (the shared writer is sim.files) ---------------------------------------
 
 
 def write_json(path: str | Path, data: object) -> Path:

@@ -9,17 +9,21 @@ chunk to Parquet at once, so memory does not grow with the size of the sweep.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from sim.experiments import sampling, storage
-from sim.experiments.executor import Backend, ProgressBar, execute
+from sim.experiments.executor import Backend, ProgressBar, WorkersDied, execute
 from sim.experiments.seeds import run_seed
 from sim.experiments.spec import SweepSpec
 
@@ -64,6 +68,7 @@ class SweepOutcome:
     failed: int
     seconds: float
     resumed: bool
+    damaged: list[str] = field(default_factory=list)  # unreadable chunk files, run again
 
 
 class SweepInterrupted(Exception):
@@ -103,6 +108,28 @@ def runs_schema(context: RunContext) -> pa.Schema:
     return pa.schema(fields)
 
 
+class NonFiniteOutput(ArithmeticError):
+    """A summary output of a run is NaN or infinite: the run counts as failed."""
+
+
+def check_finite(summary: dict[str, float]) -> None:
+    """A run whose summary holds NaN or inf fails here, naming the outputs, instead of
+    entering the table as a number that would poison every mean computed from it."""
+    bad = [f"{k}={v}" for k, v in summary.items() if not math.isfinite(v)]
+    if bad:
+        raise NonFiniteOutput(f"not a finite number: {', '.join(bad)}")
+
+
+def describe_error(exc: BaseException) -> str:
+    """One readable line: ``OverflowError: Numerical result out of range``, never the
+    ``(34, 'Numerical result out of range')`` of an errno-style exception."""
+    if len(exc.args) == 2 and isinstance(exc.args[0], int) and isinstance(exc.args[1], str):
+        text = exc.args[1]
+    else:
+        text = str(exc) or repr(exc)
+    return f"{type(exc).__name__}: {' '.join(text.split())}"
+
+
 def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | None]:
     """Run every run of a chunk; a failing run is recorded with its error, not fatal."""
     from sim.metrics import metrics_needed, run_columns, summarize, summary_columns
@@ -131,6 +158,7 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
                 config, config_values = validate(data, context.scenario_path), values
             columns_of_run = run_columns(run_model(config, seed, metrics=metrics))
             summary = summarize(columns_of_run, context.summary)
+            check_finite(summary)
             if context.series:
                 kept = columns_of_run["step"] % context.series_every == 0
                 part = {
@@ -145,7 +173,7 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
                 )
                 series_parts.append(part)
         except Exception as exc:  # noqa: BLE001 - one bad run must not stop the sweep
-            summary, error = {}, f"{type(exc).__name__}: {exc}"
+            summary, error = {}, describe_error(exc)
             config, config_values = None, None
         for name, value in (
             ("run_id", run_id),
@@ -171,6 +199,24 @@ def run_chunk(context: RunContext, chunk: Chunk) -> tuple[pa.Table, pa.Table | N
             }
         )
     return runs, series
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """A plain ``kill`` stops a sweep like Ctrl-C: finished chunks kept, resume command
+    printed, exit status non-zero (only the main thread can set a signal handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --- the sweep ------------------------------------------------------------------------
@@ -238,7 +284,41 @@ def run_sweep(
         raise ValueError("run_sweep needs a folder, or a function that makes one from a name")
     if callable(folder):  # made only now that every point has passed the check
         folder = folder(spec.name)
-    resumed = storage.prepare_folder(folder, spec, frame, chunk_runs or spec.file.chunk_runs)
+    lock = storage.FolderLock(folder)  # held until the sweep returns: one writer per folder
+    try:
+        with _sigterm_as_interrupt():
+            return _run_locked(
+                spec,
+                frame,
+                folder,
+                workers,
+                backend,
+                scheduler,
+                chunk_runs,
+                progress,
+                dask_processes,
+                on_chunk,
+            )
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    spec: SweepSpec,
+    frame: pd.DataFrame,
+    folder: Path,
+    workers: int | None,
+    backend: Backend,
+    scheduler: str | None,
+    chunk_runs: int | None,
+    progress: bool,
+    dask_processes: bool,
+    on_chunk: Callable[[int, int], None] | None,
+) -> SweepOutcome:
+    """The sweep itself, with the folder locked."""
+    resumed, damaged = storage.prepare_folder(
+        folder, spec, frame, chunk_runs or spec.file.chunk_runs
+    )
     total = len(frame) * spec.file.replications
     done = storage.done_run_ids(folder)
     missing = np.setdiff1d(np.arange(total, dtype=np.int64), done)
@@ -257,6 +337,7 @@ def run_sweep(
         failed=0,
         seconds=0.0,
         resumed=resumed,
+        damaged=damaged,
     )
     start = time.perf_counter()
     bar = ProgressBar(
@@ -294,6 +375,10 @@ def run_sweep(
     except KeyboardInterrupt:
         bar.close()
         raise SweepInterrupted(folder, outcome.done_before + outcome.ran, total) from None
+    except WorkersDied as exc:
+        bar.close()
+        saved = outcome.done_before + outcome.ran
+        raise WorkersDied(exc.deaths, f"{saved} of {total} runs saved in {folder}") from None
     finally:
         bar.close()
     outcome.seconds = time.perf_counter() - start
