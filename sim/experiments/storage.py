@@ -2,6 +2,7 @@
 
 Layout::
 
+    .sweep.lock            flock held by the sweep writing here (one writer at a time)
     manifest.json          what was run: sweep file and hash, base scenario, sampler,
                            package versions, git commit (checked on resume)
     sweep.toml             the sweep file as it was
