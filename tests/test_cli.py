@@ -385,3 +385,20 @@ def test_readmes_list_every_file_of_a_replications_run(tmp_path, capsys):
     for name in written:
         assert f"`{name}`" in README, f"README.md does not list {name}"
         assert f"`{name}`" in block or (name.endswith(".png") and "`*.png`" in block), name
+
+
+def test_readme_explains_each_column_compare_prints(tmp_path, capsys):
+    code, out, err = cli(
+        capsys, "compare", "baseline", "whatif/strict_cap", "--replications", "2",
+        "--workers", "1", "--no-plots", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    head = out.splitlines()[1]  # the column titles, after the scenario labels
+    for title in ("B - A [90% CI]", "different?"):
+        assert title in head
+        assert f"- **{title}**" in README, title
+    (folder,) = tmp_path.iterdir()
+    table = pd.read_csv(folder / "comparison.csv")
+    results_readme = (ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    for column in ("diff_low", "diff_high", "different", "paired", "bands_overlap"):
+        assert column in table.columns and f"`{column}`" in results_readme, column

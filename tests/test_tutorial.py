@@ -64,7 +64,7 @@ def test_every_tutorial_command_runs(tmp_path):
         assert done.returncode == 0, f"block {n} failed:\n{block}\n{done.stdout}\n{done.stderr}"
         assert "Traceback" not in done.stderr, done.stderr
         if "compare" in block:
-            assert "overlap?" in done.stdout
+            assert "different?" in done.stdout and "B - A [90% CI]" in done.stdout
         if "grep" in block:
             assert "concedes to China" in done.stdout and "tibet" in done.stdout
     folders = sorted(p.name for p in (tmp_path / "results").iterdir())

@@ -499,8 +499,10 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         "compare",
         help="two scenarios side by side: means, 90%% bands, differences",
         description="Run two scenarios over N replications each and print every summary "
-        "metric side by side (mean and 90% band, B - A, whether the bands "
-        "overlap); overlay plots with bands go to results/compare-A-vs-B-<time>/.",
+        "metric side by side: mean and 90% band of each, the difference of the means "
+        "B - A with its 90% confidence interval (paired by seed, else Welch), and "
+        "'different? YES' when that interval excludes 0. Overlay plots with bands go to "
+        "results/compare-A-vs-B-<time>/.",
     )
     comp.add_argument("scenario_a", metavar="A.toml", help="first scenario (A)")
     comp.add_argument("scenario_b", metavar="B.toml", help="second scenario (B)")
