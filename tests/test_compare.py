@@ -75,7 +75,7 @@ def test_a_zero_difference_is_never_called_different(short_baseline):
     assert row["difference"] == 0 and not row["different"]
     out = format_comparison(compare(a, b), "a", "b", 4)
     line = next(x for x in out.splitlines() if x.startswith(summary_label("concessions")))
-    assert line.endswith("no") and "+0.000 [+0.000, +0.000]" in line
+    assert line.endswith("no") and "+0 [+0, +0]" in line
 
 
 def test_difference_interval_is_welch_or_paired():

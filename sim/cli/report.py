@@ -232,7 +232,8 @@ def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: in
     for label, row in zip(labels, table.itertuples(), strict=True):
         a = f"{row.a_mean:.3f} [{row.a_p05:.3f}, {row.a_p95:.3f}]"
         b = f"{row.b_mean:.3f} [{row.b_p05:.3f}, {row.b_p95:.3f}]"
-        d = f"{row.difference:+.3f} [{row.diff_low:+.3f}, {row.diff_high:+.3f}]"
+        # Significant digits: a small but real difference must not print as +0.000.
+        d = f"{row.difference:+.3g} [{row.diff_low:+.3g}, {row.diff_high:+.3g}]"
         mark = "YES" if row.different else "no"
         lines.append(f"{label:<{width}}  {a:>{cell}}  {b:>{cell}}  {d:>{diff}}  {mark}")
     how = "paired by seed" if table["paired"].all() else "Welch"
