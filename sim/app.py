@@ -7,8 +7,11 @@ this file as ``__main__`` and passes no arguments. Nothing heavy happens at
 import time: models are built when a browser opens the page.
 
 Layout: the sidebar holds a scenario picker (any scenario file under
-``scenarios/``, plus the files beside the one the page was started with), Mesa's
-play/step/reset controls and the sliders; the main area holds the panels.
+``scenarios/``, plus the files beside the one the page was started with), a switch
+for the projector layout, Mesa's play/step/reset controls and the sliders; the main
+area holds the event log and five charts, drawn from one snapshot of the model per
+redraw (see ``snapshot``), in two columns (``?layout=projector`` in the address, or
+the switch, fits them all on a 1280x720 screen).
 Sliders change the model on reset, as in every Mesa page; picking a scenario
 rebuilds the page with that file's own values as slider defaults, so a slider
 left alone means "what the scenario says".
@@ -17,9 +20,13 @@ left alone means "what the scenario says".
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from html import escape
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import numpy as np
 import solara
@@ -40,6 +47,7 @@ warnings.filterwarnings(
     "ignore", message=r"Cookies with samesite=none require https", category=UserWarning
 )
 from mesa.visualization import SolaraViz  # noqa: E402
+from mesa.visualization.utils import update_counter  # noqa: E402  (3.3 and 3.5 alike)
 
 ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
 
@@ -205,232 +213,375 @@ def model_params(path: Path, config: Scenario) -> dict:
     }
 
 
-def settings_text(model: BalanceModel) -> str:
-    """The inputs the running model was built with (sliders act only on Reset)."""
-    cfg = model.config
-    return (
-        f"cap {cfg.investment.cap.level:.0%} ({cfg.investment.cap.enforcement}) · "
-        f"alignment {cfg.alignment.level:.2f} · third-neighbour engagement "
-        f"{cfg.diplomacy.third_neighbour_engagement:.1f} · concession threshold "
-        f"{cfg.pressure.concession_threshold:.3f} · seed {model.seed_used}"
+def settings_parts(model: BalanceModel, alignment: float | None = None) -> list[str]:
+    """The settings the running model uses now: the sliders' values as Reset applied them,
+    then whatever events changed since (a cap decreed in 2010, a new policy). Read from the
+    model's live settings, never from the scenario as given. ``alignment`` is the value
+    recorded with a snapshot (it drifts each quarter), else the model's own."""
+    live = model.settings
+    cap = live.investment.cap
+    cap_text = "no cap" if cap.enforcement == "none" else f"cap {cap.level:.0%} ({cap.enforcement})"
+    level = model.alignment if alignment is None else alignment
+    response: str = live.pressure.response
+    if response == "threshold":
+        response = f"concede above {live.pressure.concession_threshold:.3f} of revenue"
+    return [
+        cap_text,
+        f"alignment {level:.2f}",
+        f"third-neighbour engagement {live.diplomacy.third_neighbour_engagement:.1f}",
+        f"response: {response}",
+        f"strategy: {live.diplomacy.strategy.replace('_', ' ')}",
+        f"seed {model.seed_used}",
+    ]
+
+
+# --- one consistent reading of the model per redraw --------------------------------------
+
+# What the panels draw, per quarter (raw metrics of sim.metrics, recorded by the model).
+SERIES = (
+    "export_share",
+    "fdi_share",
+    "active_pressure",
+    "concessions",
+    "autonomy",
+    "alignment",
+    "level",
+    "cap_level",
+    "fdi_stock_bn_usd",
+)
+_DATED = re.compile(r"^(\d{4}) Q([1-4]): ")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The model as every panel of one redraw sees it.
+
+    With Mesa's "Use Threads" the model steps on another thread while the page draws,
+    so two reads of the model may see two different quarters (and arrays of different
+    lengths). The page reads the model once per redraw, here, and draws only from this."""
+
+    step: int  # quarters recorded after the start
+    max_steps: int
+    start_year: int
+    series: dict[str, np.ndarray]  # name -> (step + 1,) or (step + 1, partners)
+    partner_names: tuple[str, ...]
+    china: int
+    russia: int
+    is_neighbour: np.ndarray
+    is_third: np.ndarray
+    events: tuple[str, ...]  # newest first, none later than ``step``
+    settings: tuple[str, ...]  # settings_parts: the cap in force first
+    seed_note: str
+
+    @property
+    def years(self) -> np.ndarray:
+        """Time axis in years: step 0 is the start of ``start_year``, each step a quarter."""
+        return self.start_year + np.arange(self.step + 1) / 4.0
+
+    @property
+    def when(self) -> str:
+        """The quarter shown, as the event log dates it."""
+        if self.step == 0:
+            return f"start of {self.start_year}"
+        return f"{self.start_year + (self.step - 1) // 4} Q{(self.step - 1) % 4 + 1}"
+
+    def now(self, name: str) -> np.ndarray:
+        """The latest recorded value of one series."""
+        return self.series[name][-1]
+
+
+def snapshot(model: BalanceModel) -> Snapshot:
+    """Copy what the page draws, cut to the quarters recorded for every series.
+
+    The DataCollector's lists only grow and Mesa copies each value it records, so a copy
+    of each list cut to their common length is one consistent history, however far the
+    stepping thread has gone meanwhile. Events of a quarter still being stepped are
+    left out with it."""
+    recorded = {name: list(model.datacollector.model_vars[name]) for name in SERIES}
+    events = list(model.event_log[-EVENT_LOG_LINES * 2 :])
+    n = min(len(values) for values in recorded.values())
+    series = {name: np.asarray(values[:n], dtype=float) for name, values in recorded.items()}
+    step = n - 1
+    last = (model.start_year + (step - 1) // 4, (step - 1) % 4 + 1) if step else (0, 0)
+    shown = [line for line in events if _date(line) <= last]
+    return Snapshot(
+        step=step,
+        max_steps=model.max_steps,
+        start_year=model.start_year,
+        series=series,
+        partner_names=tuple(model.partner_names),
+        china=model.CHINA,
+        russia=model.RUSSIA,
+        is_neighbour=np.asarray(model.is_neighbour),
+        is_third=np.asarray(model.is_third),
+        events=tuple(reversed(shown[-EVENT_LOG_LINES:])),
+        settings=tuple(settings_parts(model, alignment=float(series["alignment"][-1]))),
+        seed_note=getattr(model, "seed_note", ""),
     )
+
+
+def _date(line: str) -> tuple[int, int]:
+    """(year, quarter) of an event-log line; undated lines count as the start."""
+    match = _DATED.match(line)
+    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
 # --- grouping partners so a class can read the charts ------------------------------------
 
 
-def partner_groups(model: BalanceModel) -> dict[str, np.ndarray]:
+def partner_groups(snap: Snapshot) -> dict[str, np.ndarray]:
     """China, Russia, all third neighbours together, rest of world: boolean masks."""
-    n = model.n_partners
-    china = np.arange(n) == model.CHINA
-    russia = np.arange(n) == model.RUSSIA
-    rest = ~(model.is_neighbour | model.is_third)
+    n = len(snap.partner_names)
+    rest = ~(snap.is_neighbour | snap.is_third)
     groups = {
-        "China": china,
-        "Russia": russia,
-        "Third neighbours": model.is_third,
+        "China": np.arange(n) == snap.china,
+        "Russia": np.arange(n) == snap.russia,
+        "Third neighbours": snap.is_third,
         "Rest of world": rest,
     }
     return {name: mask for name, mask in groups.items() if mask.any()}
 
 
-def fdi_lines(model: BalanceModel, top: int = 3) -> list[int]:
+def fdi_lines(snap: Snapshot, top: int = 3) -> list[int]:
     """China, Russia and the ``top`` largest other origins at the start: one line each.
 
     The cap is per origin, so FDI is drawn origin by origin, never summed into a
     group (a sum above the cap would be no breach)."""
-    first = np.asarray(model.datacollector.model_vars["fdi_share"][0])
-    others = [i for i in np.argsort(-first) if i not in (model.CHINA, model.RUSSIA)]
-    return [model.CHINA, model.RUSSIA, *[int(i) for i in others[:top]]]
+    first = snap.series["fdi_share"][0]
+    others = [i for i in np.argsort(-first) if i not in (snap.china, snap.russia)]
+    return [snap.china, snap.russia, *[int(i) for i in others[:top]]]
 
 
-def _series(model: BalanceModel, name: str) -> np.ndarray:
-    """One recorded metric as an array: (steps,) or (steps, partners)."""
-    return np.asarray([np.asarray(v, dtype=float) for v in model.datacollector.model_vars[name]])
+# --- charts: one matplotlib Figure each, from a snapshot ---------------------------------
 
 
-def _years(model: BalanceModel) -> np.ndarray:
-    """Time axis in years: step 0 is the start of ``start_year``, each step a quarter."""
-    steps = np.arange(len(model.datacollector.model_vars["autonomy"]))
-    return model.start_year + steps / 4.0
+@dataclass(frozen=True)
+class ChartSize:
+    """Figure size and type sizes of one layout."""
+
+    width: float  # inches at 100 dpi
+    height: float
+    title: int
+    text: int
 
 
-def _figure(title: str, left: float = 0.08, right: float = 0.97):
+STANDARD = ChartSize(6.2, 3.4, 12, 9)
+# Two columns of three rows beside the sidebar on a 1280x720 projector.
+PROJECTOR = ChartSize(4.3, 2.05, 10, 7)
+
+
+def _figure(title: str, size: ChartSize, left: float = 0.08, right: float = 0.97):
     """A matplotlib Figure (no pyplot: the page draws from several threads).
 
     Fixed margins, no layout engine: "constrained" made each redraw ~4x slower, and
     five redraws per quarter set how fast the page can play."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6.2, 3.4), dpi=100)
-    fig.subplots_adjust(left=left, right=right, top=0.9, bottom=0.1)
+    fig = Figure(figsize=(size.width, size.height), dpi=100)
+    bottom = 0.1 if size.height > 3 else 0.14
+    fig.subplots_adjust(left=left, right=right, top=0.88, bottom=bottom)
     ax = fig.subplots()
-    ax.set_title(title, fontsize=12, loc="left")
+    ax.set_title(title, fontsize=size.title, loc="left")
+    ax.tick_params(labelsize=size.text)
     ax.grid(alpha=0.3)
     return fig, ax
 
 
-def _x_range(ax, model: BalanceModel) -> None:
+def _x_range(ax, snap: Snapshot) -> None:
     """The whole run on the x axis from the start, so lines grow to the right."""
-    ax.set_xlim(model.start_year, model.start_year + max(model.max_steps, 4) / 4.0)
+    ax.set_xlim(snap.start_year, snap.start_year + max(snap.max_steps, 4) / 4.0)
 
 
-# --- panels (plain functions: Mesa wraps them so they redraw after each step) ------------
-
-
-def ExportPanel(model: BalanceModel):
+def export_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Export shares, stacked: how much of what Mongolia sells goes where."""
-    fig, ax = _figure("Exports by destination (share of total)")
-    years, shares = _years(model), _series(model, "export_share")
-    groups = partner_groups(model)
+    fig, ax = _figure("Exports by destination (share of total)", size)
+    shares = snap.series["export_share"]
+    groups = partner_groups(snap)
     ax.stackplot(
-        years,
+        snap.years,
         *[shares[:, mask].sum(axis=1) for mask in groups.values()],
         labels=list(groups),
         colors=[GROUP_COLOURS[g] for g in groups],
         alpha=0.9,
     )
     ax.set_ylim(0, 1)
-    _x_range(ax, model)
-    ax.legend(loc="lower left", fontsize=9, framealpha=0.9)
-    return solara.FigureMatplotlib(fig, format="png")
+    _x_range(ax, snap)
+    ax.legend(loc="lower left", fontsize=size.text, framealpha=0.9)
+    return fig
 
 
-def FdiPanel(model: BalanceModel):
+def cap_line(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """Years and cap levels to draw: each quarter's cap as recorded, NaN where there was
+    none (enforcement 'none' records 1), and the cap now held on to the end of the axis."""
+    years, levels = snap.years, snap.series["cap_level"].copy()
+    levels[levels >= 1.0] = np.nan
+    end = snap.start_year + max(snap.max_steps, 4) / 4.0
+    return np.append(years, end), np.append(levels, levels[-1])
+
+
+def fdi_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """FDI stock shares by origin against the cap: a line above the dashes is a breach."""
-    fig, ax = _figure("Foreign investment stock by origin (share)")
-    years, shares = _years(model), _series(model, "fdi_share")
-    for k, i in enumerate(fdi_lines(model)):
-        name = model.partner_names[i]
+    fig, ax = _figure("Foreign investment stock by origin (share)", size)
+    shares = snap.series["fdi_share"]
+    for k, i in enumerate(fdi_lines(snap)):
+        name = snap.partner_names[i]
         colour = partner_colour(name, k - 2)
-        ax.plot(years, shares[:, i], label=name, color=colour, lw=2.2 if k < 2 else 1.5)
-    cap = model.settings.investment.cap
-    ax.axhline(
-        cap.level, color="black", ls="--", lw=1.5, label=f"cap {cap.level:.0%} ({cap.enforcement})"
-    )
+        ax.plot(snap.years, shares[:, i], label=name, color=colour, lw=2.2 if k < 2 else 1.5)
+    years, levels = cap_line(snap)
+    if np.isfinite(levels).any():
+        ax.step(years, levels, where="post", color="black", ls="--", lw=1.5, label=snap.settings[0])
     ax.set_ylim(0, 1)
-    _x_range(ax, model)
-    ax.legend(loc="upper right", fontsize=8, framealpha=0.9, ncol=2)
-    return solara.FigureMatplotlib(fig, format="png")
+    _x_range(ax, snap)
+    ax.legend(loc="upper right", fontsize=size.text - 1, framealpha=0.9, ncol=2)
+    return fig
 
 
-def PressurePanel(model: BalanceModel):
+def pressure_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Pressure episodes under way each quarter (bars) and concessions so far (line)."""
-    fig, ax = _figure("Pressure episodes and concessions", left=0.1, right=0.9)
-    years = _years(model)
+    fig, ax = _figure("Pressure episodes and concessions", size, left=0.1, right=0.9)
+    concessions = snap.series["concessions"]
     ax.bar(
-        years,
-        _series(model, "active_pressure"),
+        snap.years,
+        snap.series["active_pressure"],
         width=0.25,
         color=PRESSURE,
         label="episodes under way",
     )
-    ax.set_ylabel("episodes under way")
+    ax.set_ylabel("episodes under way", fontsize=size.text)
     ax.set_ylim(0, 2.5)
     ax.set_yticks([0, 1, 2])
     twin = ax.twinx()
     twin.step(
-        years,
-        _series(model, "concessions"),
-        where="post",
-        color=CONCESSIONS,
-        lw=2.2,
-        label="concessions so far",
+        snap.years, concessions, where="post", color=CONCESSIONS, lw=2.2, label="concessions so far"
     )
-    twin.set_ylabel("concessions so far")
-    twin.set_ylim(0, max(3.0, float(model.concessions) + 1.0))
-    _x_range(ax, model)
+    twin.set_ylabel("concessions so far", fontsize=size.text)
+    twin.tick_params(labelsize=size.text)
+    twin.set_ylim(0, max(3.0, float(concessions[-1]) + 1.0))
+    _x_range(ax, snap)
     handles = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(handles=handles, loc="upper left", fontsize=9, framealpha=0.9)
-    return solara.FigureMatplotlib(fig, format="png")
+    ax.legend(handles=handles, loc="upper left", fontsize=size.text, framealpha=0.9)
+    return fig
 
 
-def AutonomyPanel(model: BalanceModel):
+def autonomy_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """The autonomy index: room to decide for itself, lost by concessions."""
-    fig, ax = _figure("Autonomy index (1 = free to choose)")
-    ax.plot(_years(model), _series(model, "autonomy"), color=AUTONOMY, lw=2.4)
+    fig, ax = _figure("Autonomy index (1 = free to choose)", size)
+    ax.plot(snap.years, snap.series["autonomy"], color=AUTONOMY, lw=2.4, label="autonomy")
     ax.set_ylim(0, 1)
-    _x_range(ax, model)
-    return solara.FigureMatplotlib(fig, format="png")
+    _x_range(ax, snap)
+    return fig
 
 
-def LevelsPanel(model: BalanceModel):
+def levels_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Partnership level per partner now (bars) and at the start (black ticks)."""
-    fig, ax = _figure("Partnership levels now (| = at the start)", left=0.2)
-    shown = [i for i in range(model.n_partners) if model.is_neighbour[i] or model.is_third[i]]
-    start = np.asarray(model.datacollector.model_vars["level"][0])
-    names = [model.partner_names[i] for i in shown]
+    fig, ax = _figure("Partnership levels now (| = at the start)", size, left=0.2)
+    shown = [i for i in range(len(snap.partner_names)) if snap.is_neighbour[i] or snap.is_third[i]]
+    start, now = snap.series["level"][0], snap.now("level")
+    names = [snap.partner_names[i] for i in shown]
     colours = [
-        GROUP_COLOURS.get(model.partner_names[i], GROUP_COLOURS["Third neighbours"]) for i in shown
+        GROUP_COLOURS.get(snap.partner_names[i], GROUP_COLOURS["Third neighbours"]) for i in shown
     ]
     rows = np.arange(len(shown))
-    ax.barh(rows, [model.level[i] + 0.15 for i in shown], color=colours, height=0.7)
+    bars = ax.barh(rows, [now[i] + 0.15 for i in shown], color=colours, height=0.7)
+    for bar, name in zip(bars, names, strict=True):
+        bar.set_label(name)  # so a test can read each partner's colour
     ax.scatter([start[i] + 0.15 for i in shown], rows, marker="|", s=120, color="black", zorder=3)
-    ax.set_yticks(rows, names, fontsize=8)
+    ax.set_yticks(rows, names, fontsize=size.text - 1)
     ax.invert_yaxis()
     ax.set_xticks(
         range(len(LEVELS)),
         [name.replace("comprehensive", "compr.").replace("_", " ") for name in LEVELS],
-        fontsize=8,
+        fontsize=size.text - 1,
     )
     ax.set_xlim(0, len(LEVELS) - 0.6)
     ax.grid(axis="y", alpha=0)
-    return solara.FigureMatplotlib(fig, format="png")
+    return fig
 
 
-def EventLogPanel(model: BalanceModel):
-    """What just happened, newest first: the text a class reads aloud.
+CHARTS: tuple[Callable, ...] = (
+    export_chart,
+    fdi_chart,
+    pressure_chart,
+    autonomy_chart,
+    levels_chart,
+)
 
-    Fixed height with its own scroll bar, so a long log never spills over the
-    chart below it; this quarter's events are in bold."""
-    when = f"{model.year} Q{model.quarter}"
-    now = when if model.steps else None
-    lines = list(reversed(model.event_log[-EVENT_LOG_LINES:]))
-    with solara.Column(
-        classes=["event-log"], gap="4px", style={"padding": "6px 14px", "height": "370px"}
-    ) as panel:
-        solara.Markdown(
-            f"### Event log — {when if now else f'start of {model.start_year}'}"
-            f", quarter {model.steps} of {model.max_steps}"
+
+# --- the main area: event log and charts, in a grid ---------------------------------------
+
+# Each slider's value at rest: Solara's sliders show their value in a bubble only while
+# dragged (Mesa gives no way to ask for "always"); the bubble is in the page already, so
+# it is shown all the time, above the thumb. The layouts are CSS grids; the main area
+# holds nothing else, so the empty placeholders Mesa and Solara leave there get no gaps
+# (the projector grid is sized to the screen's height less the bar at the top).
+STYLE = """
+.v-navigation-drawer .v-input__slider { padding-top: 26px; }
+.v-navigation-drawer .v-slider__thumb-label-container { display: block !important; }
+.v-navigation-drawer .v-slider__thumb-label { transform: translateY(-20%) translateY(-12px)
+    translateX(-50%) rotate(45deg) scale(0.85) !important; }
+.dash-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 12px;
+    padding: 8px 12px; }
+.dash-grid .dash-cell { min-width: 0; min-height: 0; overflow: hidden; }
+.dash-grid img { max-width: 100%; height: auto; display: block; }
+.dash-grid.standard .event-log { height: 340px; }
+.solara-content-main .v-sheet.d-flex { row-gap: 0 !important; }
+.dash-grid.projector { grid-template-rows: repeat(3, calc((100vh - 64px - 40px) / 3));
+    gap: 6px; padding: 4px 8px; }
+.dash-grid.projector img { max-height: 100%; width: auto; margin: 0 auto; }
+.dash-grid.projector .event-log { height: 100%; font-size: 12px; }
+.dash-grid.projector .event-log h3 { font-size: 15px; margin: 0; }
+.event-log { display: flex; flex-direction: column; gap: 4px; padding: 6px 14px; }
+.event-log .event-lines { flex: 1 1 0; overflow-y: auto; min-height: 0;
+    border-top: 1px solid #ddd; }
+.event-log ul { margin: 4px 0; padding-left: 18px; }
+"""
+
+
+def event_log_html(snap: Snapshot) -> str:
+    """What just happened, newest first: the text a class reads aloud (this quarter's
+    events in bold). Plain HTML: Solara's Markdown would load KaTeX from a CDN, and
+    solara-assets does not ship it, so the page would ask for files it cannot serve."""
+    when = snap.when
+    share_exports = snap.now("export_share")[snap.china]
+    share_fdi = snap.now("fdi_share")[snap.china]
+    head = (
+        f"<h3>Event log — {escape(when)}, quarter {snap.step} of {snap.max_steps}</h3>"
+        f"<div>Autonomy <b>{snap.now('autonomy'):.2f}</b> · concessions "
+        f"<b>{snap.now('concessions'):.0f}</b> · episodes under way "
+        f"<b>{snap.now('active_pressure'):.0f}</b> · China's share of exports "
+        f"<b>{share_exports:.0%}</b>, of FDI <b>{share_fdi:.0%}</b> · FDI stock "
+        f"<b>{snap.now('fdi_stock_bn_usd'):.1f} bn USD</b><br>"
+        f"<small>Settings of this run now: {escape(' · '.join(snap.settings))}</small></div>"
+    )
+    if snap.events:
+        items = "".join(
+            f"<li><b>{escape(line)}</b></li>"
+            if snap.step and line.startswith(when)
+            else f"<li>{escape(line)}</li>"
+            for line in snap.events
         )
-        solara.Markdown(
-            f"Autonomy **{model.autonomy:.2f}** · concessions **{model.concessions}** · "
-            f"episodes under way **{model.active_episodes}** · China's share of exports "
-            f"**{model.export_share[model.CHINA]:.0%}**, of FDI "
-            f"**{model.fdi_share[model.CHINA]:.0%}** · FDI stock "
-            f"**{model.fdi_stock_bn_usd:.1f} bn USD**  \n"
-            f"<small>Settings of this run: {settings_text(model)}</small>"
-        )
-        if model.seed_note:
-            solara.Warning(model.seed_note, dense=True)
-        with solara.Div(
-            style={
-                "flex": "1 1 0",
-                "overflow-y": "auto",
-                "min-height": "0",
-                "border-top": "1px solid #ddd",
-            }
-        ):
-            if lines:
-                solara.Markdown(
-                    "\n".join(
-                        f"- **{line}**" if now and line.startswith(now) else f"- {line}"
-                        for line in lines
-                    )
-                )
-            else:
-                solara.Markdown("_Nothing has happened yet: press Step or ▶._")
-    return panel
+        lines = f"<ul>{items}</ul>"
+    else:
+        lines = "<p><i>Nothing has happened yet: press Step or ▶.</i></p>"
+    return f"{head}<div class='event-lines'>{lines}</div>"
 
 
-PANELS: list[Callable] = [
-    EventLogPanel,
-    ExportPanel,
-    FdiPanel,
-    PressurePanel,
-    AutonomyPanel,
-    LevelsPanel,
-]
+@solara.component
+def Charts(model: solara.Reactive[BalanceModel], projector: bool):
+    """Event log and five charts from one snapshot, redrawn whenever Mesa steps the model
+    (Mesa's ``update_counter``) or replaces it on Reset (``model``)."""
+    update_counter.get()
+    snap = snapshot(model.value)
+    size = PROJECTOR if projector else STANDARD
+    solara.Style(STYLE)
+    with solara.Div(classes=["dash-grid", "projector" if projector else "standard"]):
+        with solara.Div(classes=["dash-cell"]):
+            solara.HTML(tag="div", unsafe_innerHTML=event_log_html(snap), classes=["event-log"])
+            if snap.seed_note:
+                solara.Warning(snap.seed_note, dense=True)
+        for chart in CHARTS:
+            with solara.Div(classes=["dash-cell"]):
+                solara.FigureMatplotlib(chart(snap, size), format="png")
 
 
 # --- the page -----------------------------------------------------------------------------
@@ -448,6 +599,12 @@ _shown: solara.Reactive[str] = solara.reactive("")  # file on the page; "" = at 
 _picked: solara.Reactive[str] = solara.reactive("")  # picker label; "" = at start
 _error: solara.Reactive[str | None] = solara.reactive(None)  # None = the start file's
 _generation: solara.Reactive[int] = solara.reactive(0)  # bumped by "back to settings"
+_projector: solara.Reactive[bool | None] = solara.reactive(None)  # None = as the address says
+
+
+def wants_projector(search: str | None) -> bool:
+    """``?layout=projector`` in the page's address starts it in the projector layout."""
+    return parse_qs(search or "").get("layout", [""])[-1] == "projector"
 
 
 def _shown_path() -> str:
@@ -469,17 +626,24 @@ def Layout(children: list | None = None):
 
 
 @solara.component
-def Dashboard(path: str):
-    """Mesa's page for one scenario file, its sliders defaulting to the file's values."""
+def Dashboard(path: str, projector: bool):
+    """Mesa's page for one scenario file, its sliders defaulting to the file's values.
+
+    Mesa draws the sidebar (controls, sliders) and steps the model; the main area is
+    ours (``Charts``): no components are given to Mesa, so it shows no "Page 0" tab, and
+    the charts can be laid out for a projector. The model is a reactive value that Mesa's
+    Reset replaces and ``Charts`` reads."""
     config = solara.use_memo(lambda: load_scenario(path), [path])
-    model = solara.use_memo(lambda: DashboardModel(scenario_file=path), [path])
+    first = solara.use_memo(lambda: DashboardModel(scenario_file=path), [path])
+    model: solara.Reactive[BalanceModel] = solara.use_reactive(first)
     SolaraViz(
         model,
-        components=PANELS,
+        components=[],
         model_params=model_params(Path(path), config),
         name=f"Mongolia between Russia, China and third neighbours — {config.name}",
         play_interval=150,
     )
+    Charts(model, projector)
 
 
 @solara.component
@@ -490,6 +654,8 @@ def Page():
     choices = solara.use_memo(lambda: scenario_choices(start), [])
     shown = _shown_path()
     picked = _picked.value or label_of(choices, start)
+    search = solara.use_router().search
+    projector = wants_projector(search) if _projector.value is None else _projector.value
     error = scenario_error(start) if _error.value is None else _error.value
 
     def choose(label: str | None) -> None:
@@ -520,7 +686,12 @@ def Page():
             solara.Button(
                 "Back to the scenario's settings", on_click=restore, outlined=True, color="primary"
             )
-    Dashboard(shown)
+            solara.Switch(
+                label="Projector layout (all charts on one screen)",
+                value=projector,
+                on_value=_projector.set,
+            )
+    Dashboard(shown, projector)
 
 
 def _description(path: str) -> str:

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim.catalog import BASELINE
@@ -247,8 +248,15 @@ def _event_log(page) -> str:
     return page.locator(".event-log").inner_text()
 
 
+def _results_state() -> set[tuple[str, int]]:
+    """Names and modification times in the user's results/ folder."""
+    folder = REPO / "results"
+    return {(p.name, p.stat().st_mtime_ns) for p in folder.iterdir()} if folder.is_dir() else set()
+
+
 @pytest.mark.browser
 def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) -> None:
+    results_before = _results_state()
     _wait_quarter(page, 0)
     charts_before, log_before = _charts(page), _event_log(page)
     assert len(charts_before) == 5, "export, FDI, pressure, autonomy and levels panels"
@@ -297,6 +305,7 @@ def test_sliders_reset_step_change_charts_and_event_log(page, tmp_path: Path) ->
     page.get_by_role("button", name="Back to the scenario's settings").click()
     page.locator(".event-log", has_text="quarter 0 of").wait_for()
     assert "alignment 0.40" in _event_log(page) and "seed 99" in _event_log(page)
+    assert _results_state() == results_before, "a test wrote into the user's results/"
 
 
 @pytest.mark.browser
@@ -325,6 +334,103 @@ def test_bad_scenario_shows_cli_error_and_page_keeps_working(page, scenario_fold
     page.get_by_role("button", name="Reset").click()
     _wait_quarter(page, 0)
     assert f"seed {BASE_SEED}" in _event_log(page)
+
+
+def _page_text(page) -> str:
+    return page.locator("body").inner_text()
+
+
+CRASH_SIGNS = ("Traceback", "same first dimension", "error in step", "error in visualization")
+
+
+@pytest.mark.browser
+def test_use_threads_and_play_run_without_an_error(page) -> None:
+    """Mesa's "Use Threads" steps the model on another thread while the page draws; the
+    page once read the model twice per chart and crashed within seconds."""
+    _wait_quarter(page, 0)
+    charts_before = _charts(page)
+    page.get_by_text("Use Threads", exact=True).click()  # Vuetify's ripple covers the box
+    page.get_by_text("Increase play interval").wait_for()  # Mesa's note: threads are on
+    page.get_by_role("button", name="▶").click()
+    page.get_by_role("button", name="❚❚").wait_for()
+    seen: list[int] = []
+    for _ in range(20):  # ten seconds of play, looking twice a second
+        page.wait_for_timeout(500)
+        text = _page_text(page)
+        crashed = [sign for sign in CRASH_SIGNS if sign in text]
+        assert not crashed, f"the page shows {crashed} after {len(seen) / 2:.1f} s:\n{text}"
+        match = re.search(r"quarter (\d+) of", text)
+        assert match, f"the event log is gone:\n{text}"
+        seen.append(int(match.group(1)))
+    pause = page.get_by_role("button", name="❚❚")
+    assert pause.count() == 1, f"not playing any more after {seen}:\n{_page_text(page)}"
+    pause.click()
+    assert seen[-1] > seen[0] and seen[-1] >= 4, f"the model did not advance: {seen}"
+    assert seen == sorted(seen), f"the page went back in time: {seen}"
+    charts_after = _charts(page)
+    assert sum(a != b for a, b in zip(charts_before, charts_after, strict=True)) >= 4
+
+
+@pytest.mark.browser
+def test_projector_layout_fits_all_five_charts_in_1280x720(browser, dashboard: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        page.goto(dashboard)
+        page.get_by_role("button", name="Step").wait_for()
+        page.get_by_text("Projector layout").click()
+        page.locator(".dash-grid.projector").wait_for()
+        page.locator(".dash-grid.projector img").nth(4).wait_for()
+        page.wait_for_timeout(500)  # images settle to their size
+        boxes = [img.bounding_box() for img in page.locator("img").all()]
+        assert len(boxes) == 5
+        outside = [
+            box
+            for box in boxes
+            if box is None
+            or box["y"] < 0
+            or box["x"] < 0
+            or box["y"] + box["height"] > 720
+            or box["x"] + box["width"] > 1280
+        ]
+        assert not outside, f"charts outside the 1280x720 screen: {outside}"
+        assert min(box["height"] for box in boxes if box) > 150, "charts too small to read"
+        # The address can ask for it too, for a bookmark on the classroom machine.
+        page.goto(dashboard + "?layout=projector")
+        page.locator(".dash-grid.projector").wait_for()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_page_requests_only_files_it_can_serve(browser, dashboard: str) -> None:
+    """Offline, every file the page asks for must come from the dashboard itself: no
+    404 (KaTeX, which Solara's Markdown loads from its CDN folder, is not shipped)."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1350})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: failed.append(f"failed {r.url}"))
+    try:
+        page.goto(dashboard)
+        page.get_by_role("button", name="Step").wait_for()
+        _step(page, 2)  # the event log and charts redrawn
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(1000)
+    finally:
+        context.close()
+    assert not failed, "\n".join(failed)
+
+
+@pytest.mark.browser
+def test_slider_values_show_at_rest_and_no_empty_tab(page) -> None:
+    slider = page.locator(".v-input__slider", has_text="Sino-Russian alignment")
+    value = slider.locator(".v-slider__thumb-label")
+    assert value.is_visible(), "the slider's value shows only while it is dragged"
+    assert value.inner_text().strip() == "0.4"
+    assert "Page 0" not in _page_text(page) and "PAGE 0" not in _page_text(page)
 
 
 def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path) -> None:
@@ -381,3 +487,105 @@ def test_seed_text_and_sliders_reach_the_model() -> None:
         number.step()
     assert typed.event_log == number.event_log
     assert (typed.export_share == number.export_share).all()
+
+
+def test_snapshot_cuts_every_series_to_one_length_while_the_model_steps() -> None:
+    """A stepping thread may have appended this quarter to some series but not yet to
+    others; the snapshot cuts all to the quarters every series has, and every chart draws."""
+    from sim.app import CHARTS, DashboardModel, event_log_html, snapshot
+
+    model = DashboardModel(str(BASELINE))
+    for _ in range(4):
+        model.step()
+    recorded = model.datacollector.model_vars
+    recorded["concessions"].append(recorded["concessions"][-1])  # mid-collect of quarter 5
+    model.event_log.append("2011 Q2: from the quarter still being stepped")
+    snap = snapshot(model)
+    assert snap.step == 4 and {len(v) for v in snap.series.values()} == {5}
+    assert "quarter 4 of" in event_log_html(snap)
+    assert not any("still being stepped" in line for line in snap.events)
+    for chart in CHARTS:
+        chart(snap)  # the pressure chart raised "x and y must have same first dimension"
+
+
+def _history_snapshot(quarters: int):
+    from sim.app import DashboardModel, snapshot
+    from sim.catalog import SCENARIO_DIR
+
+    model = DashboardModel(str(SCENARIO_DIR / "history_1990_2024.toml"))
+    for _ in range(quarters):
+        model.step()
+    return snapshot(model)
+
+
+def _cap_lines(fig) -> list:
+    return [line for line in fig.axes[0].get_lines() if line.get_label().startswith("cap ")]
+
+
+def test_cap_line_starts_with_the_cap_and_settings_follow_events() -> None:
+    """History: no cap until the 2010 event (the scenario has enforcement 'none' before)."""
+    from sim.app import fdi_chart
+
+    before = _history_snapshot(40)  # 1999
+    assert before.settings[0] == "no cap"
+    assert _cap_lines(fdi_chart(before)) == [], "no cap line before the cap exists"
+    after = _history_snapshot(84)  # 2010 Q4
+    assert after.settings[0] == "cap 33% (leaky)", after.settings
+    (line,) = _cap_lines(fdi_chart(after))
+    years = np.asarray(line.get_xdata(), dtype=float)
+    levels = np.asarray(line.get_ydata(), dtype=float)
+    drawn = years[np.isfinite(levels)]
+    assert 2010 <= drawn.min() < 2010.5, "the cap line starts when the cap does (2010 Q1)"
+    assert np.allclose(levels[np.isfinite(levels)], 1 / 3)
+
+
+def _colours(fig) -> dict[str, str]:
+    """Label -> colour of every labelled line, area and bar in a figure."""
+    from matplotlib.colors import to_hex
+
+    found: dict[str, str] = {}
+    for ax in fig.axes:
+        for artist in [*ax.lines, *ax.collections, *ax.patches]:
+            label = artist.get_label()
+            if label.startswith("_"):
+                continue
+            colour = artist.get_color() if hasattr(artist, "get_color") else None
+            if colour is None or not isinstance(colour, str):
+                colour = artist.get_facecolor()
+                colour = colour[0] if np.ndim(colour) == 2 else colour
+            found[label] = to_hex(colour)
+    return found
+
+
+def test_page_and_report_plots_colour_each_partner_alike() -> None:
+    from sim.app import CHARTS, DashboardModel, snapshot
+    from sim.cli.plots import run_figures
+    from sim.metrics import column_title, model_frame
+
+    model = DashboardModel(str(BASELINE))
+    for _ in range(8):
+        model.step()
+    page: dict[str, str] = {}
+    for chart in CHARTS:
+        page.update(_colours(chart(snapshot(model))))
+    ids = list(model.partner_ids)
+    third = [p for p, t in zip(ids, model.is_third, strict=True) if t]
+    other = [p for p, g in zip(ids, model.is_neighbour | model.is_third, strict=True) if not g]
+    report: dict[str, str] = {}
+    for fig in run_figures(model_frame(model), third, other, cap=1 / 3).values():
+        report.update(_colours(fig))
+    # The plots name the neighbours' leverage lines by metric; they are China's and Russia's.
+    for name in ("China", "Russia"):
+        report[name] = report.get(name, report[column_title(f"leverage_{name.lower()}")])
+    groups = ("China", "Russia", "Third neighbours", "Rest of world")
+    assert set(groups) <= set(page) and set(groups) <= set(report)
+    shared = sorted(set(page) & set(report))
+    assert {k: page[k] for k in shared} == {k: report[k] for k in shared}
+
+
+def test_page_starts_from_the_scenarios_default_seed() -> None:
+    from sim.app import DashboardModel, model_params
+
+    config = load_scenario(BASELINE)
+    assert DashboardModel(str(BASELINE)).seed_used == config.seed
+    assert model_params(BASELINE, config)["seed"]["value"] == str(config.seed)
