@@ -77,22 +77,26 @@ def measure(target: Target, frame: pd.DataFrame, year: int) -> float:
     year = target.year or year
     value = statistic(frame, target.metric, year, target.aggregate)
     if target.kind == "greater_than":
+        assert target.other is not None  # load_targets checks each kind's fields
         return value - statistic(frame, target.other, year, target.aggregate)
     if target.kind == "largest":
-        rivals = [c for c in frame.columns if c.startswith(target.among) and c != target.metric]
+        among = target.among
+        assert among is not None
+        rivals = [c for c in frame.columns if c.startswith(among) and c != target.metric]
         best = max(statistic(frame, c, year, target.aggregate) for c in rivals)
         return value - best
     return value
 
 
 def passes(target: Target, simulated: float) -> bool:
+    if target.kind in ("greater_than", "largest"):
+        return simulated > 0.0  # a positive margin
+    value = target.value
+    assert value is not None  # load_targets checks each kind's fields
     if target.kind == "about":
-        return abs(simulated - target.value) <= target.tolerance
-    if target.kind == "above":
-        return simulated > target.value
-    if target.kind == "below":
-        return simulated < target.value
-    return simulated > 0.0  # greater_than and largest: a positive margin
+        assert target.tolerance is not None
+        return abs(simulated - value) <= target.tolerance
+    return simulated > value if target.kind == "above" else simulated < value
 
 
 def calibrate(config: Scenario, targets: list[Target], seeds: int = 8) -> list[dict]:

@@ -80,7 +80,8 @@ def sobol_indices(data: SweepData) -> pd.DataFrame:
     """S1 and ST with confidence intervals, per output and parameter."""
     from SALib.analyze import sobol
 
-    means, rows = data.means, []
+    means = data.means
+    rows: list[dict[str, object]] = []
     for name in data.outputs:
         y = means[name].to_numpy(dtype=float)
         if note := _not_analysable(y):
@@ -118,7 +119,8 @@ def morris_indices(data: SweepData) -> pd.DataFrame:
     from SALib.analyze import morris
 
     x = data.design[[f"u.{k}" for k in data.keys]].to_numpy(dtype=float)
-    means, rows = data.means, []
+    means = data.means
+    rows: list[dict[str, object]] = []
     for name in data.outputs:
         y = means[name].to_numpy(dtype=float)
         if note := _not_analysable(y):

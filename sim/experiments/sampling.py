@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,12 +39,15 @@ def from_unit(param: ParamSpec, u: np.ndarray) -> list:
         k = len(param.values)
         return [param.values[i] for i in np.minimum((u * k).astype(int), k - 1)]
     if param.dist == "normal":
+        assert param.mean is not None and param.sd is not None  # checked with the sweep file
         x = param.mean + param.sd * ndtri(np.clip(u, 1e-12, 1 - 1e-12))
-    elif param.dist == "loguniform":
-        lo, hi = math.log(param.low), math.log(param.high)
-        x = np.exp(lo + u * (hi - lo))
     else:
-        x = param.low + u * (param.high - param.low)
+        assert param.low is not None and param.high is not None  # checked with the sweep file
+        if param.dist == "loguniform":
+            lo, hi = math.log(param.low), math.log(param.high)
+            x = np.exp(lo + u * (hi - lo))
+        else:
+            x = param.low + u * (param.high - param.low)
     if param.integer:
         return [int(round(v)) for v in x]
     return [float(v) for v in x]
@@ -76,7 +80,7 @@ def design(spec: SweepSpec) -> pd.DataFrame:
     return frame
 
 
-def _pandas_dtype(arrow: str) -> str:
+def _pandas_dtype(arrow: str) -> Any:
     return {"string": "object", "bool": "bool", "int64": "int64"}.get(arrow, "float64")
 
 

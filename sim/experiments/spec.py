@@ -283,6 +283,7 @@ def _grid_levels(param: ParamSpec, levels: int | None) -> list[Value]:
     if param.values is not None:
         return list(param.values)
     assert param.low is not None and param.high is not None and levels is not None
+    points: list[Value]
     if param.dist == "loguniform":
         points = [
             math.exp(
@@ -294,7 +295,7 @@ def _grid_levels(param: ParamSpec, levels: int | None) -> list[Value]:
     else:
         points = [param.low + i * (param.high - param.low) / (levels - 1) for i in range(levels)]
     if param.integer:
-        return list(dict.fromkeys(int(round(v)) for v in points))
+        return list(dict.fromkeys(int(round(float(v))) for v in points))
     return points
 
 

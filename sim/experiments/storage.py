@@ -222,9 +222,9 @@ def prepare_folder(
         _record_resume(folder, manifest)
         return True, damaged
     if folder.exists():
-        ours = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series", LOCK}
+        known = {"sweep.toml", "base_scenario.toml", "design.parquet", "runs", "series", LOCK}
         foreign = sorted(
-            p.name for p in folder.iterdir() if p.name not in ours and not p.name.startswith(".")
+            p.name for p in folder.iterdir() if p.name not in known and not p.name.startswith(".")
         )
         if foreign:  # e.g. --out results/ instead of --out results/my-sweep/
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
