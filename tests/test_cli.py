@@ -402,3 +402,24 @@ def test_readme_explains_each_column_compare_prints(tmp_path, capsys):
     results_readme = (ROOT / "results" / "README.md").read_text(encoding="utf-8")
     for column in ("diff_low", "diff_high", "different", "paired", "bands_overlap"):
         assert column in table.columns and f"`{column}`" in results_readme, column
+
+
+def test_the_report_draws_the_cap_only_where_a_cap_exists():
+    """Issue 11: the history has no cap before the 2010 event; the FDI figure's cap line
+    starts there (it was one flat line over 1990-2024)."""
+    import numpy as np
+
+    from sim.catalog import resolve_scenario
+    from sim.cli.plots import run_figures
+    from sim.metrics import model_frame
+    from sim.model.run import run_model
+
+    config = load_scenario(resolve_scenario("history_1990_2024"))
+    model = run_model(config, seed=1)
+    frame = model_frame(model)
+    third = [p for p, a in zip(model.partner_ids, model.is_third, strict=True) if a]
+    figure = run_figures(frame, third, [])["fdi_shares.png"]
+    (line,) = [ln for ln in figure.axes[0].get_lines() if "cap" in str(ln.get_label())]
+    years, level = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
+    assert np.isnan(level[years < 2010]).all()
+    assert np.allclose(level[years >= 2010.25], 1 / 3)

@@ -572,7 +572,7 @@ def test_page_and_report_plots_colour_each_partner_alike() -> None:
     third = [p for p, t in zip(ids, model.is_third, strict=True) if t]
     other = [p for p, g in zip(ids, model.is_neighbour | model.is_third, strict=True) if not g]
     report: dict[str, str] = {}
-    for fig in run_figures(model_frame(model), third, other, cap=1 / 3).values():
+    for fig in run_figures(model_frame(model), third, other).values():
         report.update(_colours(fig))
     # The plots name the neighbours' leverage lines by metric; they are China's and Russia's.
     for name in ("China", "Russia"):

@@ -45,8 +45,10 @@ def stacked_shares(
     title: str,
     third: list[str],
     other: list[str],
-    cap: float | None = None,
+    cap: np.ndarray | None = None,
 ) -> Figure:
+    """Shares stacked by group; ``cap`` is the cap in force each step (1: none), drawn only
+    where a cap exists (the history has none before 2010)."""
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()
     groups = partner_groups(frame, metric, third, other)
@@ -58,9 +60,17 @@ def stacked_shares(
         colors=[GROUP_COLOURS[g] for g in groups.columns],
         alpha=0.85,
     )
-    if cap is not None and cap < 1:
-        ax.axhline(
-            cap, color="black", linestyle="--", linewidth=1.5, label=f"investment cap ({cap:.2f})"
+    if cap is not None and (np.asarray(cap) < 1).any():
+        level = np.where(np.asarray(cap, dtype=float) < 1, cap, np.nan)
+        shown = ", ".join(f"{v:.2f}" for v in dict.fromkeys(level[~np.isnan(level)].round(4)))
+        ax.step(
+            t,
+            level,
+            where="post",
+            color="black",
+            linestyle="--",
+            linewidth=1.5,
+            label=f"investment cap ({shown})",
         )
     ax.set_ylim(0, 1)
     ax.set_xlim(t[0], t[-1])
@@ -132,10 +142,10 @@ def autonomy_figure(frame: pd.DataFrame) -> Figure:
     return fig
 
 
-def run_figures(
-    frame: pd.DataFrame, third: list[str], other: list[str], cap: float
-) -> dict[str, Figure]:
-    """The standard figures of one run, by file name."""
+def run_figures(frame: pd.DataFrame, third: list[str], other: list[str]) -> dict[str, Figure]:
+    """The standard figures of one run, by file name (the cap line from the per-step
+    ``cap_level`` column, so it follows events that set or change the cap)."""
+    cap = frame["cap_level"].to_numpy() if "cap_level" in frame else None
     return {
         "export_shares.png": stacked_shares(
             frame, "export_share", "Export shares by partner", third, other

@@ -120,7 +120,7 @@ def write_run(
             for p, g in zip(model.partner_ids, model.is_neighbour | model.is_third, strict=True)
             if not g
         ]
-        figures = plots.run_figures(frame, third, other, config.investment.cap.level)
+        figures = plots.run_figures(frame, third, other)
         for name, fig in figures.items():
             output.write_figure(folder / name, fig)
         plots.close(figures)
