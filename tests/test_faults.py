@@ -29,7 +29,7 @@ from sim.experiments.spec import load_sweep
 from sim.experiments.storage import load_runs
 from sim.experiments.sweep import context_for, describe_error, make_chunks, run_chunk, run_sweep
 from sim.files import write_text
-from sim.schema.base import ScenarioError
+from sim.schema.base import ResultsFolderError, ScenarioError
 from tests.test_sweep import RANGES, REPO, sweep_file
 
 RANDOM = '[sampler]\nmethod = "random"\nsamples = 12\n'
@@ -292,7 +292,7 @@ def test_resume_refuses_a_design_that_differs_from_the_saved_one(tmp_path):
     pq.write_table(
         pa.Table.from_pandas(saved, preserve_index=False), outcome.folder / "design.parquet"
     )
-    with pytest.raises(ScenarioError, match="point 5 is .* in the saved design but"):
+    with pytest.raises(ResultsFolderError, match="point 5 is .* in the saved design but"):
         run_sweep(spec, outcome.folder, workers=1, progress=False)
 
 

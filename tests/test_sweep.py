@@ -229,6 +229,8 @@ def test_cli_reports_a_bad_sweep_in_one_line_with_exit_2(tmp_path, capsys):
 
 
 def test_resuming_with_a_different_sweep_file_is_an_error(tmp_path):
+    from sim.schema.base import ResultsFolderError as ScenarioError  # a folder, not a file
+
     first = sweep_file(tmp_path, GOOD_SAMPLER + RANGES, name="a")
     run_sweep(load_sweep(first), tmp_path / "out", workers=1, progress=False)
     other = sweep_file(tmp_path, GOOD_SAMPLER.replace("4", "5") + RANGES, name="a")
@@ -240,6 +242,8 @@ def test_resuming_with_a_different_sweep_file_is_an_error(tmp_path):
 
 
 def test_out_pointing_at_a_folder_of_other_things_is_refused(tmp_path):
+    from sim.schema.base import ResultsFolderError as ScenarioError  # a folder, not a file
+
     (tmp_path / "parent").mkdir()
     (tmp_path / "parent" / "cap-grid-20261124-081500").mkdir()
     spec = load_sweep(sweep_file(tmp_path, GOOD_SAMPLER + RANGES))

@@ -35,8 +35,7 @@ import pyarrow.parquet as pq
 
 from sim.experiments.spec import SweepSpec
 from sim.files import write_atomic, write_text
-from sim.schema.base import UserError
-from sim.schema.scenario import ScenarioError
+from sim.schema.base import ResultsFolderError, UserError
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -185,7 +184,7 @@ def read_manifest(folder: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ScenarioError(
+        raise ResultsFolderError(
             path, "", f"unreadable manifest ({exc})", "the manifest.json a sweep wrote"
         ) from None
 
@@ -209,7 +208,7 @@ def prepare_folder(
                     "base_sha256": "the resolved base scenario",
                     "overrides": "the --set overrides",
                 }[key]
-                raise ScenarioError(
+                raise ResultsFolderError(
                     folder / MANIFEST,
                     f"fingerprint.{key}",
                     f"{what} differs from the sweep that started this folder "
@@ -228,14 +227,14 @@ def prepare_folder(
         )
         if foreign:  # e.g. --out results/ instead of --out results/my-sweep/
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-            raise ScenarioError(
+            raise ResultsFolderError(
                 folder,
                 "--out",
                 f"a folder holding other files ({shown}) and no manifest.json",
                 "a new or empty folder, or a sweep results folder to resume",
             )
         if any((folder / "runs").glob("*.parquet")):
-            raise ScenarioError(
+            raise ResultsFolderError(
                 folder,
                 MANIFEST,
                 "run files but no manifest",
@@ -262,9 +261,9 @@ def check_design(folder: Path, frame: pd.DataFrame) -> None:
     try:
         saved = pq.read_table(path).to_pandas()
     except (OSError, pa.ArrowInvalid) as exc:
-        raise ScenarioError(path, "", f"unreadable design ({exc})", expected) from None
+        raise ResultsFolderError(path, "", f"unreadable design ({exc})", expected) from None
     if list(saved.columns) != list(frame.columns) or len(saved) != len(frame):
-        raise ScenarioError(
+        raise ResultsFolderError(
             path,
             "",
             f"{len(saved)} points with columns {list(saved.columns)}, but the sweep now gives "
@@ -276,7 +275,7 @@ def check_design(folder: Path, frame: pd.DataFrame) -> None:
         same = a == b if a.dtype.kind not in "fc" else (a == b) | (np.isnan(a) & np.isnan(b))
         if not np.all(same):
             point = int(np.flatnonzero(~np.asarray(same, dtype=bool))[0])
-            raise ScenarioError(
+            raise ResultsFolderError(
                 path,
                 column,
                 f"point {point} is {a[point]!r} in the saved design but {b[point]!r} now",

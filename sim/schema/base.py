@@ -37,6 +37,16 @@ class OutputError(UserError):
     """A results folder or file that cannot be created, written or read back."""
 
 
+class ResultsFolderError(OutputError):
+    """A results folder that is not what a command expects (a sweep folder to resume, its
+    manifest and design): the folder or file, the key, what was found, what was expected."""
+
+    def __init__(self, file: str | Path, key: str, found: str, expected: str) -> None:
+        self.file, self.key, self.found, self.expected = str(file), key, found, expected
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {found}; expected {expected}")
+
+
 class Strict(BaseModel):
     """Base for every table of every file: unknown keys are errors, never ignored; no
     value is coerced to another type; every number is finite."""
