@@ -14,16 +14,19 @@ from sim.schema.base import ScenarioError, close_match, read_toml
 from sim.schema.scenario import load_scenario
 
 
-def _shipped_dir() -> Path:
-    """The folder holding the shipped TOML files (a real folder: ``extends`` needs paths)."""
+def _shipped_dir(package: str, checkout: str) -> Path:
+    """The folder of shipped files (a real folder: ``extends`` and CSV readers need paths)."""
     try:
-        folder = resources.files("sim.scenarios")
+        folder = resources.files(package)
     except ModuleNotFoundError:  # a bare checkout that was never installed
-        return Path(__file__).resolve().parent.parent / "scenarios"
+        return Path(__file__).resolve().parent.parent / checkout
     return Path(str(folder))
 
 
-SCENARIO_DIR = _shipped_dir()
+SCENARIO_DIR = _shipped_dir("sim.scenarios", "scenarios")
+# The observed series and targets of `run.py validate` (data/observed in the source tree).
+OBSERVED_DIR = _shipped_dir("sim.observed", "data/observed")
+TARGETS = OBSERVED_DIR / "targets.toml"
 BASELINE = SCENARIO_DIR / "baseline.toml"
 SHELVES = ("", "whatif")  # where `list` looks; targets and sweep files are not scenarios
 

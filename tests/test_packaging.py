@@ -121,16 +121,17 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_from_an_empty_folder(tmp_path
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     install = subprocess.run(
         [str(py), "-m", "pip", "install", "-q", str(wheel)],
         capture_output=True,
         text=True,
         timeout=900,
+        env=clean_env,  # a PYTHONPATH into this checkout would make pip skip the install
     )
     assert install.returncode == 0, install.stdout + install.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     done = subprocess.run(
         [str(py), "-m", "sim", "run", "baseline", "--steps", "8"],
         capture_output=True,
@@ -167,3 +168,14 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_from_an_empty_folder(tmp_path
         env=clean_env,
     )
     assert model.returncode == 0, model.stderr
+    # The observed data ship too: validate and describe run from the empty folder.
+    for command in (["validate", "--replications", "4"], ["describe"]):
+        done = subprocess.run(
+            [str(py), "-m", "sim", *command],
+            capture_output=True,
+            text=True,
+            cwd=empty,
+            env=clean_env,
+            timeout=600,
+        )
+        assert done.returncode == 0, command + [done.stdout[-2000:], done.stderr]

@@ -32,10 +32,10 @@ def only_folder(parent: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    """The shipped targets over 3 replications, run as a user runs it."""
+    """The shipped targets over 4 replications (the least validate accepts), as a user runs it."""
     out = tmp_path_factory.mktemp("validate")
     done = subprocess.run(
-        [sys.executable, "run.py", "validate", "--replications", "3", "--out", str(out)],
+        [sys.executable, "run.py", "validate", "--replications", "4", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -118,7 +118,7 @@ def test_a_calibration_miss_fails_a_held_out_miss_does_not(
         + TARGET.format(id="ok", series="china_export_share", year=2019, role=role, tolerance=1),
     )
     out = tmp_path / "results"
-    argv = ["validate", "--targets", str(targets), "--replications", "2", "--out", str(out)]
+    argv = ["validate", "--targets", str(targets), "--replications", "4", "--out", str(out)]
     assert main([*argv, "--workers", "1"]) == status
     printed = capsys.readouterr().out
     assert printed_results(printed) == ["MISS", "pass"]
@@ -192,3 +192,41 @@ def test_an_unknown_key_and_a_bad_header_are_one_line(observed_copy, tmp_path, c
     csv.write_text(csv.read_text(encoding="utf-8").replace("value,unit", "val,unit", 1))
     line = run_error(["validate", "--targets", str(targets)], capsys)
     assert line.startswith(f"error: {csv}: header: found series,year,val,unit"), line
+
+
+def test_fewer_than_four_replications_are_refused_in_one_line(capsys):
+    """With 1 or 2 replications the F5 indicator flipped on a single run and the exit
+    status with it (audit): validate asks for at least 4."""
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", "--replications", "2"])
+    assert stop.value.code == 2
+    assert "expected at least 4 replications, found '2'" in capsys.readouterr().err
+
+
+def test_a_misspelt_target_key_is_named_with_a_suggestion(tmp_path, capsys):
+    """Audit: 'tolerence' was reported as 'tolerance: missing; expected Field required'."""
+    folder = tmp_path / "observed"
+    shutil.copytree(ROOT / "data" / "observed", folder)
+    targets = folder / "targets.toml"
+    text = targets.read_text(encoding="utf-8")
+    targets.write_text(text.replace("tolerance = 0.03", "tolerence = 0.03", 1), encoding="utf-8")
+    assert main(["validate", "--targets", str(targets), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "unknown key 'tolerence'; did you mean 'tolerance'?" in err and "Field required" not in err
+    )
+
+
+def test_every_observed_row_has_a_source_and_an_empty_one_is_refused(tmp_path, capsys):
+    for csv in (ROOT / "data" / "observed").glob("*.csv"):
+        rows = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        assert (rows["source"].str.strip() != "").all(), csv.name
+    folder = tmp_path / "observed"
+    shutil.copytree(ROOT / "data" / "observed", folder)
+    csv = folder / "china_export_share.csv"
+    rows = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    rows.loc[0, "source"] = ""
+    rows.to_csv(csv, index=False)
+    argv = ["validate", "--targets", str(folder / "targets.toml"), "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "row 2.source: an empty source" in capsys.readouterr().err

@@ -151,6 +151,15 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, found {text!r}") from None
 
 
+def _at_least_four(text: str) -> int:
+    """Validation reads bands and shares of replications: one or two runs say too little
+    (with 2, the F5 indicator flips on a single run)."""
+    value = _positive(text)
+    if value < 4:
+        raise argparse.ArgumentTypeError(f"expected at least 4 replications, found {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -596,16 +605,17 @@ def _add_validate_command(sub: argparse._SubParsersAction) -> None:
     )
     val.add_argument(
         "--replications",
-        type=_positive,
+        type=_at_least_four,
         default=8,
         metavar="N",
-        help="replications of each scenario (default: 8)",
+        help="replications of each scenario, at least 4: a band and a share of runs need "
+        "several (default: 8)",
     )
     val.add_argument(
         "--targets",
         metavar="FILE",
         help="targets file; the observed CSVs are read beside it "
-        "(default: data/observed/targets.toml)",
+        "(default: the shipped data/observed/targets.toml)",
     )
     val.add_argument(
         "--out",

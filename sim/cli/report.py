@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm import tqdm
 
+from sim.catalog import TARGETS
 from sim.cli import output, plots
 from sim.experiments.compare import compare, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
@@ -304,11 +305,8 @@ def write_analysis(report: AnalysisReport) -> AnalysisReport:
 
 # --- validation against observed data (sim.experiments.validation) ------------------------
 
-# The checkout's observed data; from elsewhere, data/observed/ under the current folder.
-_CHECKOUT_TARGETS = Path(__file__).resolve().parents[2] / "data" / "observed" / "targets.toml"
-DEFAULT_TARGETS = (
-    _CHECKOUT_TARGETS if _CHECKOUT_TARGETS.is_file() else Path("data") / "observed" / "targets.toml"
-)
+# The shipped observed data (package data sim.observed: data/observed in the source tree).
+DEFAULT_TARGETS = TARGETS
 ROLE_TITLES = {
     "calibration": "calibration (figures the model was tuned to, or its inputs)",
     "held_out": "held out (never used for tuning)",

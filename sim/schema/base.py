@@ -175,6 +175,12 @@ def explain(
     errors = exc.errors(include_url=False)
     err = errors[0]
     loc = tuple(str(part) for part in err["loc"])
+    if err["type"] == "missing":  # a misspelt key is also a required key missing:
+        for other in errors:  # the unknown one, with its suggestion, is the useful message
+            there = tuple(str(part) for part in other["loc"])
+            if other["type"] == "extra_forbidden" and there[:-1] == loc[:-1]:
+                err, loc = other, there
+                break
     key = key_of(loc) if key_of else ".".join(loc)
     source = source_of(loc) if source_of else str(path)
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""

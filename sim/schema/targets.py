@@ -18,14 +18,7 @@ from typing import Literal, NoReturn
 import pandas as pd
 from pydantic import Field, ValidationError
 
-from sim.schema.base import (
-    ScenarioError,
-    Strict,
-    close_match,
-    expected_text,
-    found_text,
-    read_toml,
-)
+from sim.schema.base import ScenarioError, Strict, close_match, explain, read_toml
 
 YEAR_HEADER = ["series", "year", "value", "unit", "low", "high", "source", "note"]
 DATE_HEADER = ["series", "date", "value", "unit", "low", "high", "source", "note"]
@@ -109,6 +102,12 @@ def read_series(path: Path) -> pd.DataFrame:
             raise ScenarioError(path, "date", f"found {exc}", "YYYY-MM or YYYY-MM-DD") from None
     elif frame["year"].dtype.kind != "i":
         raise ScenarioError(path, "year", "a value that is not a whole year", "integer years")
+    unsourced = frame["source"].isna() | (frame["source"].astype(str).str.strip() == "")
+    if unsourced.any():
+        row = int(unsourced.to_numpy().argmax())
+        raise ScenarioError(
+            path, f"row {row + 2}.source", "an empty source", "a title and an address for every row"
+        )
     frame["partner"] = [
         m.group(1) if (m := _PARTNER.search(str(note))) else None for note in frame["note"]
     ]
@@ -201,22 +200,15 @@ def load_targets(
 
 def _explain(exc: ValidationError, path: Path, data: dict) -> ScenarioError:
     """Pydantic's first complaint as one line naming the target by index and id."""
-    errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = [str(part) for part in err["loc"]]
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    if len(loc) >= 2 and loc[0] == "target" and loc[1].isdigit():
-        i = int(loc[1])
-        items = data.get("target")
-        ident = (
-            items[i].get("id") if isinstance(items, list) and isinstance(items[i], dict) else None
-        )
-        loc[1] = f"{i} (id {ident!r})" if ident else loc[1]
-    key = ".".join(loc)
-    if err["type"] == "extra_forbidden":
-        known = list(Target.model_fields) if len(loc) > 2 else list(TargetFile.model_fields)
-        hint = close_match(loc[-1], known)
-        return ScenarioError(
-            path, key, f"unknown key '{loc[-1]}'{hint}", f"one of: {', '.join(known)}{more}"
-        )
-    return ScenarioError(path, key, found_text(err), f"{expected_text(err)}{more}")
+    items = data.get("target")
+
+    def key_of(loc: tuple[str, ...]) -> str:
+        parts = list(loc)
+        if len(parts) >= 2 and parts[0] == "target" and parts[1].isdigit():
+            i = int(parts[1])
+            item = items[i] if isinstance(items, list) and i < len(items) else None
+            ident = item.get("id") if isinstance(item, dict) else None
+            parts[1] = f"{i} (id {ident!r})" if ident else parts[1]
+        return ".".join(parts)
+
+    return explain(exc, path, TargetFile, key_of=key_of)
