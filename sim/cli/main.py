@@ -184,8 +184,8 @@ def require_extra(extra: str, command: str) -> None:
     if missing:
         raise MissingExtra(
             f"`{command}` needs the optional '{extra}' packages ({', '.join(missing)} missing); "
-            f"install them with: pip install 'third-neighbour-sim[{extra}]' "
-            f"(in a checkout: pip install -e '.[{extra}]')"
+            f"in the project's checkout install them with: pip install -e '.[{extra}]' "
+            f"(from a wheel: pip install 'WHEEL_FILE[{extra}]')"
         )
 
 

@@ -20,7 +20,7 @@ from sim.schema.scenario import Scenario
 
 
 class Target(Strict):
-    id: str = Field(description="row of documented-figures.md (F1, P1, ...)")
+    id: str = Field(description="id of a documented figure in docs/sources.md (F1, P1, ...)")
     description: str
     source: str = Field(description="seed document and passage")
     metric: str = Field(description="column of the per-step table")

@@ -286,17 +286,17 @@ def check_design(folder: Path, frame: pd.DataFrame) -> None:
 def _record_resume(folder: Path, manifest: dict) -> None:
     """Note each resume in the manifest, and warn when the code changed in between: the
     folder would then hold runs of two versions of the model."""
-    import sys
+    import warnings
 
     now = git_commit()
     started = manifest.get("git", {})
     if now.get("commit") != started.get("commit") or now.get("sim_modified"):
-        print(
-            f"warning: resuming {folder} with code at commit {now.get('commit')} "
+        warnings.warn(
+            f"resuming {folder} with code at commit {now.get('commit')} "
             f"(local changes in sim/: {now.get('sim_modified')}); the sweep started at "
             f"{started.get('commit')} (local changes: {started.get('sim_modified')}). "
             "If the model changed, the runs before and after differ.",
-            file=sys.stderr,
+            stacklevel=2,
         )
     entry = {
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
