@@ -423,3 +423,19 @@ def test_the_report_draws_the_cap_only_where_a_cap_exists():
     years, level = np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)
     assert np.isnan(level[years < 2010]).all()
     assert np.allclose(level[years >= 2010.25], 1 / 3)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`run.py list | head -1` printed a BrokenPipeError traceback (audit)."""
+    for _ in range(4):
+        child = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.read(10)
+        child.stdout.close()  # the reader leaves, as head does
+        err = child.stderr.read()
+        assert child.wait(timeout=60) == 0 and "Traceback" not in err, err

@@ -77,7 +77,7 @@ for command in {commands!r}:
     for command in ("sweep", "analyze", "dashboard"):
         code, lines, stderr = report[command]
         assert code == "2" and lines == "1", (command, stderr)
-        assert "pip install 'third-neighbour-sim[" in stderr, (command, stderr)
+        assert "pip install -e '.[" in stderr, (command, stderr)
 
 
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
