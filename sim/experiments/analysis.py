@@ -115,8 +115,9 @@ def load_results(results: str | Path, drop_failed_trajectories: bool = False) ->
     design = storage.load_design(results).set_index("point_id").sort_index()
     if kind.every_point:
         lost = sorted(set(design.index) - set(ok["point_id"]))
-        if lost and kind.name == "morris" and drop_failed_trajectories:
-            design, ok, dropped = _drop_trajectories(design, ok, lost, len(keys) + 1)
+        size = kind.trajectory_points(len(keys)) if kind.trajectory_points else 0
+        if lost and size and drop_failed_trajectories:
+            design, ok, dropped = _drop_trajectories(design, ok, lost, size)
             notes.append(
                 f"{len(dropped)} Morris trajectorie(s) dropped (numbers {_shown(dropped)}): "
                 f"points {_shown(lost)} had no successful run"
@@ -124,7 +125,7 @@ def load_results(results: str | Path, drop_failed_trajectories: bool = False) ->
         elif lost:
             option = (
                 "; or analyze with --drop-failed-trajectories to leave their trajectories out"
-                if kind.name == "morris"
+                if size
                 else ""
             )
             raise ScenarioError(

@@ -275,13 +275,25 @@ def influence_table(
 # --- figures -------------------------------------------------------------------------------
 
 
-def index_figures(method: str, data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Figure]]:
+@dataclass(frozen=True)
+class Bars:
+    """How a sampler's indices table is drawn: two bars per parameter (``column`` with
+    its optional ``conf`` error bar and ``label``), a y-axis label and the file prefix.
+    Declared by each sampler's registry entry, so no code here names a sampler."""
+
+    prefix: str  # figure files are "<prefix>_<output>.png"
+    first: tuple[str, str | None, str]  # (column, confidence column or None, legend)
+    second: tuple[str, str | None, str]
+    ylabel: str
+
+
+def index_figures(bars: Bars, data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Figure]]:
     """One bar chart of the indices per output that is not constant."""
     figures = []
     for name in data.outputs:
         group = indices[indices["output"] == name]
-        if group.iloc[:, 2].notna().any():
-            figures.append((f"{method}_{name}.png", index_bars(method, name, group)))
+        if group[bars.first[0]].notna().any():
+            figures.append((f"{bars.prefix}_{name}.png", index_bars(bars, name, group)))
     return figures
 
 
@@ -299,25 +311,21 @@ def effect_figures(data: SweepData, indices: pd.DataFrame) -> list[tuple[str, Fi
     return figures
 
 
-def index_bars(method: str, name: str, group: pd.DataFrame) -> Figure:
+def index_bars(bars: Bars, name: str, group: pd.DataFrame) -> Figure:
+    """The two indices of ``bars`` side by side for each parameter of one output."""
     fig = Figure(figsize=(max(6, 0.7 * len(group) + 2), 4))
     ax = fig.subplots()
     x = np.arange(len(group))
-    if method == "sobol":
-        ax.bar(x - 0.2, group["S1"], 0.4, yerr=group["S1_conf"], capsize=3, label="first order S1")
-        ax.bar(x + 0.2, group["ST"], 0.4, yerr=group["ST_conf"], capsize=3, label="total ST")
-        ax.set_ylabel(f"Sobol index ({int(CONF_LEVEL * 100)}% CI)")
-    else:
+    for shift, (column, conf, label) in ((-0.2, bars.first), (0.2, bars.second)):
         ax.bar(
-            x - 0.2,
-            group["mu_star"],
+            x + shift,
+            group[column],
             0.4,
-            yerr=group["mu_star_conf"],
-            capsize=3,
-            label="mu* (mean |elementary effect|)",
+            yerr=group[conf] if conf else None,
+            capsize=3 if conf else None,
+            label=label,
         )
-        ax.bar(x + 0.2, group["sigma"], 0.4, label="sigma (interactions, non-linearity)")
-        ax.set_ylabel("effect per unit of the parameter's range")
+    ax.set_ylabel(bars.ylabel)
     ax.axhline(0, color="grey", linewidth=0.6)
     ax.set_xticks(x, group["parameter"], rotation=35, ha="right", fontsize=8)
     ax.set_title(name)

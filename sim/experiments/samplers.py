@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.experiments import indices
-from sim.experiments.indices import SweepData, salib_problem
+from sim.experiments.indices import CONF_LEVEL, Bars, SweepData, salib_problem
 from sim.schema.sweep import Sampler
 
 # A problem with the [sampler] table: (key, found, expected).
@@ -44,6 +45,9 @@ class SamplerKind:
     rank_label: str
     figures: Callable[[SweepData, pd.DataFrame], list[tuple[str, Figure]]]
     every_point: bool = False  # the analysis needs a finished design
+    # points per trajectory (given the number of parameters) of a design made of
+    # independent trajectories: those holding a failed point may be left out
+    trajectory_points: Callable[[int], int] | None = None
 
     @property
     def levelled(self) -> bool:
@@ -126,6 +130,19 @@ def _samples(settings: Sampler, d: int, levels: list[int]) -> int:
     return settings.samples or 0
 
 
+SOBOL_BARS = Bars(
+    prefix="sobol",
+    first=("S1", "S1_conf", "first order S1"),
+    second=("ST", "ST_conf", "total ST"),
+    ylabel=f"Sobol index ({int(CONF_LEVEL * 100)}% CI)",
+)
+MORRIS_BARS = Bars(
+    prefix="morris",
+    first=("mu_star", "mu_star_conf", "mu* (mean |elementary effect|)"),
+    second=("sigma", None, "sigma (interactions, non-linearity)"),
+    ylabel="effect per unit of the parameter's range",
+)
+
 SAMPLERS: dict[str, SamplerKind] = {
     kind.name: kind
     for kind in (
@@ -179,7 +196,7 @@ SAMPLERS: dict[str, SamplerKind] = {
             index_file="sobol_indices.csv",
             rank_by="ST",
             rank_label="S_T",
-            figures=lambda data, table: indices.index_figures("sobol", data, table),
+            figures=partial(indices.index_figures, SOBOL_BARS),
             every_point=True,
         ),
         SamplerKind(
@@ -193,8 +210,9 @@ SAMPLERS: dict[str, SamplerKind] = {
             index_file="morris_indices.csv",
             rank_by="mu_star",
             rank_label="mu*",
-            figures=lambda data, table: indices.index_figures("morris", data, table),
+            figures=partial(indices.index_figures, MORRIS_BARS),
             every_point=True,
+            trajectory_points=lambda d: d + 1,
         ),
     )
 }
