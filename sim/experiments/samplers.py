@@ -110,6 +110,14 @@ def _lhs(settings: Sampler, keys: list[str], seed: int) -> np.ndarray:
     )
 
 
+def _halton(settings: Sampler, keys: list[str], seed: int) -> np.ndarray:
+    from scipy.stats import qmc
+
+    return qmc.Halton(d=len(keys), scramble=True, seed=np.random.default_rng(seed)).random(
+        settings.samples or 0
+    )
+
+
 def _saltelli(settings: Sampler, keys: list[str], seed: int) -> np.ndarray:
     from SALib.sample import sobol
 
@@ -178,6 +186,19 @@ SAMPLERS: dict[str, SamplerKind] = {
             space="unit",
             check=_needs_samples,
             unit_sample=_lhs,
+            count=_samples,
+            analyse=indices.main_effects,
+            index_file="main_effects.csv",
+            rank_by="main_effect",
+            rank_label="main effect",
+            figures=indices.effect_figures,
+        ),
+        SamplerKind(
+            name="halton",
+            help="scrambled Halton sequence: low-discrepancy points that fill the cube evenly",
+            space="unit",
+            check=_needs_samples,
+            unit_sample=_halton,
             count=_samples,
             analyse=indices.main_effects,
             index_file="main_effects.csv",

@@ -55,7 +55,7 @@ class Sampler(Strict):
     )
     samples: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
         None,
-        description="random/lhs: points; sobol: base N (a power of 2; N*(D+2) points, "
+        description="random/lhs/halton: points; sobol: base N (a power of 2; N*(D+2) points, "
         "N*(2D+2) with second order); morris: trajectories (N*(D+1) points)",
     )
     second_order: bool = Field(False, description="sobol: also estimate second-order indices")
