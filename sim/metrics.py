@@ -68,6 +68,10 @@ class Metric:
     derive: Derive | None = None
     of: str = ""
     how: How | None = None
+    # Band plots of a replicated run: (file, column key) pairs; the key is "" for a
+    # per-step metric, a partner id or good for one column of a vector metric.
+    band_plots: tuple[tuple[str, str], ...] = ()
+    definition: str = ""  # how it is computed, in words (figure titles show it)
 
     @property
     def whole(self) -> bool:
@@ -75,16 +79,29 @@ class Metric:
         return self.unit in WHOLE_UNITS
 
 
-def raw(name: str, label: str, unit: str = "", by: By = "step") -> Metric:
+def raw(
+    name: str,
+    label: str,
+    unit: str = "",
+    by: By = "step",
+    band_plots: tuple[tuple[str, str], ...] = (),
+    definition: str = "",
+) -> Metric:
     """Recorded each step from the model attribute ``name``."""
-    return Metric(name, label, unit, "raw", by)
+    return Metric(name, label, unit, "raw", by, band_plots=band_plots, definition=definition)
 
 
 def derived(
-    name: str, label: str, needs: tuple[str, ...], derive: Derive, unit: str = "", by: By = "step"
+    name: str,
+    label: str,
+    needs: tuple[str, ...],
+    derive: Derive,
+    unit: str = "",
+    by: By = "step",
+    band_plots: tuple[tuple[str, str], ...] = (),
 ) -> Metric:
     """Computed after the run from recorded arrays (all steps at once)."""
-    return Metric(name, label, unit, "derived", by, needs, derive)
+    return Metric(name, label, unit, "derived", by, needs, derive, band_plots=band_plots)
 
 
 def summary(name: str, label: str, of: str, how: How, unit: str = "") -> Metric:
@@ -112,24 +129,49 @@ QUARTERLY = "bn USD per quarter"
 
 METRICS: tuple[Metric, ...] = (
     # --- raw, one value per step (model attributes) ----------------------------------
-    raw("export_revenue_bn_usd", "export revenue", QUARTERLY),
+    raw(
+        "export_revenue_bn_usd",
+        "export revenue",
+        QUARTERLY,
+        band_plots=(("export_revenue.png", ""),),
+    ),
     raw("fdi_stock_bn_usd", "FDI stock", "bn USD"),
     raw("fdi_rejected_bn_usd", "FDI rejected by the cap", QUARTERLY),
     raw("fdi_redirected_bn_usd", "FDI redirected to other origins", QUARTERLY),
     raw("fdi_divested_bn_usd", "FDI divested under a strict cap", QUARTERLY),
     raw("active_pressure", "pressure episodes under way", "count"),
-    raw("pressure_cost_bn_usd", "cost of neighbour pressure", QUARTERLY),
+    raw(
+        "pressure_cost_bn_usd",
+        "cost of neighbour pressure",
+        QUARTERLY,
+        band_plots=(("pressure_cost.png", ""),),
+    ),
     raw("concessions", "concessions so far", "count"),
-    raw("autonomy", "autonomy index"),
+    raw(
+        "autonomy",
+        "autonomy index",
+        band_plots=(("autonomy.png", ""),),
+        definition="one minus the largest effective leverage, less concessions",
+    ),
     raw("alignment", "Sino-Russian alignment"),
     raw("western_alignment", "alignment with the third neighbours"),
     raw("cap_level", "investment cap (largest share of one origin)"),
     raw("cap_on_stock", "cap applies to the stock (1) or to inflows (0)"),
     # --- raw, by partner ---------------------------------------------------------------
-    raw("export_share", "share of exports", by="partner"),
+    raw(
+        "export_share",
+        "share of exports",
+        by="partner",
+        band_plots=(("export_share_china.png", "china"),),
+    ),
     raw("import_share", "share of imports", by="partner"),
     raw("fuel_share", "share of fuel imports", by="partner"),
-    raw("fdi_share", "share of the FDI stock", by="partner"),
+    raw(
+        "fdi_share",
+        "share of the FDI stock",
+        by="partner",
+        band_plots=(("fdi_share_china.png", "china"),),
+    ),
     raw("fdi_inflow_share", "share of FDI inflows", by="partner"),
     raw("level", "partnership level (0 to 4)", by="partner"),
     raw("attention", "attention to Mongolia", by="partner"),
@@ -163,6 +205,7 @@ METRICS: tuple[Metric, ...] = (
         "third neighbours' share of exports",
         ("export_share",),
         lambda a, s: a["export_share"][:, s.is_third].sum(axis=1),
+        band_plots=(("third_neighbour_export_share.png", ""),),
     ),
     derived(
         "third_neighbour_fdi_share",
@@ -307,6 +350,15 @@ def summary_metrics() -> tuple[str, ...]:
 
 def summary_label(name: str) -> str:
     return SUMMARIES[name].label if name in SUMMARIES else name
+
+
+def band_plots() -> dict[str, str]:
+    """The band plots of a replicated run: file name -> per-step column."""
+    return {
+        file: f"{m.name}.{key}" if key else m.name
+        for m in REGISTRY.values()
+        for file, key in m.band_plots
+    }
 
 
 def format_value(name: str, value: float, width: int = 12) -> str:

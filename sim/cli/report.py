@@ -12,7 +12,14 @@ from sim.catalog import TARGETS
 from sim.cli import output, plots
 from sim.experiments.compare import compare, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
-from sim.metrics import column_title, format_value, summarize, summary_label, summary_metrics
+from sim.metrics import (
+    band_plots,
+    column_title,
+    format_value,
+    summarize,
+    summary_label,
+    summary_metrics,
+)
 from sim.model.run import simulate
 from sim.schema.base import ScenarioError
 from sim.schema.scenario import Scenario, load_scenario
@@ -129,17 +136,6 @@ def write_run(
 
 # --- replications and comparisons (sim.experiments.replicate, .compare) ------------------
 
-# Band plots of a replicated run (and of a comparison): file -> per-step column (its
-# title comes from the metric registry).
-BAND_PLOTS = {
-    "export_share_china.png": "export_share.china",
-    "third_neighbour_export_share.png": "third_neighbour_export_share",
-    "fdi_share_china.png": "fdi_share.china",
-    "export_revenue.png": "export_revenue_bn_usd",
-    "pressure_cost.png": "pressure_cost_bn_usd",
-    "autonomy.png": "autonomy",
-}
-
 
 def format_bands(bands: dict[str, dict[str, float]], title: str) -> str:
     width = max(len(summary_label(name)) for name in bands)
@@ -210,7 +206,8 @@ def write_replications(
 
 
 def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> None:
-    for name, column in BAND_PLOTS.items():
+    """The band plots the metric registry asks for (file and column), titled by it."""
+    for name, column in band_plots().items():
         fig = plots.band_figure(frames, column, column_title(column), band=BAND)
         output.write_figure(folder / name, fig)
         plots.close([fig])

@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 
 from sim.catalog import BASELINE
-from sim.metrics import raw_metrics
+from sim.metrics import column_title, raw_metrics
 from sim.model import economy
 from sim.model.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
 from sim.model.timeline import Timeline
@@ -116,23 +116,26 @@ class BalanceModel(mesa.Model):
             self.running = False
 
     # Quantities whose sum covers every partner array (a nan or inf anywhere reaches one).
+    # The metrics checked each quarter (named in an error by their registry titles).
     FINITE = (
-        ("export_revenue_bn_usd", "export revenue (bn USD)"),
-        ("fdi_stock_bn_usd", "FDI stock (bn USD)"),
-        ("pressure_cost_bn_usd", "cost of pressure (bn USD)"),
-        ("autonomy", "autonomy index"),
-        ("western_alignment", "western alignment"),
-        ("alignment", "Sino-Russian alignment"),
+        "export_revenue_bn_usd",
+        "fdi_stock_bn_usd",
+        "pressure_cost_bn_usd",
+        "autonomy",
+        "western_alignment",
+        "alignment",
     )
 
     def _check_finite(self) -> None:
         """Stop the run with a clear error naming the quarter and the quantity, instead of
         recording inf or nan (one sum per quarter: cheap)."""
-        values = [getattr(self, name) for name, _ in self.FINITE]
+        values = [getattr(self, name) for name in self.FINITE]
         if math.isfinite(sum(values)):  # leverage reaches autonomy: nan there shows too
             return
         bad = [
-            label for (_, label), v in zip(self.FINITE, values, strict=True) if not math.isfinite(v)
+            column_title(name)
+            for name, v in zip(self.FINITE, values, strict=True)
+            if not math.isfinite(v)
         ]
         raise NonFiniteError(
             f"{self.year} Q{self.quarter}: not a finite number: "
