@@ -33,6 +33,8 @@ import solara
 
 from sim.catalog import BASELINE, SCENARIO_DIR, is_scenario_data
 from sim.cli.palette import AUTONOMY, CONCESSIONS, GROUP_COLOURS, PRESSURE, partner_colour
+from sim.cli.plots import pressure_title
+from sim.metrics import REGISTRY, column_title
 from sim.model.model import BalanceModel
 from sim.schema.base import UserError, read_toml
 from sim.schema.scenario import LEVELS, Scenario, ScenarioError, load_scenario
@@ -394,7 +396,7 @@ def _x_range(ax, snap: Snapshot) -> None:
 
 def export_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Export shares, stacked: how much of what Mongolia sells goes where."""
-    fig, ax = _figure("Exports by destination (share of total)", size)
+    fig, ax = _figure(f"{column_title('export_share')} by destination", size)
     shares = snap.series["export_share"]
     groups = partner_groups(snap)
     ax.stackplot(
@@ -421,7 +423,7 @@ def cap_line(snap: Snapshot) -> tuple[np.ndarray, np.ndarray]:
 
 def fdi_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """FDI stock shares by origin against the cap: a line above the dashes is a breach."""
-    fig, ax = _figure("Foreign investment stock by origin (share)", size)
+    fig, ax = _figure(f"{column_title('fdi_share')} by origin", size)
     shares = snap.series["fdi_share"]
     for k, i in enumerate(fdi_lines(snap)):
         name = snap.partner_names[i]
@@ -438,23 +440,16 @@ def fdi_chart(snap: Snapshot, size: ChartSize = STANDARD):
 
 def pressure_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Pressure episodes under way each quarter (bars) and concessions so far (line)."""
-    fig, ax = _figure("Pressure episodes and concessions", size, left=0.1, right=0.9)
+    fig, ax = _figure(pressure_title(), size, left=0.1, right=0.9)
     concessions = snap.series["concessions"]
-    ax.bar(
-        snap.years,
-        snap.series["active_pressure"],
-        width=0.25,
-        color=PRESSURE,
-        label="episodes under way",
-    )
-    ax.set_ylabel("episodes under way", fontsize=size.text)
+    episodes, conceded = REGISTRY["active_pressure"].label, REGISTRY["concessions"].label
+    ax.bar(snap.years, snap.series["active_pressure"], width=0.25, color=PRESSURE, label=episodes)
+    ax.set_ylabel(episodes, fontsize=size.text)
     ax.set_ylim(0, 2.5)
     ax.set_yticks([0, 1, 2])
     twin = ax.twinx()
-    twin.step(
-        snap.years, concessions, where="post", color=CONCESSIONS, lw=2.2, label="concessions so far"
-    )
-    twin.set_ylabel("concessions so far", fontsize=size.text)
+    twin.step(snap.years, concessions, where="post", color=CONCESSIONS, lw=2.2, label=conceded)
+    twin.set_ylabel(conceded, fontsize=size.text)
     twin.tick_params(labelsize=size.text)
     twin.set_ylim(0, max(3.0, float(concessions[-1]) + 1.0))
     _x_range(ax, snap)
@@ -465,8 +460,14 @@ def pressure_chart(snap: Snapshot, size: ChartSize = STANDARD):
 
 def autonomy_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """The autonomy index: room to decide for itself, lost by concessions."""
-    fig, ax = _figure("Autonomy index (1 = free to choose)", size)
-    ax.plot(snap.years, snap.series["autonomy"], color=AUTONOMY, lw=2.4, label="autonomy")
+    fig, ax = _figure(f"{column_title('autonomy')} (1 = free to choose)", size)
+    ax.plot(
+        snap.years,
+        snap.series["autonomy"],
+        color=AUTONOMY,
+        lw=2.4,
+        label=REGISTRY["autonomy"].label,
+    )
     ax.set_ylim(0, 1)
     _x_range(ax, snap)
     return fig
@@ -474,7 +475,7 @@ def autonomy_chart(snap: Snapshot, size: ChartSize = STANDARD):
 
 def levels_chart(snap: Snapshot, size: ChartSize = STANDARD):
     """Partnership level per partner now (bars) and at the start (black ticks)."""
-    fig, ax = _figure("Partnership levels now (| = at the start)", size, left=0.2)
+    fig, ax = _figure(f"{column_title('level')} now (| = at the start)", size, left=0.2)
     shown = [i for i in range(len(snap.partner_names)) if snap.is_neighbour[i] or snap.is_third[i]]
     start, now = snap.series["level"][0], snap.now("level")
     names = [snap.partner_names[i] for i in shown]
@@ -537,6 +538,16 @@ STYLE = """
 """
 
 
+def _label(name: str) -> str:
+    """A metric's label from the registry, as HTML text."""
+    return escape(REGISTRY[name].label)
+
+
+def _title(column: str) -> str:
+    """A per-step column's title from the registry, as HTML text."""
+    return escape(column_title(column))
+
+
 def event_log_html(snap: Snapshot) -> str:
     """What just happened, newest first: the text a class reads aloud (this quarter's
     events in bold). Plain HTML: Solara's Markdown would load KaTeX from a CDN, and
@@ -546,11 +557,12 @@ def event_log_html(snap: Snapshot) -> str:
     share_fdi = snap.now("fdi_share")[snap.china]
     head = (
         f"<h3>Event log — {escape(when)}, quarter {snap.step} of {snap.max_steps}</h3>"
-        f"<div>Autonomy <b>{snap.now('autonomy'):.2f}</b> · concessions "
-        f"<b>{snap.now('concessions'):.0f}</b> · episodes under way "
-        f"<b>{snap.now('active_pressure'):.0f}</b> · China's share of exports "
-        f"<b>{share_exports:.0%}</b>, of FDI <b>{share_fdi:.0%}</b> · FDI stock "
-        f"<b>{snap.now('fdi_stock_bn_usd'):.1f} bn USD</b><br>"
+        f"<div>{_title('autonomy')} <b>{snap.now('autonomy'):.2f}</b> · {_label('concessions')} "
+        f"<b>{snap.now('concessions'):.0f}</b> · {_label('active_pressure')} "
+        f"<b>{snap.now('active_pressure'):.0f}</b> · {_title('export_share.china')} "
+        f"<b>{share_exports:.0%}</b> · {_title('fdi_share.china')} <b>{share_fdi:.0%}</b> · "
+        f"{_label('fdi_stock_bn_usd')} <b>{snap.now('fdi_stock_bn_usd'):.1f} "
+        f"{escape(REGISTRY['fdi_stock_bn_usd'].unit)}</b><br>"
         f"<small>Settings of this run now: {escape(' · '.join(snap.settings))}</small></div>"
     )
     if snap.events:

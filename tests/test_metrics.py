@@ -147,3 +147,72 @@ def test_a_new_metric_is_one_entry_and_appears_everywhere(monkeypatch, tmp_path,
     spec = load_sweep(sweep)
     assert spec.summary == ["fdi_top_two_share_mean"]
     assert spec.series == ["fdi_top_two_share"]
+
+
+# --- names and labels live in the registry only (issue 10) -------------------------------
+
+
+def test_the_model_checks_registry_metrics_and_names_them_by_their_titles(baseline):
+    import math
+    import warnings
+
+    from sim.model.model import NonFiniteError
+
+    assert set(BalanceModel.FINITE) <= set(raw_metrics())
+    model = BalanceModel(baseline, rng=1)
+    model.fdi_stock[model.CHINA] = math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(NonFiniteError) as caught:
+            model.step()
+    assert column_title("fdi_stock_bn_usd") in str(caught.value)
+
+
+def test_band_plots_are_chosen_by_the_registry_with_the_same_file_names(tmp_path, short_run):
+    from sim.cli.report import write_band_plots
+
+    assert metrics.band_plots() == {
+        "export_share_china.png": "export_share.china",
+        "third_neighbour_export_share.png": "third_neighbour_export_share",
+        "fdi_share_china.png": "fdi_share.china",
+        "export_revenue.png": "export_revenue_bn_usd",
+        "pressure_cost.png": "pressure_cost_bn_usd",
+        "autonomy.png": "autonomy",
+    }
+    frame = metrics.model_frame(short_run)
+    write_band_plots(tmp_path, {"a": [frame, frame]})
+    assert {p.name for p in tmp_path.iterdir()} == set(metrics.band_plots())
+
+
+def test_figure_and_page_labels_follow_the_registry(monkeypatch, short_run):
+    """Relabel metrics in the registry: the report's figures and the page's charts and
+    event log show the new words (no label of theirs is typed in by hand)."""
+    import dataclasses
+
+    from sim.app import CHARTS, DashboardModel, event_log_html, snapshot
+    from sim.cli.plots import run_figures
+
+    for name in ("autonomy", "concessions", "active_pressure", "export_share", "fdi_share"):
+        new = dataclasses.replace(REGISTRY[name], label=f"zz {name}")
+        monkeypatch.setitem(REGISTRY, name, new)
+    frame = metrics.model_frame(short_run)
+    texts = set()
+    for fig in run_figures(frame, [], []).values():
+        for ax in fig.axes:
+            texts |= {ax.get_title(), ax.get_ylabel()}
+            texts |= {str(line.get_label()) for line in ax.get_legend().get_texts()}
+    model = DashboardModel(str(BASELINE))
+    model.step()
+    snap = snapshot(model)
+    for chart in CHARTS:
+        fig = chart(snap)
+        for ax in fig.axes:
+            texts |= {ax.get_title(loc="left"), ax.get_ylabel()}
+            texts |= {str(h.get_label()) for h in ax.get_legend_handles_labels()[0]}
+    words = " | ".join(texts)
+    for name in ("autonomy", "concessions", "active_pressure", "export_share", "fdi_share"):
+        assert f"zz {name}" in words.lower(), name
+    for stale in ("episodes under way", "concessions so far", "Export shares", "Autonomy:"):
+        assert not any(t.startswith(stale) for t in texts), stale
+    log = event_log_html(snap)
+    assert "zz concessions" in log and "zz active_pressure" in log and "Zz autonomy" in log

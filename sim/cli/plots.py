@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.cli.palette import AUTONOMY, CONCESSIONS, GROUP_COLOURS, PRESSURE
-from sim.metrics import column_title
+from sim.metrics import REGISTRY, column_title
 
 
 def time_axis(frame: pd.DataFrame) -> np.ndarray:
@@ -80,6 +80,12 @@ def stacked_shares(
     return fig
 
 
+def pressure_title() -> str:
+    """The pressure panel's title, from the registry's labels (report and page alike)."""
+    episodes = REGISTRY["active_pressure"].label
+    return f"{episodes[0].upper()}{episodes[1:]} and {REGISTRY['concessions'].label}"
+
+
 def pressure_figure(frame: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(8, 5))
     top, bottom = fig.subplots(2, 1, sharex=True)
@@ -91,8 +97,8 @@ def pressure_figure(frame: pd.DataFrame) -> Figure:
         color=CONCESSIONS,
         label=column_title("pressure_cost_bn_usd"),
     )
-    top.set_ylabel("bn USD")
-    top.set_title("Pressure episodes and concessions")
+    top.set_ylabel(REGISTRY["pressure_cost_bn_usd"].unit)
+    top.set_title(pressure_title())
     top.legend(fontsize=8)
     bottom.step(
         t,
@@ -110,7 +116,7 @@ def pressure_figure(frame: pd.DataFrame) -> Figure:
         alpha=0.4,
         label=column_title("active_pressure"),
     )
-    bottom.set_ylabel("count")
+    bottom.set_ylabel(REGISTRY["concessions"].unit)
     bottom.set_xlabel("year")
     bottom.legend(fontsize=8)
     return fig
@@ -137,7 +143,7 @@ def autonomy_figure(frame: pd.DataFrame) -> Figure:
     )
     ax.set_ylim(0, 1)
     ax.set_xlabel("year")
-    ax.set_title("Autonomy: one minus the largest effective leverage, less concessions")
+    ax.set_title(f"{column_title('autonomy')}: {REGISTRY['autonomy'].definition}")
     ax.legend(fontsize=8)
     return fig
 
@@ -148,10 +154,10 @@ def run_figures(frame: pd.DataFrame, third: list[str], other: list[str]) -> dict
     cap = frame["cap_level"].to_numpy() if "cap_level" in frame else None
     return {
         "export_shares.png": stacked_shares(
-            frame, "export_share", "Export shares by partner", third, other
+            frame, "export_share", f"{column_title('export_share')} by partner", third, other
         ),
         "fdi_shares.png": stacked_shares(
-            frame, "fdi_share", "FDI stock shares by origin", third, other, cap=cap
+            frame, "fdi_share", f"{column_title('fdi_share')} by origin", third, other, cap=cap
         ),
         "pressure.png": pressure_figure(frame),
         "autonomy.png": autonomy_figure(frame),
