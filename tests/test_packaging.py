@@ -32,8 +32,11 @@ def test_every_package_under_sim_is_listed_for_the_wheel():
         for p in (ROOT / "sim").rglob("__init__.py")
         if "__pycache__" not in p.parts
     }
-    assert listed == found | {"sim.scenarios"}
-    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"sim.scenarios": "scenarios"}
+    assert listed == found | {"sim.scenarios", "sim.observed"}
+    assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {
+        "sim.scenarios": "scenarios",
+        "sim.observed": "data/observed",
+    }
 
 
 def test_run_needs_no_optional_extra_and_sweep_says_how_to_get_it(tmp_path):

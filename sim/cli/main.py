@@ -386,9 +386,10 @@ def _add_sweep_commands(sub: argparse._SubParsersAction) -> None:
     analyze = sub.add_parser(
         "analyze",
         help="sensitivity indices and plots of a sweep's results",
-        description="Sobol indices with confidence intervals (sobol sweeps), Morris mu* and "
-        "sigma (morris), main-effect shares, heatmaps and line plots (grid, "
-        "random, lhs); CSV and PNG files in RESULTS_DIR/analysis/.",
+        description="The analysis the sweep's sampler declares (sim/experiments/samplers.py): "
+        "Sobol indices with confidence intervals, Morris mu* and sigma, or main-effect shares "
+        "with a noise floor, heatmaps and line plots; CSV and PNG files in "
+        "RESULTS_DIR/analysis/.",
     )
     analyze.add_argument("results_dir", metavar="RESULTS_DIR", help="a sweep results folder")
     analyze.add_argument(
