@@ -315,8 +315,24 @@ def test_a_write_failure_after_the_run_says_where_the_files_are(tmp_path, capsys
     assert (
         "No space left on device" in line and f"the files written before it are in {folder}" in line
     )
+    # it names the file that failed and lists what was kept (audit: it named neither)
+    assert "writing export_shares.png failed" in line and "steps.csv" in line
     assert "China's share of exports" in out  # the table was printed before the failure
     assert (folder / "steps.csv").is_file() and (folder / "summary.json").is_file()
+
+
+def test_a_first_write_failure_says_no_file_was_written(tmp_path, capsys, monkeypatch):
+    """Audit of issue 11: on a full disk the message pointed to files that were not there."""
+    from sim.files import write_atomic
+
+    def disk_full(path, write):
+        raise OSError(28, "No space left on device", f"{path.parent}/.{path.name}.x1y2.part")
+
+    monkeypatch.setattr(output, "write_atomic", disk_full)
+    code, _, err = cli(capsys, "run", "baseline", "--steps", "4", "--out", str(tmp_path))
+    assert code == 2 and write_atomic is not disk_full
+    line = one_error_line(err)
+    assert "writing scenario.toml failed" in line and "no file was written" in line
 
 
 def test_sweep_out_naming_a_file_fails_before_running(tmp_path, capsys):

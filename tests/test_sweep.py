@@ -543,3 +543,22 @@ def test_a_failing_run_is_recorded_and_the_chunk_carries_on(tmp_path, monkeypatc
     assert table["error"].isna().tolist() == [True, True, False, True]
     assert np.isnan(table.loc[2, "autonomy_mean"])
     assert np.isfinite(table.drop(index=2)["autonomy_mean"]).all()
+
+
+def test_a_sweep_name_is_a_safe_folder_name(tmp_path):
+    """Audit of issue 11: a sweep file's name was used as a path ('../esc' wrote outside
+    results/, '/tmp/x' anywhere, '' a folder named '-<timestamp>')."""
+    from sim.experiments.spec import load_sweep
+
+    root = Path(__file__).resolve().parent.parent
+    good = (root / "scenarios" / "sweeps" / "cap_grid.toml").read_text(encoding="utf-8")
+    for name in ("../esc", "/tmp/abs", "", "a / b"):
+        path = tmp_path / "bad.toml"
+        text = good.replace('name = "cap-grid"', f'name = "{name}"').replace(
+            'base = "../baseline.toml"', f'base = "{BASELINE}"'
+        )
+        assert text != good
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ScenarioError) as caught:
+            load_sweep(path)
+        assert caught.value.key == "name", str(caught.value)

@@ -74,9 +74,20 @@ def partial_output(folder: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         what = Path(exc.filename).name if exc.filename else "a file"
+        if what.startswith(".") and what.endswith(".part"):  # write_atomic's temporary name
+            what = what[1:].removesuffix(".part").rsplit(".", 1)[0]
+        kept = (
+            sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+            if (folder.is_dir())
+            else []
+        )
+        where = (
+            f"the files written before it are in {folder}: {', '.join(kept)}"
+            if kept
+            else "no file was written"
+        )
         raise OutputError(
-            f"{folder}: writing {what} failed ({exc.strerror or exc}); "
-            f"the files written before it are in {folder}"
+            f"{folder}: writing {what} failed ({exc.strerror or exc}); {where}"
         ) from None
 
 

@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal
@@ -219,6 +220,12 @@ def _on_processes(
         pool.shutdown(wait=False, cancel_futures=True)
         if deaths >= MAX_WORKER_DEATHS:
             raise WorkersDied(deaths)
+        warnings.warn(
+            f"a worker process died (the system may be short of memory); {len(lost)} "
+            f"chunk(s) it held are rerun on a new pool ({deaths} of {MAX_WORKER_DEATHS - 1} "
+            "deaths allowed)",
+            stacklevel=2,
+        )
         pool = new_pool()
         for chunk in lost:
             pending[pool.submit(_call, task, chunk)] = chunk

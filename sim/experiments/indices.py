@@ -257,15 +257,17 @@ def influence_table(
             continue
         shown = "; ".join(
             f"{r.parameter} {getattr(r, rank_by):.3g}"
-            + ("" if not floor or r.above_floor else " (noise)")
+            + (
+                ""
+                if not floor
+                else f" (floor {r.noise_floor:.3g}{'' if r.above_floor else ': noise'})"
+            )
             for r in ranked.head(top).itertuples()
         )
-        if floor:
-            shown += f"  [noise floor {ranked['noise_floor'].max():.3g}]"
         lines.append(f"{name:<{width}}  {shown}")
     if floor:
         lines.append(
-            "noise floor: the share a parameter with no effect reaches by chance "
+            "floor: the share a parameter with no effect reaches by chance, per parameter "
             f"({FLOOR_QUANTILE:.0%} of {FLOOR_PERMUTATIONS} random relabellings)"
         )
     lines.extend(f"note: {n}" for n in notes or [])

@@ -278,7 +278,8 @@ def check_design(folder: Path, frame: pd.DataFrame) -> None:
             raise ResultsFolderError(
                 path,
                 column,
-                f"point {point} is {a[point]!r} in the saved design but {b[point]!r} now",
+                f"point {point} is {_plain(a[point])!r} in the saved design but "
+                f"{_plain(b[point])!r} now",
                 expected,
             )
 
@@ -392,7 +393,7 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
         frame = pd.DataFrame()
         frame.attrs.update(unreadable=unreadable, duplicates=0, duplicate_ids=[])
         return frame
-    frame = pa.concat_tables(tables).to_pandas()
+    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     frame = frame.sort_values("run_id", kind="stable")
     repeated = frame["run_id"].duplicated(keep="first")
     ids = sorted(set(frame.loc[repeated, "run_id"].tolist()))
@@ -408,7 +409,7 @@ def load_series(folder: str | Path) -> pd.DataFrame:
     tables, _ = _read_tables(files)
     if not tables:
         return pd.DataFrame()
-    frame = pa.concat_tables(tables).to_pandas()
+    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     frame = frame.drop_duplicates(["run_id", "step"], keep="first")
     return frame.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
 
@@ -422,3 +423,9 @@ def load_design(folder: str | Path) -> pd.DataFrame:
 
 def write_json(path: str | Path, data: object) -> Path:
     return write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python value it holds (no 'np.float64(...)' in messages)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

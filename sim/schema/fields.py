@@ -25,8 +25,8 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 def _safe_name(name: str) -> str:
     if not _SAFE_NAME.match(name):
         raise ValueError(
-            "a short name of letters, digits, '_', '-' or '.', starting with a letter or "
-            "digit, at most 64 characters (it names the results folder)"
+            "letters, digits, '_', '-' or '.', starting with a letter or digit, at most "
+            "64 characters"
         )
     return name
 

@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError
 
 from sim.catalog import is_scenario_data
 from sim.schema.base import ScenarioError, Strict, explain, read_toml
+from sim.schema.fields import SafeName
 
 Value = bool | int | float | str
 
@@ -84,7 +85,7 @@ class Outputs(Strict):
 
 
 class SweepFile(Strict):
-    name: str = Field(description="short name, used for the results folder")
+    name: SafeName = Field(description="short name, used for the results folder")
     description: str = Field("", description="one line: the question this sweep asks")
     base: str = Field(description="base scenario file, relative to the sweep file")
     overrides: list[str] = Field(
