@@ -472,3 +472,17 @@ def test_plots_use_log_axes_and_the_files_order_of_levels(tmp_path):
     present = [v for v in ["none", "strict", "leaky"] if v in labels]
     assert labels == present and len(labels) >= 2
     assert "main_effects_autonomy_mean.png" in figures
+
+
+def test_chunks_whose_string_types_differ_still_load_together(tmp_path):
+    """Audit of issue 11: a chunk rewritten by another library version (large_string)
+    made load_runs fail with ArrowInvalid."""
+    spec = load_sweep(small_sweep(tmp_path))
+    outcome = run_sweep(spec, tmp_path / "out", workers=1, progress=False, chunk_runs=4)
+    chunk = sorted((outcome.folder / "runs").glob("*.parquet"))[0]
+    table = pq.read_table(chunk)
+    wide = pa.schema(
+        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema]
+    )
+    pq.write_table(table.cast(wide), chunk)
+    assert len(load_runs(outcome.folder)) == outcome.total
