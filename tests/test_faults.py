@@ -232,7 +232,7 @@ def test_a_worker_killed_once_is_replaced_and_its_chunk_rerun(tmp_path):
 
 
 def test_workers_that_keep_dying_give_up_with_one_line(tmp_path):
-    with pytest.raises(executor.WorkersDied) as caught:
+    with pytest.raises(executor.WorkersDied) as caught, pytest.warns(UserWarning, match="died"):
         executor.execute(
             die_always, "", lambda slots: [[i] for i in range(6)], lambda c, r: None, workers=2
         )
