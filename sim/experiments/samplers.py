@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -151,60 +151,54 @@ MORRIS_BARS = Bars(
     ylabel="effect per unit of the parameter's range",
 )
 
+
+def _main_effects_sampler(**design: Any) -> SamplerKind:
+    """A sampler analysed by main effects with a noise floor (grid, random, lhs, halton):
+    only how it samples differs."""
+    return SamplerKind(
+        **design,
+        analyse=indices.main_effects,
+        index_file="main_effects.csv",
+        rank_by="main_effect",
+        rank_label="main effect",
+        figures=indices.effect_figures,
+    )
+
+
 SAMPLERS: dict[str, SamplerKind] = {
     kind.name: kind
     for kind in (
-        SamplerKind(
+        _main_effects_sampler(
             name="grid",
             help="full factorial of each parameter's levels",
             space="levels",
             check=_no_samples,
             unit_sample=None,
             count=lambda s, d, levels: math.prod(levels),
-            analyse=indices.main_effects,
-            index_file="main_effects.csv",
-            rank_by="main_effect",
-            rank_label="main effect",
-            figures=indices.effect_figures,
         ),
-        SamplerKind(
+        _main_effects_sampler(
             name="random",
             help="independent uniform draws in the unit cube",
             space="unit",
             check=_needs_samples,
             unit_sample=_random,
             count=_samples,
-            analyse=indices.main_effects,
-            index_file="main_effects.csv",
-            rank_by="main_effect",
-            rank_label="main effect",
-            figures=indices.effect_figures,
         ),
-        SamplerKind(
+        _main_effects_sampler(
             name="lhs",
             help="Latin hypercube: each parameter's range cut in N strata, each used once",
             space="unit",
             check=_needs_samples,
             unit_sample=_lhs,
             count=_samples,
-            analyse=indices.main_effects,
-            index_file="main_effects.csv",
-            rank_by="main_effect",
-            rank_label="main effect",
-            figures=indices.effect_figures,
         ),
-        SamplerKind(
+        _main_effects_sampler(
             name="halton",
             help="scrambled Halton sequence: low-discrepancy points that fill the cube evenly",
             space="unit",
             check=_needs_samples,
             unit_sample=_halton,
             count=_samples,
-            analyse=indices.main_effects,
-            index_file="main_effects.csv",
-            rank_by="main_effect",
-            rank_label="main effect",
-            figures=indices.effect_figures,
         ),
         SamplerKind(
             name="sobol",
