@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import math
+
 import mesa
 import numpy as np
 
@@ -29,7 +31,8 @@ STRATEGY_SPLIT = {
 
 @dataclass
 class Episode:
-    """One pressure episode: who presses, over which red line, with what."""
+    """One pressure episode: who presses, over which red line, with what, and what it
+    has cost each side so far (bn USD)."""
 
     neighbour: int
     red_line: str
@@ -37,9 +40,15 @@ class Episode:
     import_fee: np.ndarray  # extra fee on exports to each partner (fraction of price)
     surcharge: np.ndarray  # extra transit fee charged by each neighbour
     energy_markup: np.ndarray  # price rise on fuel bought from each partner
+    stake_bn_usd: float = 0.0  # what a concession is worth to the coercer (private)
+    belief: float = 0.5  # the coercer's expectation that Mongolia gives in
+    started: str = ""  # year and quarter
     backed_by: int | None = None
     quarters: int = 0
-    cost_bn_usd: float = 0.0
+    cost_bn_usd: float = 0.0  # Mongolia's: revenue lost, fuel overpaid
+    coercer_cost_bn_usd: float = 0.0  # the coercer's: imports forgone, standing
+    last_cost_bn_usd: float = 0.0
+    last_coercer_cost_bn_usd: float = 0.0
     meetings_suspended: bool = False
     outcome: str = "active"
 
@@ -85,7 +94,14 @@ class ThirdNeighbour(Partner):
 
 
 class Neighbour(Partner):
-    """Russia or China: controls transit, guards red lines, applies pressure."""
+    """Russia or China: controls transit, guards red lines, presses when it pays.
+
+    Coercion is a bargain (Fearon 1995; Axelrod 1997; Drezner 1999): when a red line
+    is crossed the neighbour presses only if its stake times its expectation that
+    Mongolia gives in beats what pressing costs it over its horizon (imports from
+    Mongolia it forgoes, its standing). Each quarter Mongolia holds out, that
+    expectation falls, and the neighbour stops once the same comparison turns.
+    """
 
     def __init__(
         self,
@@ -96,44 +112,72 @@ class Neighbour(Partner):
         group: str,
         red_lines: dict,
         tools: dict,
-        pressure_threshold: float,
-        patience_quarters: int,
+        import_need: float,
+        standing_cost_bn_usd: float,
     ) -> None:
         super().__init__(model, index, partner_id, name, group)
         self.red_lines = red_lines
         self.tools = tools
-        self.pressure_threshold = pressure_threshold
-        self.patience_quarters = patience_quarters
+        self.import_need = import_need
+        self.standing_cost_bn_usd = standing_cost_bn_usd
         self.episode: Episode | None = None
         self.forced_crossing: str | None = None  # set by a scheduled event
+        self.quiet_until: dict[str, int] = {}  # red line -> step its hazard stays low to
 
     @property
     def leverage(self) -> float:
         return float(self.model.effective_leverage[self.index])
 
     def press(self) -> None:
-        """Keep up or drop an episode; otherwise check red lines and decide to press."""
-        if self.episode is not None:
-            self.episode.quarters += 1
-            if self.episode.quarters >= self.patience_quarters:
+        """Keep up or drop an episode; otherwise see whether a red line was crossed and
+        whether pressing over it pays."""
+        episode = self.episode
+        if episode is not None:
+            episode.quarters += 1
+            episode.belief *= 1.0 - self.model.settings.pressure.belief_update
+            if not self._pays(episode, episode.last_coercer_cost_bn_usd):
                 self.end_episode(conceded=False)
             return
         crossed = self.forced_crossing or self._red_line_crossed()
-        forced = self.forced_crossing is not None
         self.forced_crossing = None
-        if crossed and (forced or self.leverage >= self.pressure_threshold):
-            self.start_episode(crossed)
+        if crossed:
+            self.consider(crossed)
+
+    def _pays(self, episode: Episode, cost_per_quarter: float) -> bool:
+        horizon = self.model.settings.pressure.horizon_quarters
+        return episode.belief * episode.stake_bn_usd > cost_per_quarter * horizon
 
     def cross_red_line(self, red_line: str) -> None:
-        """Mongolia crosses a red line by a scheduled act: pressed next, whatever leverage."""
+        """Mongolia crosses a red line by a scheduled act: considered this quarter."""
         self.forced_crossing = red_line
 
-    def start_episode(self, red_line: str) -> None:
-        """Apply the tools, scaled by leverage; the other neighbour may back it (P2)."""
+    def consider(self, red_line: str) -> None:
+        """Draw this episode's stake (known only to the neighbour), cost the tools, and
+        press if it pays; otherwise let the crossing pass."""
+        model = self.model
+        settings = model.settings.pressure
+        sigma = settings.resolve_noise
+        stake = self.red_lines[red_line].stake_bn_usd * model.rng.lognormal(
+            -(sigma**2) / 2.0, sigma
+        )
+        episode = self._plan(red_line, stake)
+        _, cost = model.episode_costs(episode, active=False)
+        episode.last_coercer_cost_bn_usd = cost
+        if self._pays(episode, cost):
+            self.start_episode(episode)
+        else:
+            model.log(
+                f"{self.name} lets Mongolia's crossing of {red_line.replace('_', ' ')} pass: "
+                f"pressing would cost it {cost:.3f} bn USD a quarter"
+            )
+
+    def _plan(self, red_line: str, stake: float) -> Episode:
+        """The tools it would use, scaled by its effective leverage; the other neighbour
+        may back it with transit costs, the more likely the closer they are aligned (P2)."""
         model = self.model
         n, i = model.n_partners, self.index
         tools = self.tools
-        scale = min(1.0, 2.0 * max(self.leverage, self.pressure_threshold))
+        scale = min(1.0, 2.0 * self.leverage)
         episode = Episode(
             neighbour=i,
             red_line=red_line,
@@ -141,6 +185,9 @@ class Neighbour(Partner):
             import_fee=np.zeros(n),
             surcharge=np.zeros(n),
             energy_markup=np.zeros(n),
+            stake_bn_usd=stake,
+            belief=model.mongolia.reputation,
+            started=f"{model.year}Q{model.quarter}",
         )
         if tools["import_fee"] > 0:
             episode.import_fee[i] = tools["import_fee"] * scale
@@ -162,34 +209,45 @@ class Neighbour(Partner):
         if model.rng.random() < model.alignment and tools["transit_cost"] > 0:
             episode.backed_by = other
             episode.surcharge[other] = model.alignment * tools["transit_cost"] * scale
+        return episode
+
+    def start_episode(self, episode: Episode) -> None:
+        model = self.model
         self.episode = episode
         model.aggregate_pressure()
-        backed = (
-            f", backed by {model.partner_names[other]}" if episode.backed_by is not None else ""
-        )
+        other = episode.backed_by
+        backed = f", backed by {model.partner_names[other]}" if other is not None else ""
         model.log(
-            f"{self.name} presses over {red_line.replace('_', ' ')}: "
+            f"{self.name} presses over {episode.red_line.replace('_', ' ')}: "
             f"{', '.join(episode.tools) or 'no tools'}{backed}"
         )
 
     def end_episode(self, conceded: bool) -> None:
-        """Lift the pressure: Mongolia conceded, or it held out past this neighbour's patience."""
+        """Lift the pressure: Mongolia conceded, or pressing no longer paid. A concession
+        has content: that red line's hazard stays low for a while (P1: the 2016 promise)."""
         episode = self.episode
         assert episode is not None
         episode.outcome = "conceded" if conceded else "resisted"
         self.episode = None
+        if conceded:
+            years = self.model.settings.pressure.concession_years
+            self.quiet_until[episode.red_line] = self.model.steps + round(4 * years)
         self.model.aggregate_pressure()
         self.model.record_episode_end(self, episode, conceded)
 
     def _red_line_crossed(self) -> str | None:
-        """One draw a quarter against the summed hazards of all red lines."""
+        """One draw a quarter against the summed hazards of all red lines; political
+        alignment with the West above the tolerance adds to the alignment-triggered ones."""
         model = self.model
-        above = model.western_alignment > model.settings.pressure.western_alignment_tolerance
+        settings = model.settings.pressure
+        above = model.western_alignment > settings.western_alignment_tolerance
         draw = model.rng.random()
         for name, line in self.red_lines.items():
             hazard = line.hazard_per_year
             if line.alignment_trigger and above:
-                hazard += model.settings.pressure.alignment_hazard_per_year
+                hazard += settings.alignment_hazard_per_year
+            if self.quiet_until.get(name, -1) > model.steps:
+                hazard *= settings.concession_hazard_factor
             draw -= hazard / 4.0
             if draw < 0.0:
                 return name
@@ -199,28 +257,62 @@ class Neighbour(Partner):
 class Mongolia(mesa.Agent):
     """The balancer: screens investment, answers pressure, spends diplomatic effort."""
 
-    def __init__(
-        self, model: BalanceModel, response: str, concession_threshold: float, strategy: str
-    ) -> None:
+    def __init__(self, model: BalanceModel, response: str, strategy: str) -> None:
         super().__init__(model)
         self.response = response
-        self.concession_threshold = concession_threshold
         self.strategy = strategy
+        # The neighbours' shared expectation that Mongolia gives in when pressed: its
+        # reputation, moved by each outcome (Axelrod 1997: paying tribute invites demands).
+        self.reputation = 0.5
         self._split_for: tuple | None = None
         self._split = np.zeros(0)
 
     def respond_to_pressure(self) -> None:
-        """Concede when an episode has cost more than the policy tolerates (P1)."""
+        """Hold out or concede, episode by episode, from the second quarter of pressure."""
         model = self.model
         for neighbour in model.neighbours:
             episode = neighbour.episode
-            if episode is None or episode.quarters == 0:
+            if episode is None or episode.quarters == 0 or self.response == "resist":
                 continue
-            tolerated = self.concession_threshold * model.annual_revenue
-            if self.response == "concede" or (
-                self.response == "threshold" and episode.cost_bn_usd >= tolerated
+            if self.response == "concede" or model.rng.random() < self.concede_probability(
+                neighbour, episode
             ):
                 neighbour.end_episode(conceded=True)
+
+    def concede_probability(self, neighbour: Neighbour, episode: Episode) -> float:
+        """Chance of conceding this quarter: a logit on the expected cost of holding out
+        against the price of conceding (Fearon 1995: the stake is private, so Mongolia
+        expects the coercer's mean resolve).
+
+        Holding out costs this quarter's loss times the quarters Mongolia expects the
+        pressure to last, less what backing from the West and an independent other
+        neighbour offsets. Conceding costs autonomy, the more the better Mongolia's
+        record of holding out (a reputation it would throw away).
+        """
+        model = self.model
+        settings = model.settings.pressure
+        mean_stake = neighbour.red_lines[episode.red_line].stake_bn_usd
+        per_quarter = max(episode.last_coercer_cost_bn_usd, 1e-9) * settings.horizon_quarters
+        keep_on = episode.belief * mean_stake / per_quarter  # > 1: it would go on
+        fade = -math.log(1.0 - settings.belief_update) if settings.belief_update < 1 else 1e9
+        expected_quarters = 1.0 + max(math.log(max(keep_on, 1e-12)), 0.0) / fade
+        backing = settings.third_party_support * (
+            0.5 * model.western_alignment + 0.5 * (1.0 - model.alignment)
+        )
+        hold = episode.last_cost_bn_usd * expected_quarters * (1.0 - backing)
+        price = (
+            model.annual_revenue
+            * settings.concession_price
+            * (1.0 + settings.reputation_weight * (1.0 - self.reputation))
+        )
+        if price <= 0:
+            return 1.0
+        z = (hold - price) / (settings.decision_noise * price)
+        return 1.0 / (1.0 + math.exp(-min(max(z, -50.0), 50.0)))
+
+    def record(self, conceded: bool) -> None:
+        """Conceding moves the reputation halfway to 1; holding out, halfway to 0."""
+        self.reputation = (self.reputation + 1.0) / 2.0 if conceded else self.reputation / 2.0
 
     def effort_split(self) -> np.ndarray:
         """Diplomatic effort per partner this quarter, by strategy (effort units)."""
@@ -236,16 +328,24 @@ class Mongolia(mesa.Agent):
         return self._split
 
     def conduct_diplomacy(self) -> None:
-        """Spend effort; third neighbours' attention moves (P5); levels climb the ladder."""
+        """Spend effort. What it buys with a third neighbour depends on what that partner
+        wants (source C, Table 1): economic attention (trade, investment, aid) in
+        proportion to its economic priority, political and security ties in proportion
+        to the rest. Both fade without effort (P5); together they climb the ladder."""
         model = self.model
         effort = self.effort_split()
         if model.active_pressure:
             effort = np.where(model.meetings_suspended, 0.0, effort)
         attention = model.attention
         attention *= model.attention_retention
-        attention += model.attention_gain * effort
+        attention += model.attention_gain * effort  # economic ties, by what the partner wants
         np.minimum(attention, 1.0, out=attention)
-        model.engagement += effort * (attention * model.engagement_weight + model.is_neighbour)
+        political = model.political_tie
+        political *= model.political_retention
+        political += model.political_gain * effort  # political and security ties
+        np.minimum(political, 1.0, out=political)
+        ties = 0.5 * (attention + political)
+        model.engagement += effort * (ties * model.engagement_weight + model.is_neighbour)
         ready = model.engagement >= model.upgrade_needed
         if ready.any():
             for index in np.flatnonzero(ready):

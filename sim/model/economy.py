@@ -16,35 +16,109 @@ MIN_NETBACK = 0.05  # a route never pays less than 5% of the price back
 
 def netback(
     transport: np.ndarray,
-    route: np.ndarray,
+    freight_per_t: np.ndarray,
+    bulk: np.ndarray,
+    crossing_of: np.ndarray,
     transit_fee: np.ndarray,
     surcharge: np.ndarray,
     import_fee: np.ndarray,
 ) -> np.ndarray:
-    """Share of the border price Mongolia keeps on a sale to each partner.
+    """Share of the price Mongolia keeps on a sale of each commodity to each partner
+    (partners x commodities): the iceberg trade cost of Limao and Venables (2001).
 
-    ``route[j]`` is the index of the neighbour exports to j cross, or -1 when
-    j borders Mongolia. ``transit_fee`` and ``surcharge`` are indexed by partner
-    (zero for partners that are not neighbours).
+    Light goods pay ``transport`` (a fraction of the price); bulk goods also pay freight
+    by weight, ``freight_per_t`` (USD/t) times ``bulk`` (t per 1000 USD). An export
+    crossing a neighbour pays its transit fee and any surcharge; ``crossing_of[j]`` is
+    the neighbour whose border exports to j cross (j itself for a neighbour), or -1.
+    The partner's own import fee comes off last.
     """
-    crossing = np.where(route >= 0, transit_fee[route] + surcharge[route], 0.0)
-    return np.maximum(1.0 - transport - crossing - import_fee, MIN_NETBACK)
+    routed = (crossing_of >= 0) & (crossing_of != np.arange(crossing_of.size))
+    crossing = np.where(routed, transit_fee[crossing_of] + surcharge[crossing_of], 0.0)
+    ad_valorem = transport + crossing + import_fee
+    back = 1.0 - ad_valorem[:, None] - np.outer(freight_per_t, bulk) / 1000.0
+    return np.maximum(back, MIN_NETBACK)
 
 
-def export_allocation(
-    demand: np.ndarray,
+def export_pull(
+    market: np.ndarray,
+    supplier_share: np.ndarray,
     relation: np.ndarray,
     back: np.ndarray,
     relation_elasticity: float,
     cost_elasticity: float,
 ) -> np.ndarray:
-    """Partner shares of each commodity (partners x commodities, columns sum to 1).
+    """What each partner would buy of each commodity if nothing limited supply (bn USD/year
+    at reference prices, per unit of market size): a gravity equation (Anderson and van
+    Wincoop 2003) in which the market's size, the relationship and the netback price
+    (trade costs) decide, and Mongolia's share of a market at zero cost scales it."""
+    pull = relation**relation_elasticity
+    return market * supplier_share * back**cost_elasticity * pull[:, None]
 
-    A CES/gravity share: demand times relationship**beta times netback**sigma.
+
+def export_flows(
+    wanted: np.ndarray,
+    capacity: np.ndarray,
+    bulk: np.ndarray,
+    crosses: np.ndarray,
+    border_capacity: list[float],
+    densest_first: list[int],
+) -> np.ndarray:
+    """Export volumes (partners x commodities, bn USD/year at reference prices) when
+    demand meets two limits: what the mines can produce (each commodity's ``capacity``,
+    shared out in proportion to demand), then what each border can carry
+    (``border_capacity``, Mt/year; ``crosses[k, j]`` is 1 when exports to j cross
+    border k). At a full border the goods worth most per tonne cross first
+    (``densest_first``: commodities by ascending bulk): the bulkiest take what is left.
+    Two borders and a handful of goods: plain Python beats numpy calls there.
     """
-    pull = relation**relation_elasticity * back**cost_elasticity
-    weight = demand * pull[:, None]
-    return weight / weight.sum(axis=0)
+    flows = wanted * np.minimum(capacity / np.maximum(wanted.sum(axis=0), 1e-12), 1.0)
+    tonnes = (crosses @ (flows * bulk)).tolist()  # per border, per commodity (Mt/year)
+    if all(math.fsum(row) <= room for row, room in zip(tonnes, border_capacity, strict=True)):
+        return flows
+    passed = []
+    for row, room in zip(tonnes, border_capacity, strict=True):
+        rates = [1.0] * len(row)
+        for c in densest_first:
+            if row[c] > room:
+                rates[c] = room / row[c]
+                room = 0.0
+            else:
+                room -= row[c]
+        passed.append(rates)
+    # Partners behind no border keep their flows; the others take their border's rates.
+    behind_none = 1.0 - crosses.sum(axis=0)
+    return flows * (crosses.T @ np.array(passed) + behind_none[:, None])
+
+
+def fuel_allocation(
+    weight: np.ndarray,
+    markup: np.ndarray,
+    elasticity: float,
+    capacity: np.ndarray,
+    need: float,
+) -> np.ndarray:
+    """Fuel bought from each supplier (bn USD/year at normal prices): shares by the
+    supplier's weight and its price (a mark-up lowers its share with ``elasticity``),
+    then any supplier past what it can deliver is held at ``capacity`` and the rest is
+    shared among the others (water-filling). When every supplier is full the buyer
+    gets less than it needs."""
+    pull = weight * (1.0 + markup) ** (-elasticity)
+    amount = np.zeros_like(pull)
+    free = pull > 0
+    left = need
+    for _ in range(pull.size):
+        share = np.where(free, pull, 0.0)
+        whole = share.sum()
+        if whole <= 0 or left <= 0:
+            break
+        offer = left * share / whole
+        full = free & (offer >= capacity - amount)
+        if not full.any():
+            return amount + offer
+        left -= float((capacity[full] - amount[full]).sum())
+        amount[full] = capacity[full]
+        free &= ~full
+    return amount
 
 
 def screen_investment(

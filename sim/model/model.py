@@ -28,6 +28,20 @@ class NonFiniteError(UserError):
     """The model produced inf or nan: a run stops instead of recording it."""
 
 
+class Recorder(mesa.DataCollector):
+    """Mesa's DataCollector, recording model attributes by a plain copy instead of a deep
+    copy: every recorded value is a number or a numpy array, and the generic deep copy was
+    a fifth of a step's time. The tables it builds are Mesa's own."""
+
+    def collect(self, model: mesa.Model) -> None:
+        steps = getattr(self, "_collection_steps", None)  # Mesa 3.5 keeps the times too
+        if steps is not None:
+            steps.append(getattr(model, "time", model.steps))
+        for var, name in self.model_reporters.items():
+            value = getattr(model, name)
+            self.model_vars[var].append(value.copy() if isinstance(value, np.ndarray) else value)
+
+
 class BalanceModel(mesa.Model):
     """Trade, investment and pressure around a landlocked small state.
 
@@ -46,7 +60,7 @@ class BalanceModel(mesa.Model):
         cap_leak: float | None = None,
         alignment: float | None = None,
         third_neighbour_engagement: float | None = None,
-        concession_threshold: float | None = None,
+        concession_price: float | None = None,
         response: str | None = None,
         strategy: str | None = None,
         rng: int | np.random.Generator | None = None,
@@ -61,7 +75,7 @@ class BalanceModel(mesa.Model):
             cap_leak,
             alignment,
             third_neighbour_engagement,
-            concession_threshold,
+            concession_price,
             response,
             strategy,
         )
@@ -76,16 +90,11 @@ class BalanceModel(mesa.Model):
         self._setup_partners(config)
         self._reset_flows()
         self._setup_trade(config)
-        self.mongolia = Mongolia(
-            self,
-            config.pressure.response,
-            config.pressure.concession_threshold,
-            config.diplomacy.strategy,
-        )
+        self.mongolia = Mongolia(self, config.pressure.response, config.diplomacy.strategy)
         self._clear_trade()
         self._measure_dependence()
         self.timeline = Timeline(config.events, config.start_year)  # scheduled events
-        self.datacollector = mesa.DataCollector(model_reporters=_reporters(metrics))
+        self.datacollector = Recorder(model_reporters=_reporters(metrics))
         self.datacollector.collect(self)
 
     @classmethod
@@ -99,17 +108,17 @@ class BalanceModel(mesa.Model):
 
     def step(self) -> None:
         self.timeline.apply(self)  # scheduled events due this quarter
-        self.alignment = min(
-            max(self.alignment + self.settings.alignment.trend_per_year / 4.0, 0.0), 1.0
-        )
+        self._align_neighbours()  # Sino-Russian alignment: trend, and answer to the West
         self._move_prices()  # commodity prices: AR(1) shocks
-        self._clear_trade()  # exports by CES shares, imports, revenue, costs
-        self._invest()  # offers, screening under the cap, depreciation
+        if self.quarter == 1 and self.steps > 1:
+            self._new_year()  # import markets grow; mines finished last year open
+        self._clear_trade()  # gravity demand, mine and border limits, revenue, costs
+        self._invest()  # offers, screening under the cap, capacity built
         self._measure_dependence()  # exposure, leverage, autonomy
-        for neighbour in self.neighbours:  # red lines; start, keep or drop pressure
+        for neighbour in self.neighbours:  # red lines; press if the stake beats the cost
             neighbour.press()
-        self.mongolia.respond_to_pressure()  # concede or resist
-        self.mongolia.conduct_diplomacy()  # effort, attention, partnership ladder
+        self.mongolia.respond_to_pressure()  # hold out or concede, by expected costs
+        self.mongolia.conduct_diplomacy()  # effort: economic ties, political ties, ladder
         self._check_finite()  # a run never records inf or nan
         self.datacollector.collect(self)
         if self.steps >= self.max_steps:
@@ -121,6 +130,7 @@ class BalanceModel(mesa.Model):
         "export_revenue_bn_usd",
         "fdi_stock_bn_usd",
         "pressure_cost_bn_usd",
+        "coercer_cost_bn_usd",
         "autonomy",
         "western_alignment",
         "alignment",
@@ -160,7 +170,17 @@ class BalanceModel(mesa.Model):
             [-1 if p.route == "direct" else index[p.route] for p in specs.values()]
         )
         self.transport = np.array([p.transport_cost for p in specs.values()])
+        self.freight_per_t = np.array([p.freight_usd_per_t for p in specs.values()])
         self.fuel_supply = np.array([p.fuel_supply for p in specs.values()])
+        self.fuel_capacity = np.array(
+            [np.inf if p.fuel_capacity_bn_usd is None else p.fuel_capacity_bn_usd
+             for p in specs.values()]
+        )
+        self.market_growth = np.array(
+            [(1.0 + p.demand_growth_per_year) ** 0.25 for p in specs.values()]
+        )
+        self.market_scale = np.ones(n)
+        self.economic_priority = np.array([p.economic_priority for p in specs.values()])
         self.goods_supply = np.array([p.goods_supply for p in specs.values()])
         self.fdi_appetite = np.array([p.fdi_appetite_bn_usd for p in specs.values()])
         self.fdi_stock = np.array([p.fdi_stock_bn_usd for p in specs.values()])
@@ -171,6 +191,8 @@ class BalanceModel(mesa.Model):
         self.attention = np.array(
             [p.attention if p.group == "third" else 1.0 for p in specs.values()]
         )
+        # Political and security ties with third neighbours start where attention is.
+        self.political_tie = np.where(self.is_third, self.attention, 0.0)
         self.engagement = np.zeros(n)
         self.transit_fee = np.zeros(n)
         for pid, fee in config.trade.transit_fee.items():
@@ -187,8 +209,8 @@ class BalanceModel(mesa.Model):
                     spec.group,
                     spec.red_lines,
                     spec.tools.model_dump(),
-                    spec.pressure_threshold,
-                    spec.patience_quarters,
+                    spec.import_need,
+                    spec.standing_cost_bn_usd,
                 )
                 self.neighbours.append(agent)
             elif spec.group == "third":
@@ -198,26 +220,40 @@ class BalanceModel(mesa.Model):
             self.partners.append(agent)
         self.initial_fdi_total = self.fdi_stock.sum()
         self.neighbour_index = np.array([self.CHINA, self.RUSSIA])
-        self.crosses = np.stack([self.route == k for k in self.neighbour_index]) * 1.0
+        self._set_crossings()
+        self.crossing_capacity = np.full(n, np.inf)
+        for pid, crossing in config.trade.crossings.items():
+            self.crossing_capacity[index[pid]] = crossing.capacity_mt_per_year
+        self._volumes_version = 0
         self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
         self.exposure = np.zeros(n)
+        self.no_fees = np.zeros(n)
         self.effective_leverage = np.zeros(n)
         self._derive_diplomacy()
 
     def _setup_trade(self, config: Scenario) -> None:
         goods = config.trade.commodities
         self.commodity_names = list(goods)
-        self.supply_base = np.array([c.supply_bn_usd for c in goods.values()])
+        self.capacity = np.array([c.capacity_bn_usd for c in goods.values()])
+        self.bulk = np.array([c.mt_per_bn_usd for c in goods.values()])
+        self.supplier_share = np.array([c.supplier_share for c in goods.values()])
         self.is_mining = np.array([c.mining for c in goods.values()])
         self.price_volatility = np.array([c.price_volatility for c in goods.values()])
         self.price_persistence = np.array([c.price_persistence for c in goods.values()])
         self.log_price = np.zeros(len(goods))
-        self.demand = np.array(
+        self.market = np.array(
             [[p.demand.get(c, 0.0) for c in goods] for p in config.partners.values()]
         )
-        # Supply is valued at delivered prices net of freight; what transit fees and
-        # pressure take off that is revenue lost to Mongolia.
-        self.freight_netback = np.maximum(1.0 - self.transport, economy.MIN_NETBACK)
+        self.densest_first = np.argsort(self.bulk, kind="stable").tolist()
+        self.capacity_pipeline = np.zeros(len(goods))  # built this year, opens next
+        self.mining_mix = economy.shares(self.capacity * self.is_mining)
+
+    def _set_crossings(self) -> None:
+        """Whose border each partner's exports cross: its own for a neighbour, the route's
+        for the others (-1: none); ``crosses[k, j]`` = 1 when exports to j cross neighbour k."""
+        own = np.where(self.is_neighbour, np.arange(self.n_partners), -1)
+        self.crossing_of = np.where(self.route >= 0, self.route, own)
+        self.crosses = np.stack([self.crossing_of == k for k in self.neighbour_index]) * 1.0
 
     def _reset_flows(self) -> None:
         n = self.n_partners
@@ -230,6 +266,8 @@ class BalanceModel(mesa.Model):
         self.fdi_stock_bn_usd = float(self.fdi_stock.sum())
         self.active_pressure = 0
         self.pressure_cost_bn_usd = 0.0
+        self.coercer_cost_bn_usd = 0.0
+        self.fire_sale_loss_bn_usd = 0.0
         self.concessions = 0
         self.autonomy_loss = 0.0
         self.episodes_ended: list[Episode] = []
@@ -247,68 +285,114 @@ class BalanceModel(mesa.Model):
         shock = self.rng.standard_normal(self.log_price.size) * self.price_volatility
         self.log_price = self.price_persistence * self.log_price + shock
 
-    def _exports(
+    def _pull(
         self, import_fee: np.ndarray, surcharge: np.ndarray, relation: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Partner shares of each commodity, and revenue per unit of each commodity's value."""
-        back = economy.netback(self.transport, self.route, self.transit_fee, surcharge, import_fee)
-        alloc = economy.export_allocation(
-            self.demand,
+        """Demand per unit of market size, and revenue kept per unit of export value."""
+        trade = self.settings.trade
+        back = economy.netback(
+            self.transport,
+            self.freight_per_t,
+            self.bulk,
+            self.crossing_of,
+            self.transit_fee,
+            surcharge,
+            import_fee,
+        )
+        pull = economy.export_pull(
+            self.market,
+            self.supplier_share,
             relation,
             back,
-            self.settings.trade.relation_elasticity,
-            self.settings.trade.cost_elasticity,
+            trade.relation_elasticity,
+            trade.cost_elasticity,
         )
-        return alloc, (back / self.freight_netback) @ alloc
+        # Values are at delivered prices net of freight: fees and pressure take the rest.
+        freight_only = economy.netback(
+            self.transport,
+            self.freight_per_t,
+            self.bulk,
+            self.crossing_of,
+            self.no_fees,
+            self.no_fees,
+            self.no_fees,
+        )
+        return pull, back / freight_only
+
+    def _flows(self, pull: np.ndarray) -> np.ndarray:
+        """Export volumes this quarter's markets take (bn USD/year at reference prices)."""
+        return economy.export_flows(
+            pull * self.market_scale[:, None],
+            self.capacity,
+            self.bulk,
+            self.crosses,
+            self.crossing_capacity[self.neighbour_index].tolist(),
+            self.densest_first,
+        )
+
+    def _new_year(self) -> None:
+        """Once a year, as import contracts and mine plans run: partners' markets grow,
+        the capacity built with last year's investment opens and depletion takes its
+        share."""
+        self.market_scale *= self.market_growth
+        depletion = self.settings.investment.capacity_depletion_per_year
+        self.capacity = self.capacity * (1.0 - depletion) + self.capacity_pipeline
+        self.capacity_pipeline = np.zeros_like(self.capacity)
+        self._volumes_changed()
 
     def _clear_trade(self) -> None:
-        growth = (
-            self.fdi_stock_bn_usd / self.initial_fdi_total
-        ) ** self.settings.investment.mining_supply_elasticity
-        supply = self.supply_base * (self.is_mining * (growth - 1.0) + 1.0)
-        self.commodity_value = value = supply * np.exp(self.log_price) / 4.0
         if self._trade_inputs() != self._trade_key:
             self._allocate_trade()
-        self.exports_by_commodity = value  # every unit supplied is sold (shares sum to 1)
-        self.exports_by_partner = self.allocation @ value
-        self.export_share = self.exports_by_partner / value.sum()
-        self.commodity_to_china = value * self.allocation[self.CHINA]
-        self.export_revenue_bn_usd = float(value @ self.revenue_factor)
-        self.pressure_cost_bn_usd = 0.0
+        self.price = price = np.exp(self.log_price)
+        flows = self.flows
+        self.export_value = value = flows * (price / 4.0)  # bn USD this quarter
+        self.exports_by_commodity = value.sum(axis=0)
+        self.exports_by_partner = value.sum(axis=1)
+        total = float(self.exports_by_commodity.sum())
+        self.export_share = self.exports_by_partner / total if total > 0 else 0 * flows[:, 0]
+        self.commodity_to_china = value[self.CHINA]
+        self.export_revenue_bn_usd = float((value * self.revenue_factor).sum())
+        self.pressure_cost_bn_usd = self.coercer_cost_bn_usd = 0.0
         for neighbour in self.neighbours:
-            if neighbour.episode is not None:
-                cost = self._episode_cost(neighbour.episode)
-                neighbour.episode.cost_bn_usd += cost
-                self.pressure_cost_bn_usd += cost
+            episode = neighbour.episode
+            if episode is not None:
+                mongolia, coercer = self.episode_costs(episode, active=True)
+                episode.cost_bn_usd += mongolia
+                episode.coercer_cost_bn_usd += coercer
+                episode.last_cost_bn_usd, episode.last_coercer_cost_bn_usd = mongolia, coercer
+                self.pressure_cost_bn_usd += mongolia
+                self.coercer_cost_bn_usd += coercer
 
     def _trade_inputs(self) -> tuple:
-        """Everything the allocation and the offers depend on besides prices and supply:
-        the state that moves each quarter, and the settings' version (every change to
-        settings goes through a method above that bumps it)."""
+        """Everything the demand pull and the offers depend on besides prices, market
+        growth and capacity: the state that moves each quarter, and the settings' version
+        (every change to settings goes through a method below that bumps it)."""
         return (
             self.level.tobytes(),
             self.meetings_suspended.tobytes(),
             self.import_fee.tobytes(),
             self.surcharge.tobytes(),
+            self.energy_markup.tobytes(),
             self.transit_fee.tobytes(),
-            self.demand.tobytes(),
+            self.market.tobytes(),
             self._settings_version,
+            self._volumes_version,
         )
 
     def _allocate_trade(self) -> None:
-        """Partner shares of each commodity and of imports; redone only when inputs change."""
+        """Demand pull, fuel sourcing, import shares, offers; redone only when inputs change."""
         self._trade_key = self._trade_inputs()
         self.relation = relation = self._relation()
-        self.allocation, self.revenue_factor = self._exports(
-            self.import_fee, self.surcharge, relation
-        )
+        self.pull, self.revenue_factor = self._pull(self.import_fee, self.surcharge, relation)
+        self.flows = flows = self._flows(self.pull)  # bn USD/year at reference prices
+        self.exports_mt = flows.sum(axis=0) * self.bulk  # Mt/year by commodity
+        self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
         imports = self.settings.trade.imports
-        self.fuel_imports = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
-        self.fuel_share = economy.shares(self.fuel_supply * relation)
+        self.fuel_need = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
+        self.fuel_imports = self._fuel(self.energy_markup, relation)
+        self.fuel_share = economy.shares(self.fuel_imports)
         goods_share = economy.shares(self.goods_supply * relation)
-        self.imports_by_partner = (
-            self.fuel_imports * self.fuel_share + imports.goods_bn_usd / 4.0 * goods_share
-        )
+        self.imports_by_partner = self.fuel_imports + imports.goods_bn_usd / 4.0 * goods_share
         self.import_share = economy.shares(self.imports_by_partner)
         # FDI offers per unit of attention: appetite, relationship, ladder (bn USD/quarter).
         self.offer_base = (
@@ -319,19 +403,57 @@ class BalanceModel(mesa.Model):
             * (1.0 + self.settings.diplomacy.level_investment_bonus * self.level)
         )
 
-    def _episode_cost(self, episode: Episode) -> float:
-        """Revenue lost and fuel overpaid because of this episode alone, this quarter."""
-        relation = self.relation
-        if episode.meetings_suspended:
-            relation = relation / np.where(
-                np.arange(self.n_partners) == episode.neighbour, 0.8, 1.0
-            )
-        _, factor = self._exports(
-            self.import_fee - episode.import_fee, self.surcharge - episode.surcharge, relation
+    def _fuel(self, markup: np.ndarray, relation: np.ndarray) -> np.ndarray:
+        """Fuel bought from each supplier this quarter (bn USD at normal prices)."""
+        return economy.fuel_allocation(
+            self.fuel_supply * relation,
+            markup,
+            self.settings.trade.imports.fuel_price_elasticity,
+            self.fuel_capacity / 4.0,
+            self.fuel_need,
         )
-        lost = float(self.commodity_value @ (factor - self.revenue_factor))
-        energy = self.fuel_imports * float(self.fuel_share @ episode.energy_markup)
-        return max(lost, 0.0) + energy
+
+    def episode_costs(self, episode: Episode, active: bool) -> tuple[float, float]:
+        """What this episode alone costs Mongolia (revenue lost, fuel overpaid or short)
+        and the coercer (imports from Mongolia it forgoes, times its need for them, plus
+        its standing) this quarter, bn USD. ``active``: the episode is already in force
+        (compare with it lifted); otherwise compare with it added."""
+        sign = -1.0 if active else 1.0
+        relation = self.relation
+        suspended = episode.meetings_suspended and not (
+            active or self.meetings_suspended[episode.neighbour]
+        )
+        if episode.meetings_suspended:
+            factor = np.where(np.arange(self.n_partners) == episode.neighbour, 0.8, 1.0)
+            relation = relation / factor if active else (relation * factor if suspended else relation)
+        pull, revenue = self._pull(
+            self.import_fee + sign * episode.import_fee,
+            self.surcharge + sign * episode.surcharge,
+            relation,
+        )
+        value = self._flows(pull) * (self.price / 4.0)
+        other_revenue = float((value * revenue).sum())
+        markup = self.energy_markup + sign * episode.energy_markup
+        fuel = self._fuel(markup, relation)
+        shortage = self.settings.trade.imports.shortage_cost
+        fuel_bill = float(fuel @ (1.0 + markup)) + shortage * (self.fuel_need - economy.total(fuel))
+        now_bill = float(self.fuel_imports @ (1.0 + self.energy_markup)) + shortage * (
+            self.fuel_need - economy.total(self.fuel_imports)
+        )
+        k = episode.neighbour
+        coercer_imports = float(value[k].sum())
+        current = float(self.export_value[k].sum())
+        if active:  # lifted: the counterfactual is the world without it
+            lost = other_revenue - self.export_revenue_bn_usd
+            energy = now_bill - fuel_bill
+            forgone = coercer_imports - current
+        else:  # added: the counterfactual is the world with it
+            lost = self.export_revenue_bn_usd - other_revenue
+            energy = fuel_bill - now_bill
+            forgone = current - coercer_imports
+        neighbour = self.neighbours[[n.index for n in self.neighbours].index(k)]
+        coercer = neighbour.import_need * max(forgone, 0.0) + neighbour.standing_cost_bn_usd
+        return max(lost, 0.0) + max(energy, 0.0), coercer
 
     def _invest(self) -> None:
         inv = self.settings.investment
@@ -358,6 +480,12 @@ class BalanceModel(mesa.Model):
             redirected = economy.total(extra)
         self.fdi_inflow = accepted
         self.fdi_stock = stock - divested + accepted
+        # Mining investment builds capacity where mines already are (Oyu Tolgoi, Tavan
+        # Tolgoi came as dated projects); it opens at the next new year. Turned-away offers
+        # build nothing: the cap's cost in lost projects. Forced sales go at a discount.
+        built = economy.total(accepted) * inv.mining_fdi_share * inv.capacity_per_bn_usd
+        self.capacity_pipeline += built * self.mining_mix
+        self.fire_sale_loss_bn_usd = economy.total(divested) * cap.fire_sale_discount
         self.fdi_rejected_bn_usd = turned_away - redirected
         self.fdi_redirected_bn_usd = redirected
         self.fdi_divested_bn_usd = economy.total(divested)
@@ -385,11 +513,22 @@ class BalanceModel(mesa.Model):
         )
         self.exposure[self.neighbour_index] = exposure
         self.effective_leverage[self.neighbour_index] = pooled
+        # Political and security alignment with the West only (P3): economic ties with
+        # partners that want trade and investment do not count.
         self.western_alignment = float(
-            (self.level * self.attention) @ self.is_third / self.third_count
+            (self.level * self.political_tie) @ self.is_third / self.third_count
         )
         self.autonomy_loss *= 1.0 - self.settings.pressure.autonomy_recovery_per_year / 4.0
         self.autonomy = min(max(1.0 - max(pooled) - self.autonomy_loss, 0.0), 1.0)
+
+    def _align_neighbours(self) -> None:
+        """Sino-Russian alignment follows its own trend, and closes ranks faster while
+        Mongolia's political alignment with the West is above the neighbours' tolerance
+        (P3, both halves)."""
+        settings = self.settings.alignment
+        above = self.western_alignment - self.settings.pressure.western_alignment_tolerance
+        change = settings.trend_per_year + settings.response_to_west * max(above, 0.0)
+        self.alignment = min(max(self.alignment + change / 4.0, 0.0), 1.0)
 
     # --- pressure: what the neighbours' episodes add up to -------------------------------
 
@@ -413,18 +552,22 @@ class BalanceModel(mesa.Model):
                 self.meetings_suspended[ep.neighbour] |= ep.meetings_suspended
 
     def record_episode_end(self, neighbour: Neighbour, episode: Episode, conceded: bool) -> None:
-        """Count a finished episode; a concession costs Mongolia autonomy (P1)."""
+        """Count a finished episode; a concession costs Mongolia autonomy (P1); either
+        outcome moves Mongolia's reputation."""
+        self.mongolia.record(conceded)
         if conceded:
             self.concessions += 1
             self.autonomy_loss += self.settings.pressure.concession_autonomy_cost
             self.log(
-                f"Mongolia concedes to {neighbour.name} "
-                f"(episode cost {episode.cost_bn_usd:.2f} bn USD)"
+                f"Mongolia concedes to {neighbour.name} after {episode.quarters} quarter(s) "
+                f"(cost to Mongolia {episode.cost_bn_usd:.2f} bn USD, to "
+                f"{neighbour.name} {episode.coercer_cost_bn_usd:.2f})"
             )
         else:
             self.log(
-                f"{neighbour.name} lifts its pressure; Mongolia held out "
-                f"({episode.cost_bn_usd:.2f} bn USD)"
+                f"{neighbour.name} lifts its pressure after {episode.quarters} quarter(s); "
+                f"Mongolia held out (cost to Mongolia {episode.cost_bn_usd:.2f} bn USD, to "
+                f"{neighbour.name} {episode.coercer_cost_bn_usd:.2f})"
             )
         self.episodes_ended.append(episode)
 
@@ -434,8 +577,47 @@ class BalanceModel(mesa.Model):
         """Anything the trade allocation or investment offers read has changed."""
         self._settings_version += 1
 
+    def _volumes_changed(self) -> None:
+        """Capacity, borders or market growth changed: export volumes are redone."""
+        self._volumes_version += 1
+        self.mining_mix = economy.shares(self.capacity * self.is_mining)
+
     def scale_demand(self, partner: int, commodity: int, factor: float) -> None:
-        self.demand[partner, commodity] *= factor
+        self.market[partner, commodity] *= factor
+
+    def set_market_growth(self, partner: int, growth_per_year: float) -> None:
+        self.market_growth[partner] = (1.0 + growth_per_year) ** 0.25
+
+    def add_capacity(self, commodity: int, capacity_bn_usd: float) -> None:
+        self.capacity[commodity] = max(self.capacity[commodity] + capacity_bn_usd, 0.0)
+        self._volumes_changed()
+
+    def change_crossing(self, neighbour: int, factor: float, add_mt_per_year: float) -> None:
+        """A border opens wider or closes; capacity never falls below zero."""
+        widened = self.crossing_capacity[neighbour] * factor + add_mt_per_year
+        self.set_crossing(neighbour, max(widened, 0.0))
+
+    def set_crossing(self, neighbour: int, capacity_mt_per_year: float) -> None:
+        self.crossing_capacity[neighbour] = capacity_mt_per_year
+        self._volumes_changed()
+
+    def open_route(
+        self,
+        via: int,
+        partners: list[int],
+        freight_usd_per_t: float,
+        transport_cost: float | None,
+        add_mt_per_year: float,
+    ) -> None:
+        """Exports to ``partners`` now cross neighbour ``via`` at a new freight cost."""
+        for j in partners:
+            self.route[j] = via
+            self.freight_per_t[j] = freight_usd_per_t
+            if transport_cost is not None:
+                self.transport[j] = transport_cost
+        self._set_crossings()
+        self.crossing_capacity[via] += add_mt_per_year
+        self._settings_changed()
 
     def add_transit_fees(self, fees: dict[int, float]) -> None:
         """Add (or, negative, remove) transit fees by neighbour index; kept within [0, 1]."""
@@ -476,7 +658,7 @@ class BalanceModel(mesa.Model):
         self.mongolia.strategy = self.settings.diplomacy.strategy
         self._derive_diplomacy()
 
-    def change_response(self, response: str) -> None:
+    def change_response(self, response: str) -> None:  # "bargain", "concede" or "resist"
         self.settings.pressure.response = response  # type: ignore[assignment]
         self.mongolia.response = response
 
@@ -501,8 +683,11 @@ class BalanceModel(mesa.Model):
         self.attention_retention = np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1)
         self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
         self.investment_attention = np.where(self.is_third, cfg.third_neighbour_engagement, 1.0)
-        self.attention_gain = (
-            cfg.attention_response * cfg.third_neighbour_engagement * self.is_third
+        engaged = cfg.third_neighbour_engagement * self.is_third
+        self.attention_gain = cfg.attention_response * engaged * self.economic_priority
+        self.political_gain = cfg.political_response * engaged * (1.0 - self.economic_priority)
+        self.political_retention = np.where(
+            self.is_third, 1 - cfg.political_decay_per_year / 4, 1
         )
         # Engagement needed for the next rung; infinite at a partner's highest rung.
         self.upgrade_needed = np.where(
@@ -584,7 +769,7 @@ def _with_overrides(
     cap_leak,
     alignment,
     third_neighbour_engagement,
-    concession_threshold,
+    concession_price,
     response,
     strategy,
 ) -> Scenario:
@@ -596,7 +781,7 @@ def _with_overrides(
         ("investment", "cap", "leak"): cap_leak,
         ("alignment", "level"): alignment,
         ("diplomacy", "third_neighbour_engagement"): third_neighbour_engagement,
-        ("pressure", "concession_threshold"): concession_threshold,
+        ("pressure", "concession_price"): concession_price,
         ("pressure", "response"): response,
         ("diplomacy", "strategy"): strategy,
     }

@@ -209,6 +209,54 @@ def _response(event: ev.ResponseChange, model: BalanceModel, timeline: Timeline)
         timeline.later(event.quarters, revert)
 
 
+def _mine_project(event: ev.MineProject, model: BalanceModel, timeline: Timeline) -> None:
+    c = model.commodity_names.index(event.commodity)
+    model.add_capacity(c, event.capacity_bn_usd)
+    model.log(
+        f"{event.commodity} capacity {event.capacity_bn_usd:+.2f} bn USD/year "
+        f"(a mine project){event.tag()}"
+    )
+
+
+def _crossing(event: ev.CrossingChange, model: BalanceModel, timeline: Timeline) -> None:
+    k = model.partner_ids.index(event.neighbour)
+    before = float(model.crossing_capacity[k])
+    factor = 1.0 if event.factor is None else event.factor
+    model.change_crossing(k, factor, event.add_mt_per_year or 0.0)
+    after = float(model.crossing_capacity[k])
+    name = model.partner_names[k]
+    model.log(f"border with {name}: capacity {before:.3g} -> {after:.3g} Mt/year{event.tag()}")
+    if event.quarters is not None:
+
+        def revert(m: BalanceModel) -> None:
+            m.set_crossing(k, before)
+            m.log(f"border with {name} back to {before:.3g} Mt/year")
+
+        timeline.later(event.quarters, revert)
+
+
+def _new_route(event: ev.NewRoute, model: BalanceModel, timeline: Timeline) -> None:
+    via = model.partner_ids.index(event.via)
+    partners = [model.partner_ids.index(p) for p in event.partners]
+    model.open_route(
+        via, partners, event.freight_usd_per_t, event.transport_cost, event.add_mt_per_year
+    )
+    names = ", ".join(model.partner_names[j] for j in partners)
+    model.log(
+        f"new route through {model.partner_names[via]} to {names}: freight "
+        f"{event.freight_usd_per_t:g} USD/t, +{event.add_mt_per_year:g} Mt/year{event.tag()}"
+    )
+
+
+def _demand_growth(event: ev.DemandGrowth, model: BalanceModel, timeline: Timeline) -> None:
+    i = model.partner_ids.index(event.partner)
+    model.set_market_growth(i, event.growth_per_year)
+    model.log(
+        f"{model.partner_names[i]}'s import markets now grow "
+        f"{event.growth_per_year:+.1%} a year{event.tag()}"
+    )
+
+
 # One entry per kind of event: a new kind is a schema class plus one function here.
 APPLY: dict[type, Callable[[Any, BalanceModel, Timeline], None]] = {
     ev.PartnershipUpgrade: _partnership,
@@ -224,4 +272,8 @@ APPLY: dict[type, Callable[[Any, BalanceModel, Timeline], None]] = {
     ev.AttentionChange: _attention,
     ev.DiplomacyChange: _diplomacy,
     ev.ResponseChange: _response,
+    ev.MineProject: _mine_project,
+    ev.CrossingChange: _crossing,
+    ev.NewRoute: _new_route,
+    ev.DemandGrowth: _demand_growth,
 }

@@ -208,11 +208,71 @@ class ResponseChange(EventBase):
     """Mongolia's policy when pressed changes for a while (a what-if: hold out in 2016)."""
 
     kind: Literal["response"]
-    response: Literal["threshold", "concede", "resist"] = Field(
+    response: Literal["bargain", "concede", "resist"] = Field(
         description="the policy from this quarter on (P1)"
     )
     quarters: Quarters | None = Field(
         None, description="quarters until the previous policy returns (omit: permanent)"
+    )
+
+
+class MineProject(EventBase):
+    """A large mine comes on line (Oyu Tolgoi 2013, Tavan Tolgoi): export capacity grows."""
+
+    kind: Literal["mine_project"]
+    commodity: str = Field(description="commodity id, e.g. 'copper'")
+    capacity_bn_usd: Annotated[float, Field(ge=-100.0, le=100.0)] = Field(
+        description="capacity added (bn USD/year at reference prices; negative: a closure)"
+    )
+
+
+class CrossingChange(EventBase):
+    """The border into a neighbour opens wider (a new railway) or closes (Covid 2020-22)."""
+
+    kind: Literal["crossing"]
+    neighbour: Literal["china", "russia"] = Field(description="the neighbour's border")
+    factor: Annotated[float, Field(ge=0.0, le=20.0)] | None = Field(
+        None, description="multiplier on its capacity (0 closes it)"
+    )
+    add_mt_per_year: Annotated[float, Field(ge=-1e4, le=1e4)] | None = Field(
+        None, description="capacity added (Mt/year), after the factor"
+    )
+    quarters: Quarters | None = Field(
+        None, description="quarters until the change reverts (omit: permanent)"
+    )
+
+    @model_validator(mode="after")
+    def _some_change(self):
+        if self.factor is None and self.add_mt_per_year is None:
+            raise ValueError("a factor, an add_mt_per_year, or both")
+        return self
+
+
+class NewRoute(EventBase):
+    """A new route to partners' markets (rail to a port through a neighbour): the
+    partners' exports cross that neighbour, at a new freight cost, with new capacity."""
+
+    kind: Literal["new_route"]
+    via: Literal["china", "russia"] = Field(description="the neighbour the route crosses")
+    partners: list[str] = Field(min_length=1, description="partners whose exports take it")
+    freight_usd_per_t: Annotated[float, Field(ge=0.0, le=1000.0)] = Field(
+        description="freight per tonne to those markets by the new route (USD/t)"
+    )
+    transport_cost: Fraction | None = Field(
+        None, description="new freight and handling on light goods (omit: unchanged)"
+    )
+    add_mt_per_year: Annotated[float, Field(ge=0.0, le=1e4)] = Field(
+        0.0, description="capacity the route adds to that border (Mt/year)"
+    )
+
+
+class DemandGrowth(EventBase):
+    """A partner's import markets start growing at a new rate (China's boom, its slowdown)."""
+
+    kind: Literal["demand_growth"]
+    partner: str = Field(description="partner id")
+    growth_per_year: Annotated[float, Field(ge=-0.5, le=0.5)] = Field(
+        description="yearly growth of its import markets from now on (1/year)"
     )
 
 
@@ -230,6 +290,10 @@ EVENT_KINDS: tuple[type[EventBase], ...] = (
     AttentionChange,
     DiplomacyChange,
     ResponseChange,
+    MineProject,
+    CrossingChange,
+    NewRoute,
+    DemandGrowth,
 )
 KIND_NAMES = {get_args(cls.model_fields["kind"].annotation)[0]: cls for cls in EVENT_KINDS}
 # The same kinds written out, so that a type checker sees the union (a test keeps both equal).
@@ -246,7 +310,11 @@ Event = Annotated[
     | AlignmentChange
     | AttentionChange
     | DiplomacyChange
-    | ResponseChange,
+    | ResponseChange
+    | MineProject
+    | CrossingChange
+    | NewRoute
+    | DemandGrowth,
     Field(discriminator="kind"),
 ]
 
@@ -293,6 +361,15 @@ def check_events(config: Any, path: Any) -> None:
                     f"found {event.red_line!r}{close_match(event.red_line, lines)}",
                     f"one of {event.neighbour}'s red lines: {', '.join(lines)}",
                 )
+        if isinstance(event, NewRoute):
+            for n_p, pid in enumerate(event.partners):
+                if pid not in partners or partners[pid].group == "neighbour":
+                    raise ScenarioError(
+                        path,
+                        f"{where}.partners.{n_p}",
+                        f"found {pid!r}{close_match(pid, partners)}",
+                        "a partner that is not a neighbour (neighbours are reached directly)",
+                    )
         if isinstance(event, TransitShock):
             for pid in event.transit_fee:
                 if partners.get(pid) is None or partners[pid].group != "neighbour":

@@ -54,6 +54,11 @@ class Cap(Strict):
     leak: Fraction = Field(
         0.6, description="fraction of the excess over the cap let through (leaky enforcement)"
     )
+    fire_sale_discount: Fraction = Field(
+        0.3,
+        description="discount below book value at which a strict cap's forced sales go "
+        "(fraction of the stock sold)",
+    )
 
 
 class Investment(Strict):
@@ -67,8 +72,16 @@ class Investment(Strict):
     offer_noise: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
         0.25, description="log-normal spread of quarterly FDI offers (sd of log)"
     )
-    mining_supply_elasticity: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
-        0.4, description="elasticity of mining export supply to the total FDI stock"
+    mining_fdi_share: Fraction = Field(
+        0.7, description="share of FDI inflows that builds mining capacity"
+    )
+    capacity_per_bn_usd: Annotated[float, Field(ge=0.0, le=5.0)] = Field(
+        0.3,
+        description="mining export capacity built per bn USD invested "
+        "(bn USD/year of output at reference prices)",
+    )
+    capacity_depletion_per_year: Fraction = Field(
+        0.03, description="share of mining capacity lost each year to depletion (1/year)"
     )
 
 
@@ -76,8 +89,18 @@ class Investment(Strict):
 
 
 class Commodity(Strict):
-    supply_bn_usd: BnUsd = Field(description="export supply at reference prices (bn USD/yr)")
+    capacity_bn_usd: BnUsd = Field(
+        description="what the mines (or herds) can export a year at reference prices (bn USD/yr)"
+    )
     mining: bool = Field(description="whether the commodity counts as mining (F4)")
+    mt_per_bn_usd: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        0.0, description="bulk: million tonnes per bn USD at reference prices (t per 1000 USD)"
+    )
+    supplier_share: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1,
+        description="share of a partner's import market Mongolia would win at zero trade "
+        "cost (Armington/gravity scale)",
+    )
     price_volatility: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.05, description="quarterly sd of the log price shock"
     )
@@ -89,6 +112,20 @@ class Imports(Strict):
     goods_bn_usd: BnUsd = Field(4.5, description="other imports (bn USD/year)")
     refinery_substitution: Fraction = Field(
         0.0, description="share of fuel imports replaced by domestic refining (F7)"
+    )
+    fuel_price_elasticity: Elasticity = Field(
+        4.0, description="elasticity of a supplier's share of fuel imports to its price"
+    )
+    shortage_cost: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
+        2.0,
+        description="what a unit of fuel no supplier can deliver costs the economy, in units "
+        "of its price",
+    )
+
+
+class Crossing(Strict):
+    capacity_mt_per_year: Annotated[float, Field(ge=0.0, le=1e4)] = Field(
+        description="tonnes the border crossings and rail into this neighbour carry (Mt/year)"
     )
 
 
@@ -105,6 +142,11 @@ class Trade(Strict):
     )
     commodities: dict[str, Commodity] = Field(description="Mongolia's export commodities")
     imports: Imports = Imports()
+    crossings: dict[str, Crossing] = Field(
+        default_factory=dict,
+        description="border capacity into each neighbour; every export to or through it "
+        "crosses there (F8)",
+    )
 
 
 # --- pressure and response --------------------------------------------------------------
@@ -119,13 +161,47 @@ class ExposureWeights(Strict):
 
 
 class Pressure(Strict):
-    response: Literal["threshold", "concede", "resist"] = Field(
-        "threshold", description="Mongolia's policy when pressed (P1)"
+    response: Literal["bargain", "concede", "resist"] = Field(
+        "bargain",
+        description="Mongolia's policy when pressed: weigh holding out against conceding, "
+        "or always concede, or never (P1)",
     )
-    concession_threshold: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
-        0.02,
-        description="episode cost, as a fraction of annual export revenue, that makes "
-        "Mongolia concede under the threshold policy",
+    concession_price: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.05,
+        description="what conceding costs Mongolia in autonomy, as a fraction of annual "
+        "export revenue",
+    )
+    reputation_weight: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        1.0,
+        description="extra price of conceding per unit of Mongolia's record of holding out "
+        "(a reputation it would throw away)",
+    )
+    decision_noise: Annotated[float, Field(gt=0.0, le=10.0)] = Field(
+        0.5,
+        description="spread of Mongolia's concede-or-hold choice (logit scale, relative to "
+        "the price of conceding)",
+    )
+    resolve_noise: Annotated[float, Field(ge=0.0, le=3.0)] = Field(
+        0.5, description="sd of the log of the coercer's private stake in an episode"
+    )
+    belief_update: Fraction = Field(
+        0.25,
+        description="share of the coercer's expectation that Mongolia will give in lost "
+        "each quarter it holds out",
+    )
+    horizon_quarters: Annotated[float, Field(ge=1.0, le=40.0)] = Field(
+        4.0, description="quarters of its own cost a coercer weighs against its stake"
+    )
+    concession_hazard_factor: Fraction = Field(
+        0.2, description="the hazard of a red line conceded over, as a share of its usual one"
+    )
+    concession_years: Annotated[float, Field(ge=0.0, le=50.0)] = Field(
+        5.0, description="years a concession keeps that red line's hazard low (P1: the promise)"
+    )
+    third_party_support: Fraction = Field(
+        0.5,
+        description="share of the cost of holding out that political backing from the third "
+        "neighbours offsets at full western alignment",
     )
     concession_autonomy_cost: Fraction = Field(
         0.08, description="autonomy lost by a concession (index points)"
@@ -149,6 +225,11 @@ class Alignment(Strict):
     trend_per_year: Annotated[float, Field(ge=-0.2, le=0.2)] = Field(
         0.0, description="yearly change of the alignment (1/year)"
     )
+    response_to_west: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+        0.1,
+        description="extra yearly alignment per unit of Mongolia's western political "
+        "alignment above the neighbours' tolerance (P3)",
+    )
 
 
 # --- diplomacy --------------------------------------------------------------------------
@@ -171,7 +252,17 @@ class Diplomacy(Strict):
         0.15, description="share of a third neighbour's attention lost each year (P5)"
     )
     attention_response: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
-        0.5, description="attention gained per unit of effort received"
+        0.5,
+        description="economic attention gained per unit of effort received, times the "
+        "partner's economic priority",
+    )
+    political_response: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.5,
+        description="political and security tie gained per unit of effort received, times "
+        "the partner's political priority",
+    )
+    political_decay_per_year: Fraction = Field(
+        0.15, description="share of a political tie lost each year without effort"
     )
     level_trade_bonus: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.08, description="relationship gain per rung of the ladder (trade)"
@@ -187,6 +278,9 @@ class Diplomacy(Strict):
 class RedLine(Strict):
     hazard_per_year: Fraction = Field(
         0.0, description="yearly chance that Mongolia or events cross it"
+    )
+    stake_bn_usd: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        0.5, description="what Mongolia's concession over it is worth to the neighbour (bn USD)"
     )
     alignment_trigger: bool = Field(
         False, description="crossed when western alignment exceeds the tolerance (P3)"
@@ -212,11 +306,24 @@ class Partner(Strict):
         "direct",
         description="'direct', or the neighbour whose territory exports to this partner cross",
     )
-    transport_cost: Fraction = Field(0.1, description="freight cost (fraction of price)")
+    transport_cost: Fraction = Field(
+        0.1, description="freight and handling on light goods (fraction of price)"
+    )
+    freight_usd_per_t: Annotated[float, Field(ge=0.0, le=1000.0)] = Field(
+        0.0, description="freight per tonne to this market; bulk goods pay it by weight (USD/t)"
+    )
     demand: dict[str, BnUsd] = Field(
-        default_factory=dict, description="demand by commodity (bn USD/year at reference prices)"
+        default_factory=dict,
+        description="import market by commodity, in the start year (bn USD/year at "
+        "reference prices)",
+    )
+    demand_growth_per_year: Annotated[float, Field(ge=-0.5, le=0.5)] = Field(
+        0.0, description="yearly growth of this partner's import markets (1/year)"
     )
     fuel_supply: Weight = Field(0.0, description="weight as a source of fuel and power")
+    fuel_capacity_bn_usd: BnUsd | None = Field(
+        None, description="most fuel it can deliver a year (bn USD/year; omit: no limit)"
+    )
     goods_supply: Weight = Field(0.0, description="weight as a source of other imports")
     fdi_appetite_bn_usd: BnUsd = Field(0.0, description="FDI offered (bn USD/year)")
     fdi_stock_bn_usd: BnUsd = Field(0.0, description="initial FDI stock (bn USD)")
@@ -227,13 +334,20 @@ class Partner(Strict):
     level: Level = Field("initial", description="partnership level (source C)")
     max_level: Level = Field("strategic", description="highest level diplomacy alone can reach")
     attention: Fraction = Field(1.0, description="attention paid to Mongolia (third only, P5)")
+    economic_priority: Fraction = Field(
+        0.5,
+        description="what the partner wants from the tie: 1 economy only, 0 politics and "
+        "security only (source C, Table 1)",
+    )
     red_lines: dict[str, RedLine] = Field(default_factory=dict, description="neighbours only")
     tools: Tools = Tools()
-    pressure_threshold: Fraction = Field(
-        0.2, description="effective leverage needed before it applies pressure"
+    import_need: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        1.0,
+        description="what a bn USD of imports from Mongolia it forgoes costs it (neighbours; "
+        "1 = its value)",
     )
-    patience_quarters: Annotated[int, Field(ge=1, le=40)] = Field(
-        6, description="quarters it keeps pressure on before giving up"
+    standing_cost_bn_usd: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
+        0.02, description="cost to its standing of each quarter it presses (bn USD/quarter)"
     )
 
 
@@ -445,6 +559,14 @@ def _check_references(scenario: Scenario, path: str | Path) -> None:
                 path,
                 f"trade.transit_fee.{fee_key}",
                 f"unknown neighbour '{fee_key}'",
+                f"one of: {', '.join(neighbours)}",
+            )
+    for key in scenario.trade.crossings:
+        if key not in neighbours:
+            raise ScenarioError(
+                path,
+                f"trade.crossings.{key}",
+                f"unknown neighbour '{key}'",
                 f"one of: {', '.join(neighbours)}",
             )
     commodities = scenario.trade.commodities
