@@ -125,7 +125,10 @@ def _mining_share(a: Mapping[str, np.ndarray], s: Statics) -> np.ndarray:
     return goods[:, s.is_mining].sum(axis=1) / goods.sum(axis=1)
 
 
-QUARTERLY = "bn USD per quarter"
+# Money is valued at the reference (2018) prices of the commodities, times each quarter's
+# price shocks: no inflation or price trend, so 1990 and 2040 are in the same dollars.
+MONEY = "bn USD, 2018 prices"
+QUARTERLY = "bn USD per quarter, 2018 prices"
 
 METRICS: tuple[Metric, ...] = (
     # --- raw, one value per step (model attributes) ----------------------------------
@@ -135,7 +138,7 @@ METRICS: tuple[Metric, ...] = (
         QUARTERLY,
         band_plots=(("export_revenue.png", ""),),
     ),
-    raw("fdi_stock_bn_usd", "FDI stock", "bn USD"),
+    raw("fdi_stock_bn_usd", "FDI stock", MONEY),
     raw("fdi_rejected_bn_usd", "FDI rejected by the cap", QUARTERLY),
     raw("fdi_redirected_bn_usd", "FDI redirected to other origins", QUARTERLY),
     raw("fdi_divested_bn_usd", "FDI divested under a strict cap", QUARTERLY),
@@ -146,7 +149,14 @@ METRICS: tuple[Metric, ...] = (
         QUARTERLY,
         band_plots=(("pressure_cost.png", ""),),
     ),
+    raw(
+        "coercer_cost_bn_usd",
+        "what pressing costs the neighbours (imports forgone, standing)",
+        QUARTERLY,
+    ),
     raw("concessions", "concessions so far", "count"),
+    raw("reputation", "neighbours' expectation that Mongolia concedes"),
+    raw("fire_sale_loss_bn_usd", "loss on forced sales under a strict cap", QUARTERLY),
     raw(
         "autonomy",
         "autonomy index",
@@ -174,11 +184,14 @@ METRICS: tuple[Metric, ...] = (
     ),
     raw("fdi_inflow_share", "share of FDI inflows", by="partner"),
     raw("level", "partnership level (0 to 4)", by="partner"),
-    raw("attention", "attention to Mongolia", by="partner"),
+    raw("attention", "economic attention to Mongolia", by="partner"),
+    raw("political_tie", "political and security tie with Mongolia", by="partner"),
     raw("effective_leverage", "effective leverage", by="partner"),
     # --- raw, by commodity -------------------------------------------------------------
     raw("exports_by_commodity", "exports", QUARTERLY, by="commodity"),
     raw("commodity_to_china", "exports to China", QUARTERLY, by="commodity"),
+    raw("exports_mt", "export volume", "Mt per year", by="commodity"),
+    raw("capacity", "export capacity", "bn USD per year, 2018 prices", by="commodity"),
     # --- derived after the run ---------------------------------------------------------
     derived(
         "export_hhi", "export concentration, Herfindahl", ("export_share",), _hhi("export_share")
@@ -261,7 +274,7 @@ METRICS: tuple[Metric, ...] = (
         "export revenue, bn USD (total)",
         "export_revenue_bn_usd",
         "sum",
-        "bn USD",
+        MONEY,
     ),
     summary(
         "china_fdi_share_final", "China's share of the FDI stock (final)", "fdi_share.china", "last"
@@ -282,7 +295,7 @@ METRICS: tuple[Metric, ...] = (
         "last",
     ),
     summary(
-        "fdi_stock_bn_usd_final", "FDI stock, bn USD (final)", "fdi_stock_bn_usd", "last", "bn USD"
+        "fdi_stock_bn_usd_final", "FDI stock, bn USD (final)", "fdi_stock_bn_usd", "last", MONEY
     ),
     summary(
         "cap_breach_quarters",
@@ -296,14 +309,14 @@ METRICS: tuple[Metric, ...] = (
         "FDI rejected by the cap, bn USD (total)",
         "fdi_rejected_bn_usd",
         "sum",
-        "bn USD",
+        MONEY,
     ),
     summary(
         "fdi_redirected_bn_usd_total",
         "FDI redirected to other origins, bn USD (total)",
         "fdi_redirected_bn_usd",
         "sum",
-        "bn USD",
+        MONEY,
     ),
     summary(
         "pressure_quarters",
@@ -317,7 +330,21 @@ METRICS: tuple[Metric, ...] = (
         "cost of pressure, bn USD (total)",
         "pressure_cost_bn_usd",
         "sum",
-        "bn USD",
+        MONEY,
+    ),
+    summary(
+        "coercer_cost_bn_usd_total",
+        "cost of pressing to the neighbours, bn USD (total)",
+        "coercer_cost_bn_usd",
+        "sum",
+        MONEY,
+    ),
+    summary(
+        "fire_sale_loss_bn_usd_total",
+        "loss on forced sales under the cap, bn USD (total)",
+        "fire_sale_loss_bn_usd",
+        "sum",
+        MONEY,
     ),
     summary("concessions", "concessions", "concessions", "last", "count"),
     summary("autonomy_mean", "autonomy index (mean)", "autonomy", "mean"),

@@ -113,9 +113,7 @@ MODEL_OUTPUTS: dict[str, ModelOutput | None] = {
         "copper's share of exports",
     ),
     "gold_export_share": None,  # gold is inside other_minerals
-    "coal_exports_mt": ModelOutput(
-        ("exports_by_commodity.coal",), "sum", "coal exports (value in the year, bn USD)"
-    ),
+    "coal_exports_mt": ModelOutput(("exports_mt.coal",), "mean", "coal exports (Mt in the year)"),
     "coal_china_share": ModelOutput(
         ("china_commodity_share.coal",), "mean", "China's share of coal exports"
     ),

@@ -41,7 +41,7 @@ def netback(
 
 def export_pull(
     market: np.ndarray,
-    supplier_share: np.ndarray,
+    demand_scale: np.ndarray,
     relation: np.ndarray,
     back: np.ndarray,
     relation_elasticity: float,
@@ -52,7 +52,7 @@ def export_pull(
     Wincoop 2003) in which the market's size, the relationship and the netback price
     (trade costs) decide, and Mongolia's share of a market at zero cost scales it."""
     pull = relation**relation_elasticity
-    return market * supplier_share * back**cost_elasticity * pull[:, None]
+    return market * demand_scale * back**cost_elasticity * pull[:, None]
 
 
 def export_flows(

@@ -173,8 +173,10 @@ class BalanceModel(mesa.Model):
         self.freight_per_t = np.array([p.freight_usd_per_t for p in specs.values()])
         self.fuel_supply = np.array([p.fuel_supply for p in specs.values()])
         self.fuel_capacity = np.array(
-            [np.inf if p.fuel_capacity_bn_usd is None else p.fuel_capacity_bn_usd
-             for p in specs.values()]
+            [
+                np.inf if p.fuel_capacity_bn_usd is None else p.fuel_capacity_bn_usd
+                for p in specs.values()
+            ]
         )
         self.market_growth = np.array(
             [(1.0 + p.demand_growth_per_year) ** 0.25 for p in specs.values()]
@@ -236,7 +238,7 @@ class BalanceModel(mesa.Model):
         self.commodity_names = list(goods)
         self.capacity = np.array([c.capacity_bn_usd for c in goods.values()])
         self.bulk = np.array([c.mt_per_bn_usd for c in goods.values()])
-        self.supplier_share = np.array([c.supplier_share for c in goods.values()])
+        self.demand_scale = np.array([c.demand_scale for c in goods.values()])
         self.is_mining = np.array([c.mining for c in goods.values()])
         self.price_volatility = np.array([c.price_volatility for c in goods.values()])
         self.price_persistence = np.array([c.price_persistence for c in goods.values()])
@@ -301,7 +303,7 @@ class BalanceModel(mesa.Model):
         )
         pull = economy.export_pull(
             self.market,
-            self.supplier_share,
+            self.demand_scale,
             relation,
             back,
             trade.relation_elasticity,
@@ -425,7 +427,9 @@ class BalanceModel(mesa.Model):
         )
         if episode.meetings_suspended:
             factor = np.where(np.arange(self.n_partners) == episode.neighbour, 0.8, 1.0)
-            relation = relation / factor if active else (relation * factor if suspended else relation)
+            relation = (
+                relation / factor if active else (relation * factor if suspended else relation)
+            )
         pull, revenue = self._pull(
             self.import_fee + sign * episode.import_fee,
             self.surcharge + sign * episode.surcharge,
@@ -686,9 +690,7 @@ class BalanceModel(mesa.Model):
         engaged = cfg.third_neighbour_engagement * self.is_third
         self.attention_gain = cfg.attention_response * engaged * self.economic_priority
         self.political_gain = cfg.political_response * engaged * (1.0 - self.economic_priority)
-        self.political_retention = np.where(
-            self.is_third, 1 - cfg.political_decay_per_year / 4, 1
-        )
+        self.political_retention = np.where(self.is_third, 1 - cfg.political_decay_per_year / 4, 1)
         # Engagement needed for the next rung; infinite at a partner's highest rung.
         self.upgrade_needed = np.where(
             self.level < self.max_level, cfg.upgrade_threshold * (self.level + 1.0), np.inf
@@ -741,6 +743,10 @@ class BalanceModel(mesa.Model):
             if self.settings.investment.cap.enforcement == "none"
             else self.settings.investment.cap.level
         )
+
+    @property
+    def reputation(self) -> float:
+        return self.mongolia.reputation
 
     @property
     def cap_on_stock(self) -> bool:

@@ -96,10 +96,10 @@ class Commodity(Strict):
     mt_per_bn_usd: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         0.0, description="bulk: million tonnes per bn USD at reference prices (t per 1000 USD)"
     )
-    supplier_share: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
+    demand_scale: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         0.1,
-        description="share of a partner's import market Mongolia would win at zero trade "
-        "cost (Armington/gravity scale)",
+        description="Mongolian sales per unit of a partner's import market at zero trade "
+        "cost (the Armington preference weight of the gravity equation)",
     )
     price_volatility: Annotated[float, Field(ge=0.0, le=1.0)] = Field(
         0.05, description="quarterly sd of the log price shock"

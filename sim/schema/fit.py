@@ -1,0 +1,99 @@
+"""The fit specification (``scenarios/fit.toml``): which scenario ``run.py calibrate --fit``
+writes into, which calibration targets it fits, over which seeds, and which parameters it
+may move within which bounds.
+
+Only the file's own shape is checked here (types, bounds in order, no repeats); what it
+names (target ids against the calibration targets and the validation split, parameter
+keys against the scenario) is checked by ``sim.experiments.fit.load_plan``, which knows
+the calibration targets. Paths in the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from sim.schema.base import ScenarioError, Strict, explain, read_toml
+
+
+class FitParameter(Strict):
+    """One parameter the fit may move, searched in [low, high] (log-scaled when ``log``)."""
+
+    key: str = Field(description="dotted scenario key path, e.g. investment.cap.leak")
+    low: float = Field(description="lower bound of the search")
+    high: float = Field(description="upper bound of the search")
+    log: bool = Field(False, description="search log(value): for positive scale parameters")
+
+
+class FitSpec(Strict):
+    scenario: str = Field(
+        "baseline.toml", description="scenario file the fitted values are written into"
+    )
+    targets_file: str = Field(
+        "calibration.toml", description="calibration targets file the ids come from"
+    )
+    provenance: str = Field(
+        "provenance.toml",
+        description='provenance file updated with each fitted key ("" to update none)',
+    )
+    targets: list[str] = Field(min_length=1, description="ids of calibration targets to fit")
+    seeds: int = Field(
+        8, ge=1, le=1000, description="replications 0..seeds-1 of the scenario's master seed"
+    )
+    max_evals: int = Field(
+        200, ge=1, description="most objective evaluations (each runs every seed)"
+    )
+    diff_step: float = Field(
+        0.05,
+        gt=0.0,
+        le=0.5,
+        description="finite-difference step as a fraction of each parameter's search range",
+    )
+    hinge_scale: float = Field(
+        0.05,
+        gt=0.0,
+        description="an above/below/greater_than/largest shortfall of this fraction of the "
+        "threshold (or of the compared metric) counts as a residual of 1",
+    )
+    parameter: list[FitParameter] = Field(min_length=1, description="parameters to fit")
+
+
+def read_fit_spec(path: str | Path) -> FitSpec:
+    """The validated fit specification, or one ScenarioError naming the file and key."""
+    path = Path(path)
+    data = read_toml(path, "fit specification")
+    try:
+        spec = FitSpec.model_validate(data)
+    except ValidationError as exc:
+        raise explain(exc, path, FitSpec) from None
+    seen: set[str] = set()
+    for i, ident in enumerate(spec.targets):
+        if ident in seen:
+            raise ScenarioError(
+                path, f"targets.{i}", f"found {ident!r} twice", "each target id once"
+            )
+        seen.add(ident)
+    keys: set[str] = set()
+    for i, param in enumerate(spec.parameter):
+        where = f"parameter.{i}"
+        if not param.key or any(not part for part in param.key.split(".")):
+            raise ScenarioError(path, f"{where}.key", f"found {param.key!r}", "a dotted key path")
+        if param.key in keys:
+            raise ScenarioError(path, f"{where}.key", f"found {param.key!r} twice", "each key once")
+        keys.add(param.key)
+        if not param.low < param.high:
+            raise ScenarioError(
+                path,
+                f"{where}.high",
+                f"low {param.low:g} and high {param.high:g}",
+                "low < high",
+            )
+        if param.log and param.low <= 0:
+            raise ScenarioError(
+                path,
+                f"{where}.low",
+                f"found {param.low:g} with log = true",
+                "a positive low bound (the search runs over log(value))",
+            )
+    return spec
