@@ -178,9 +178,7 @@ class BalanceModel(mesa.Model):
                 for p in specs.values()
             ]
         )
-        self.market_growth = np.array(
-            [(1.0 + p.demand_growth_per_year) ** 0.25 for p in specs.values()]
-        )
+        self.market_growth = np.array([1.0 + p.demand_growth_per_year for p in specs.values()])
         self.market_scale = np.ones(n)
         self.economic_priority = np.array([p.economic_priority for p in specs.values()])
         self.goods_supply = np.array([p.goods_supply for p in specs.values()])
@@ -338,7 +336,7 @@ class BalanceModel(mesa.Model):
         share."""
         self.market_scale *= self.market_growth
         depletion = self.settings.investment.capacity_depletion_per_year
-        self.capacity = self.capacity * (1.0 - depletion) + self.capacity_pipeline
+        self.capacity = self.capacity * (1.0 - depletion * self.is_mining) + self.capacity_pipeline
         self.capacity_pipeline = np.zeros_like(self.capacity)
         self._volumes_changed()
 
@@ -463,7 +461,8 @@ class BalanceModel(mesa.Model):
         inv = self.settings.investment
         sigma = inv.offer_noise
         noise = self.rng.lognormal(-(sigma**2) / 2.0, sigma, self.n_partners)  # mean 1
-        offers = self.offer_base * self.attention * noise
+        # Investors grow with their economies: offers scale with the partner's market growth.
+        offers = self.offer_base * self.market_scale * self.attention * noise
         stock = self.fdi_stock * (1.0 - inv.depreciation_per_year / 4.0)
         cap = self.settings.investment.cap
         held = stock if cap.basis == "stock" else np.zeros_like(stock)
@@ -590,7 +589,7 @@ class BalanceModel(mesa.Model):
         self.market[partner, commodity] *= factor
 
     def set_market_growth(self, partner: int, growth_per_year: float) -> None:
-        self.market_growth[partner] = (1.0 + growth_per_year) ** 0.25
+        self.market_growth[partner] = 1.0 + growth_per_year
 
     def add_capacity(self, commodity: int, capacity_bn_usd: float) -> None:
         self.capacity[commodity] = max(self.capacity[commodity] + capacity_bn_usd, 0.0)
