@@ -174,6 +174,7 @@ METRICS: tuple[Metric, ...] = (
         by="partner",
         band_plots=(("export_share_china.png", "china"),),
     ),
+    raw("exports_by_partner", "exports", QUARTERLY, by="partner"),
     raw("import_share", "share of imports", by="partner"),
     raw("fuel_share", "share of fuel imports", by="partner"),
     raw(
@@ -346,6 +347,13 @@ METRICS: tuple[Metric, ...] = (
         "sum",
         MONEY,
     ),
+    summary(
+        "exports_to_us_mean",
+        "exports to the United States, bn USD a quarter (mean)",
+        "exports_by_partner.united_states",
+        "mean",
+        QUARTERLY,
+    ),
     summary("concessions", "concessions", "concessions", "last", "count"),
     summary("autonomy_mean", "autonomy index (mean)", "autonomy", "mean"),
     summary("autonomy_final", "autonomy index (final)", "autonomy", "last"),
@@ -494,6 +502,8 @@ def summarize(
     out = {}
     for name in SUMMARIES if names is None else names:
         metric = SUMMARIES[name]
+        if names is None and metric.of not in table:
+            continue  # a partner this scenario does not have (e.g. no United States)
         series = np.asarray(table[metric.of], dtype=float)[after_start]
         how = metric.how
         if how == "last":

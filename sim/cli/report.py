@@ -121,6 +121,7 @@ def write_run(
         },
     )
     output.write_text(folder / "events.txt", "\n".join(model.event_log) + "\n")
+    output.write_csv(folder / "episodes.csv", episodes_frame(model.episode_records()))
     if plots_wanted:
         third = [p for p, a in zip(model.partner_ids, model.is_third, strict=True) if a]
         other = [
@@ -201,8 +202,30 @@ def write_replications(
         f"--- replication {r.index} (seed {r.seed}) ---\n" + "\n".join(r.events) for r in reps.runs
     ]
     output.write_text(folder / "events.txt", "\n\n".join(logs) + "\n")
+    rows = [{"replication": r.index, "seed": r.seed, **e} for r in reps.runs for e in r.episodes]
+    output.write_csv(folder / "episodes.csv", episodes_frame(rows))
     if plots_wanted:
         write_band_plots(folder, {config.name: reps.frames})
+
+
+EPISODE_COLUMNS = (
+    "neighbour",
+    "red_line",
+    "started",
+    "quarters",
+    "outcome",
+    "tools",
+    "backed_by",
+    "stake_bn_usd",
+    "cost_to_mongolia_bn_usd",
+    "cost_to_coercer_bn_usd",
+)
+
+
+def episodes_frame(rows: list[dict]) -> pd.DataFrame:
+    """Pressure episodes as a table (the header even when there were none)."""
+    lead = [c for c in ("replication", "seed") if rows and c in rows[0]]
+    return pd.DataFrame(rows, columns=[*lead, *EPISODE_COLUMNS])
 
 
 def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> None:

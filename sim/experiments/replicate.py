@@ -36,6 +36,7 @@ class Replication:
     frame: pd.DataFrame
     events: list[str]
     process: int = 0  # id of the process that ran it (the result never depends on it)
+    episodes: list[dict] = field(default_factory=list)  # pressure episodes, one row each
 
 
 @dataclass
@@ -90,7 +91,15 @@ def run_replications(config: Scenario, chunk: list[tuple[int, int]]) -> list[Rep
     for index, seed in chunk:
         model, frame = simulate(config, seed)
         done.append(
-            Replication(index, seed, summarize(frame), frame, list(model.event_log), os.getpid())
+            Replication(
+                index,
+                seed,
+                summarize(frame),
+                frame,
+                list(model.event_log),
+                os.getpid(),
+                model.episode_records(),
+            )
         )
     return done
 

@@ -731,6 +731,26 @@ class BalanceModel(mesa.Model):
     def active_episodes(self) -> int:
         return sum(n.episode is not None for n in self.neighbours)
 
+    def episode_records(self) -> list[dict[str, Any]]:
+        """Every pressure episode so far (ended, then any still under way), one row each:
+        what it was over, how it ended, and what it cost each side (bn USD)."""
+        active = [n.episode for n in self.neighbours if n.episode is not None]
+        return [
+            {
+                "neighbour": self.partner_ids[ep.neighbour],
+                "red_line": ep.red_line,
+                "started": ep.started,
+                "quarters": ep.quarters,
+                "outcome": ep.outcome,
+                "tools": "; ".join(ep.tools),
+                "backed_by": "" if ep.backed_by is None else self.partner_ids[ep.backed_by],
+                "stake_bn_usd": ep.stake_bn_usd,
+                "cost_to_mongolia_bn_usd": ep.cost_bn_usd,
+                "cost_to_coercer_bn_usd": ep.coercer_cost_bn_usd,
+            }
+            for ep in [*self.episodes_ended, *active]
+        ]
+
     def log(self, message: str) -> None:
         self.event_log.append(f"{self.year} Q{self.quarter}: {message}")
 
