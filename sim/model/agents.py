@@ -7,10 +7,9 @@ row ``i`` of those arrays plus the behaviour that is its own.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-
-import math
 
 import mesa
 import numpy as np
