@@ -39,6 +39,7 @@ EPILOG = """examples:
   python run.py run scenarios/baseline.toml
   python run.py run scenarios/baseline.toml --seed 7 --set investment.cap.enforcement=strict
   python run.py calibrate
+  python run.py calibrate --fit --dry-run   # fit scenarios/fit.toml's parameters, write nothing
   python run.py validate                    # the history against observed data, 1990-2024
   python run.py list
   python run.py run scenarios/history_1990_2024.toml --replications 8
@@ -86,18 +87,20 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     cal = sub.add_parser(
         "calibrate",
-        help="compare the simulated baseline with the documented figures",
+        help="compare the simulated baseline with the documented figures (or --fit them)",
         description="Run a scenario over several seeds and check each calibration target "
-        "(scenarios/calibration.toml); exit 1 if any target fails.",
+        "(scenarios/calibration.toml); exit 1 if any target fails. With --fit: fit the "
+        "parameters a fit specification names to its calibration targets (never held-out "
+        "ones) and write the fitted values, with their source, into its scenario file.",
     )
     cal.add_argument(
         "scenario",
         nargs="?",
-        default=DEFAULT_SCENARIO,
+        default=None,  # DEFAULT_SCENARIO; None tells --fit that none was given
         help=SCENARIO_HELP,
     )
     cal.add_argument(
-        "--seeds", type=_positive, default=8, help="number of seeds to run (default: 8)"
+        "--seeds", type=_positive, default=None, help="number of seeds to run (default: 8)"
     )
     cal.add_argument(
         "--targets",
@@ -112,6 +115,28 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a scenario key, e.g. investment.cap.leak=0.5 (repeatable)",
     )
+    fit = cal.add_argument_group(
+        "fitting (--fit; the scenario, targets and seeds come from the specification)"
+    )
+    fit.add_argument(
+        "--fit",
+        action="store_true",
+        help="fit the specification's parameters to its calibration targets and write them "
+        "into its scenario file (and provenance) with a source comment",
+    )
+    fit.add_argument(
+        "--spec",
+        metavar="PATH",
+        help="fit specification (default: fit.toml among the shipped scenarios, "
+        "scenarios/fit.toml)",
+    )
+    fit.add_argument(
+        "--max-evals",
+        type=_positive,
+        metavar="N",
+        help="most objective evaluations, each running every seed (default: the spec's)",
+    )
+    fit.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
     cal.set_defaults(func=_cmd_calibrate)
     _add_validate_command(sub)
     _add_dashboard_command(sub)
@@ -242,13 +267,127 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.experiments.calibration import calibrate, format_report, load_targets
     from sim.schema.scenario import load_scenario
 
-    path = scenario_path(args.scenario)
+    if args.fit:
+        return _cmd_fit(args)
+    only_fit = [
+        name
+        for name, given in (
+            ("--spec", args.spec),
+            ("--max-evals", args.max_evals),
+            ("--dry-run", args.dry_run),
+        )
+        if given
+    ]
+    if only_fit:
+        raise UserError(f"calibrate: {', '.join(only_fit)} only with --fit")
+    seeds = 8 if args.seeds is None else args.seeds
+    path = scenario_path(args.scenario or DEFAULT_SCENARIO)
     config = load_scenario(path, args.overrides)
     targets_path = Path(args.targets) if args.targets else path.parent / "calibration.toml"
     targets = load_targets(targets_path)
-    rows = calibrate(config, targets, seeds=args.seeds)
-    print(format_report(rows, config, args.seeds))
+    rows = calibrate(config, targets, seeds=seeds)
+    print(format_report(rows, config, seeds))
     return 0 if all(row["passed"] for row in rows) else 1
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    """calibrate --fit: fit, print before and after, write the scenario and provenance."""
+    import datetime
+
+    from sim.catalog import SCENARIO_DIR
+    from sim.experiments.executor import ProgressBar
+    from sim.experiments.fit import (
+        check_provenance,
+        fit,
+        format_fit,
+        load_plan,
+        provenance_text_with,
+        scenario_text_with,
+        source_line,
+    )
+    from sim.files import write_text
+    from sim.schema.provenance import MARKDOWN_COMMAND, SWEEP_COMMAND
+
+    given = [
+        name
+        for name, value in (
+            ("a scenario", args.scenario),
+            ("--seeds", args.seeds),
+            ("--targets", args.targets),
+            ("--set", args.overrides),
+        )
+        if value
+    ]
+    if given:
+        raise UserError(
+            f"calibrate --fit: found {', '.join(given)}; the scenario, targets and seeds "
+            "come from the fit specification (--spec)"
+        )
+    require_extra("sweep", "calibrate --fit")  # scipy
+    plan = load_plan(Path(args.spec) if args.spec else SCENARIO_DIR / "fit.toml")
+    spec = plan.spec
+    max_evals = args.max_evals or spec.max_evals
+    if not args.dry_run:
+        check_provenance(plan)  # a stale provenance file fails now, not after the fit
+    print(
+        f"fitting {len(spec.parameter)} parameter(s) of {plan.scenario_path} to "
+        f"{', '.join(spec.targets)}: {spec.seeds} seeds at every point, at most "
+        f"{max_evals} evaluations"
+    )
+    with ProgressBar(total=max_evals, desc="fit", unit="eval", leave=False) as bar:
+
+        def progress(done: int, error: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix_str(f"fit error {error:.3g}", refresh=False)
+
+        result = fit(
+            plan.config,
+            plan.targets,
+            spec.parameter,
+            seeds=spec.seeds,
+            max_evals=max_evals,
+            diff_step=spec.diff_step,
+            hinge_scale=spec.hinge_scale,
+            hinge_margin=spec.hinge_margin,
+            progress=progress,
+        )
+    print(format_fit(result, plan.config.name))
+    today = datetime.date.today()
+    if args.dry_run:
+        print("\ndry run: nothing written")
+        return 0
+    moved = result.moved
+    if not moved:
+        print("\nno parameter moved: nothing written")
+        return 0
+    comment = source_line(result, today)
+    scenario_text = scenario_text_with(
+        plan.scenario_path.read_text(encoding="utf-8"), moved, comment, plan.scenario_path
+    )
+    provenance_text = None
+    if plan.provenance_path is not None:
+        provenance_text = provenance_text_with(
+            plan.provenance_path.read_text(encoding="utf-8"),
+            result,
+            moved,
+            today,
+            plan.provenance_path,
+        )
+    try:  # both texts are checked before either file is replaced
+        write_text(plan.scenario_path, scenario_text)
+        print(f"\nwrote {plan.scenario_path}: {', '.join(moved)}  # {comment}")
+        kept = [key for key in result.fitted if key not in moved]
+        if kept:
+            print(f"not moved, left as they were: {', '.join(kept)}")
+        if plan.provenance_path is not None and provenance_text is not None:
+            write_text(plan.provenance_path, provenance_text)
+            print(f"wrote {plan.provenance_path}: those keys are now fitted")
+            print(f"regenerate what is made from it:\n  {MARKDOWN_COMMAND}\n  {SWEEP_COMMAND}")
+    except OSError as exc:
+        raise OutputError(
+            f"{exc.filename or plan.scenario_path}: cannot write ({exc.strerror or exc})"
+        ) from None
+    return 0
 
 
 # --- dashboard ---------------------------------------------------------------------------

@@ -56,6 +56,13 @@ class FitSpec(Strict):
         description="an above/below/greater_than/largest shortfall of this fraction of the "
         "threshold (or of the compared metric) counts as a residual of 1",
     )
+    hinge_margin: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="in hinge scales: how far past its threshold an inequality must be "
+        "before it stops pulling (0: at the threshold)",
+    )
     parameter: list[FitParameter] = Field(min_length=1, description="parameters to fit")
 
 

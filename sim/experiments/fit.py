@@ -1,0 +1,594 @@
+"""Fitting free parameters to the calibration targets (``run.py calibrate --fit``).
+
+The fit specification (``scenarios/fit.toml``, ``sim.schema.fit``) names the parameters,
+their bounds, the calibration targets and the seeds. ``load_plan`` checks it against the
+scenario, the calibration targets and the validation split (a held-out target is refused:
+held-out data are never used for fitting); ``fit`` runs ``scipy.optimize.least_squares``
+on residuals of the replicated means; ``scenario_text_with`` and ``provenance_text_with``
+say what the scenario and provenance files become. Nothing here prints or writes a file.
+
+Residuals, one per target: (mean - value) / tolerance for ``about``; for ``above``,
+``below``, ``greater_than`` and ``largest`` a hinge: the shortfall over ``hinge_scale``
+times the threshold (times the compared metric for a margin), plus ``hinge_margin``, and
+zero once the target holds by that margin (with none, a fit may leave an inequality at its
+very edge, where other seeds miss it). The same seeds are run at every point (common
+random numbers), so the objective is a deterministic function of the parameters and
+finite differences see the parameters, not the luck of the draw.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import math
+import tomllib
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tomlkit
+from pydantic import ValidationError
+from tomlkit.items import InlineTable, Item
+
+from sim.catalog import TARGETS
+from sim.experiments.calibration import (
+    Target,
+    _documented,
+    load_targets,
+    measure,
+    passes,
+    statistic,
+)
+from sim.experiments.seeds import run_seed
+from sim.metrics import INDEX_COLUMNS, REGISTRY, metrics_needed, model_frame
+from sim.model.run import run_model
+from sim.schema.base import ScenarioError, close_match, explain, get_path, read_toml, set_path
+from sim.schema.fit import FitParameter, FitSpec, read_fit_spec
+from sim.schema.provenance import (
+    ProvenanceFile,
+    field_spec,
+    leaves,
+    parameter_rows,
+    read_provenance,
+)
+from sim.schema.scenario import Scenario, load_scenario, validate
+from sim.schema.targets import TargetFile
+
+DIGITS = 4  # significant digits written back: the objective is noisier than that
+HINGE_KINDS = ("above", "below", "greater_than", "largest")
+
+
+# --- the plan: a fit specification checked against what it names -----------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A fit specification with everything it names loaded and checked."""
+
+    spec_path: Path
+    spec: FitSpec
+    scenario_path: Path
+    config: Scenario
+    targets: list[Target]
+    provenance_path: Path | None
+
+
+def load_plan(spec_path: str | Path, split_path: str | Path = TARGETS) -> Plan:
+    """Read ``spec_path`` and check what it names; any problem is one ScenarioError naming
+    the spec file and its key: a target id that is held out in the validation split
+    (``split_path``), unknown among the calibration targets or not declared calibration
+    there; a parameter key the scenario lacks, that is not a float, or whose bounds leave
+    the schema's range or do not contain the scenario's value."""
+    spec_path = Path(spec_path)
+    spec = read_fit_spec(spec_path)
+    folder = spec_path.parent
+    scenario_path = folder / spec.scenario
+    config = load_scenario(scenario_path)
+    targets = _checked_targets(spec, spec_path, folder / spec.targets_file, Path(split_path))
+    _check_parameters(spec.parameter, config, spec_path, scenario_path)
+    provenance_path = None
+    if spec.provenance:
+        provenance_path = folder / spec.provenance
+        if not provenance_path.is_file():
+            raise ScenarioError(
+                spec_path,
+                "provenance",
+                f"no file {provenance_path}",
+                'an existing provenance file beside the spec, or "" to update none',
+            )
+    return Plan(spec_path, spec, scenario_path, config, targets, provenance_path)
+
+
+def split_roles(split_path: Path) -> dict[str, str]:
+    """Target id -> role ("calibration" or "held_out") in the validation split."""
+    data = read_toml(split_path, "targets file")
+    try:
+        split = TargetFile.model_validate(data)
+    except ValidationError as exc:
+        raise explain(exc, split_path, TargetFile) from None
+    return {t.id: t.role for t in split.target}
+
+
+def _checked_targets(
+    spec: FitSpec, spec_path: Path, targets_path: Path, split_path: Path
+) -> list[Target]:
+    roles = split_roles(split_path)
+    available = {t.id: t for t in load_targets(targets_path)}
+    chosen = []
+    for i, ident in enumerate(spec.targets):
+        key = f"targets.{i}"
+        if roles.get(ident) == "held_out":
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"found {ident!r}, a held-out target in {split_path}",
+                "a calibration target: held-out data are never used for fitting",
+            )
+        if ident not in available:
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"unknown target id {ident!r} in {targets_path}{close_match(ident, available)}",
+                "one of: " + ", ".join(available),
+            )
+        if roles.get(ident) != "calibration":
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"{ident!r} is not declared in the validation split {split_path}",
+                'a target with role = "calibration" there (the split says what may be fitted)',
+            )
+        target = available[ident]
+        if target.kind == "about" and not target.tolerance:
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"{ident!r} has tolerance 0 in {targets_path}",
+                "an 'about' target with a positive tolerance (residuals are in tolerances)",
+            )
+        chosen.append(target)
+    return chosen
+
+
+def _check_parameters(
+    params: Sequence[FitParameter], config: Scenario, spec_path: Path, scenario_path: Path
+) -> None:
+    data = config.model_dump(mode="json", exclude_none=True)
+    for i, param in enumerate(params):
+        where = f"parameter.{i}"
+        try:
+            value = get_path(data, param.key)
+        except KeyError:
+            keys = [k for k, v in leaves(data) if _is_number(v)]
+            raise ScenarioError(
+                spec_path,
+                f"{where}.key",
+                f"unknown key {param.key!r} in {scenario_path}{close_match(param.key, keys)}",
+                "a numeric key path of the scenario (see `run.py describe`)",
+            ) from None
+        facts = field_spec(param.key)
+        if not _is_number(value) or facts.type != "float":
+            raise ScenarioError(
+                spec_path,
+                f"{where}.key",
+                f"{param.key} is {value!r} ({facts.type})",
+                "a key holding a float (the fit moves values continuously)",
+            )
+        for end in ("low", "high"):
+            bound = getattr(param, end)
+            if not facts.contains(bound):
+                raise ScenarioError(
+                    spec_path,
+                    f"{where}.{end}",
+                    f"found {bound:g}",
+                    f"a bound inside {param.key}'s range {facts.range_text}",
+                )
+        if not param.low <= value <= param.high:
+            raise ScenarioError(
+                spec_path,
+                where,
+                f"[{param.low:g}, {param.high:g}] without the value {value:g} of "
+                f"{param.key} in {scenario_path}",
+                "bounds that contain the scenario's value (the fit starts there)",
+            )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- the objective ----------------------------------------------------------------------
+
+
+def _columns(targets: Sequence[Target]) -> list[str]:
+    """Per-step columns the targets read (a ``largest`` reads every column of its prefix)."""
+    columns: list[str] = []
+    for t in targets:
+        columns.append(t.metric)
+        if t.other:
+            columns.append(t.other)
+        if t.among and t.among.split(".", 1)[0] in REGISTRY:
+            columns.append(t.among.split(".", 1)[0])
+    return [c for c in columns if c.split(".", 1)[0] not in INDEX_COLUMNS]
+
+
+def steps_needed(config: Scenario, targets: Sequence[Target]) -> int:
+    """Quarters up to the end of the last year a target reads: what follows cannot change
+    it (tests/test_fit.py checks that a shortened run gives the same statistics)."""
+    last = max(t.year or config.calibration_year for t in targets)
+    return min(config.steps, max(1, (last - config.start_year + 1) * 4))
+
+
+def simulate_targets(
+    config: Scenario, targets: Sequence[Target], seeds: Sequence[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per target and seed: what the target compares (``measure``) and its own metric's
+    statistic (the scale of a margin), each an array of shape (targets, seeds). Runs stop
+    after the last year the targets read and record only the metrics they need."""
+    steps = steps_needed(config, targets)
+    metrics = metrics_needed(_columns(targets))
+    measured = np.empty((len(targets), len(seeds)))
+    own = np.empty_like(measured)
+    for j, seed in enumerate(seeds):
+        frame = model_frame(run_model(config, seed, steps=steps, metrics=metrics))
+        for i, target in enumerate(targets):
+            year = target.year or config.calibration_year
+            measured[i, j] = measure(target, frame, year)
+            own[i, j] = statistic(frame, target.metric, year, target.aggregate)
+    return measured, own
+
+
+def residual(
+    target: Target, mean: float, own_mean: float, hinge_scale: float, hinge_margin: float = 0.0
+) -> float:
+    """The target's residual at a replicated mean (see the module's docstring)."""
+    if target.kind == "about":
+        assert target.value is not None and target.tolerance  # load_plan checks both
+        return (mean - target.value) / target.tolerance
+    if target.kind in ("greater_than", "largest"):
+        shortfall, reference = -mean, own_mean  # the mean is a margin: positive passes
+    else:
+        assert target.value is not None
+        sign = 1.0 if target.kind == "above" else -1.0
+        shortfall, reference = sign * (target.value - mean), target.value
+    scale = hinge_scale * (abs(reference) or 1.0)
+    return max(0.0, shortfall / scale + hinge_margin)
+
+
+def rms(values: np.ndarray) -> float:
+    """The fit error: root mean square of the residuals."""
+    return float(np.sqrt(np.mean(np.square(values))))
+
+
+# --- the fit ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fit found: a row per parameter and per target, before and after."""
+
+    parameters: pd.DataFrame  # key, low, high, log, start, fitted
+    targets: pd.DataFrame  # id, kind, documented, value, start_mean, start_residual,
+    # start_passed, mean, residual, passed
+    start_error: float
+    error: float
+    evaluations: int
+    master_seed: int
+    seeds: int
+    status: str
+    config: Scenario = field(repr=False)
+
+    @property
+    def fitted(self) -> dict[str, float]:
+        return dict(zip(self.parameters["key"], self.parameters["fitted"], strict=True))
+
+    @property
+    def moved(self) -> dict[str, float]:
+        """The fitted values that differ from the start: what ``calibrate --fit`` writes (a
+        parameter the targets do not pull at this point is not marked fitted)."""
+        p = self.parameters[self.parameters["fitted"] != self.parameters["start"]]
+        return dict(zip(p["key"], p["fitted"], strict=True))
+
+    @property
+    def target_ids(self) -> list[str]:
+        return list(self.targets["id"])
+
+
+class _BudgetSpent(Exception):
+    """Raised inside the objective to stop least_squares when the evaluations run out."""
+
+
+def fit(
+    config: Scenario,
+    targets: Sequence[Target],
+    parameters: Sequence[FitParameter],
+    *,
+    seeds: int = 8,
+    max_evals: int = 200,
+    diff_step: float = 0.05,
+    hinge_scale: float = 0.05,
+    hinge_margin: float = 0.0,
+    progress: Callable[[int, float], object] | None = None,
+) -> FitResult:
+    """Least squares over the parameters' unit (or log) scaled ranges, starting from the
+    scenario's values; replications 0..seeds-1 of the scenario's master seed at every
+    point. Returns the best point evaluated (never worse than the start), its values
+    rounded to ``DIGITS`` significant digits and evaluated again as written.
+
+    ``max_evals`` bounds the search's evaluations, the finite differences' included (the
+    rounded point is one more); ``progress`` is called after each new evaluation with the
+    count so far and the best fit error."""
+    from scipy.optimize import least_squares
+
+    base = config.model_dump(mode="json", exclude_none=True)
+    run_seeds = [run_seed(config.seed, i) for i in range(seeds)]
+    low = np.array([p.low for p in parameters])
+    high = np.array([p.high for p in parameters])
+    logs = np.array([p.log for p in parameters])
+    start = np.array([float(get_path(base, p.key)) for p in parameters])
+
+    def to_unit(x: np.ndarray) -> np.ndarray:
+        lin = (x - low) / (high - low)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lg = (np.log(x) - np.log(low)) / (np.log(high) - np.log(low))
+        return np.clip(np.where(logs, lg, lin), 0.0, 1.0)
+
+    def from_unit(u: np.ndarray) -> np.ndarray:
+        u = np.clip(u, 0.0, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lg = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+        return np.clip(np.where(logs, lg, low + u * (high - low)), low, high)
+
+    cache: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    best: dict[str, Any] = {"error": math.inf, "x": start}
+
+    def evaluate(x: np.ndarray, budget: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(residuals, means, passes) at parameter values ``x``; a new point counts."""
+        point = tuple(float(v) for v in x)
+        if point in cache:
+            return cache[point]
+        if budget and len(cache) >= max_evals:
+            raise _BudgetSpent
+        measured, own = simulate_targets(
+            _with_values(config, base, parameters, x), targets, run_seeds
+        )
+        means, own_means = measured.mean(axis=1), own.mean(axis=1)
+        res = np.array(
+            [
+                residual(t, m, o, hinge_scale, hinge_margin)
+                for t, m, o in zip(targets, means, own_means, strict=True)
+            ]
+        )
+        ok = np.array([passes(t, m) for t, m in zip(targets, means, strict=True)])
+        cache[point] = (res, means, ok)
+        if rms(res) < best["error"]:
+            best.update(error=rms(res), x=np.array(point))
+        if progress is not None:
+            progress(len(cache), best["error"])
+        return cache[point]
+
+    start_res, start_means, start_pass = evaluate(start)
+    status = "the start already fits every target exactly"
+    if rms(start_res) > 0 and max_evals > 1:
+        try:
+            found = least_squares(
+                lambda u: evaluate(from_unit(u))[0],
+                to_unit(start),
+                bounds=(0.0, 1.0),
+                method="trf",
+                diff_step=diff_step,
+                x_scale=1.0,
+                xtol=1e-3,
+                ftol=1e-4,
+                max_nfev=max_evals,
+            )
+            status = str(found.message)
+        except _BudgetSpent:
+            status = f"stopped after {max_evals} evaluations (max_evals)"
+    rounded = np.clip([_round(v) for v in best["x"]], low, high)
+    chosen = np.where(best["x"] == start, start, rounded)  # an unmoved value stays as it was
+    res, means, ok = evaluate(chosen, budget=False)  # as written: one beyond the budget
+    if rms(res) > rms(start_res):  # rounding cost more than the fit gained: keep the start
+        chosen, res, means, ok = start, start_res, start_means, start_pass
+    params = pd.DataFrame(
+        {
+            "key": [p.key for p in parameters],
+            "low": low,
+            "high": high,
+            "log": logs,
+            "start": start,
+            "fitted": chosen,
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "id": [t.id for t in targets],
+            "kind": [t.kind for t in targets],
+            "documented": [_documented(t) for t in targets],
+            "value": [t.value for t in targets],
+            "start_mean": start_means,
+            "start_residual": start_res,
+            "start_passed": start_pass,
+            "mean": means,
+            "residual": res,
+            "passed": ok,
+        }
+    )
+    return FitResult(
+        parameters=params,
+        targets=table,
+        start_error=rms(start_res),
+        error=rms(res),
+        evaluations=len(cache),
+        master_seed=config.seed,
+        seeds=seeds,
+        status=status,
+        config=_with_values(config, base, parameters, chosen),
+    )
+
+
+def _with_values(
+    config: Scenario, base: dict, parameters: Sequence[FitParameter], x: np.ndarray
+) -> Scenario:
+    """The scenario with the parameters set to ``x``, validated like the file."""
+    data = copy.deepcopy(base)
+    for param, value in zip(parameters, x, strict=True):
+        set_path(data, param.key, float(value))
+    return validate(data, "the fitted values")
+
+
+def _round(value: float) -> float:
+    return float(f"{value:.{DIGITS}g}")
+
+
+# --- the source line and the files it goes into ----------------------------------------
+
+
+def seeds_text(result: FitResult) -> str:
+    last = result.seeds - 1
+    which = "seed 0" if last == 0 else f"seeds 0-{last}"
+    return f"{which} of master seed {result.master_seed}"
+
+
+def source_parts(result: FitResult, today: datetime.date) -> tuple[str, str]:
+    """(fitted_to, by) of the provenance entry; the scenario's comment joins them."""
+    fitted_to = ", ".join(result.target_ids)
+    by = f"calibrate --fit, {today.isoformat()}, {seeds_text(result)}; fit error {result.error:.3g}"
+    return fitted_to, by
+
+
+def source_line(result: FitResult, today: datetime.date) -> str:
+    fitted_to, by = source_parts(result, today)
+    return f"fitted to {fitted_to} by {by}"
+
+
+def scenario_text_with(text: str, values: Mapping[str, float], comment: str, file: Path) -> str:
+    """The scenario file's text with each key set to its value and ``comment`` after it;
+    every other line, comment and value kept (tomlkit). A key the file does not set (it
+    comes from ``extends``) is added to its table."""
+    doc = tomlkit.parse(text)
+    for key, value in values.items():
+        parts = key.split(".")
+        node: Any = doc
+        for part in parts[:-1]:
+            if part not in node:
+                node[part] = tomlkit.table()
+            node = node[part]
+        if isinstance(node, InlineTable):
+            raise ScenarioError(
+                file,
+                key,
+                "a value inside an inline table { ... }",
+                "the key on a line of its own, where it can carry its source comment",
+            )
+        old = node[parts[-1]] if parts[-1] in node else None
+        new = tomlkit.item(value)
+        new.comment(comment)
+        new.trivia.comment_ws = _comment_gap(old, new)
+        node[parts[-1]] = new
+    out = tomlkit.dumps(doc)
+    expected = tomllib.loads(text)
+    for key, value in values.items():
+        set_path(expected, key, value)
+    if tomllib.loads(out) != expected:  # a tomlkit surprise must not reach the file
+        raise RuntimeError(f"{file}: writing the fitted values changed other values")
+    return out
+
+
+def _comment_gap(old: Item | None, new: Item) -> str:
+    """Whitespace before the comment: the old comment's column when there was one."""
+    if old is None or not old.trivia.comment:
+        return "  "
+    column = len(old.as_string()) + len(old.trivia.comment_ws)
+    return " " * max(1, column - len(new.as_string()))
+
+
+def check_provenance(plan: Plan) -> None:
+    """Before a fit that will write: the plan's provenance file must describe its scenario
+    (every parameter covered, no stale entry), or the write would fail after the work."""
+    if plan.provenance_path is not None:
+        table = read_provenance(plan.provenance_path)
+        parameter_rows(table, plan.config, plan.provenance_path)
+
+
+def provenance_text_with(
+    text: str,
+    result: FitResult,
+    keys: Collection[str],
+    today: datetime.date,
+    path: Path,
+) -> str:
+    """The provenance file's text with the entry of each of ``keys`` (fitted parameters)
+    made ``fitted`` (to the targets, by this fit, its range the search bounds); a key
+    covered only by a wildcard gets an entry of its own. Checked against the fitted
+    scenario before it is returned: a provenance file that does not describe the fitted
+    scenario is a ScenarioError."""
+    fitted_to, by = source_parts(result, today)
+    doc = tomlkit.parse(text)
+    if "parameters" not in doc:
+        doc["parameters"] = tomlkit.table()
+    params: Any = doc["parameters"]
+    p = result.parameters
+    for key, low, high in zip(p["key"], p["low"].tolist(), p["high"].tolist(), strict=True):
+        if key not in keys:
+            continue
+        if key in params:
+            entry = params[key]
+        else:
+            entry = tomlkit.table()
+            params[key] = entry
+        for stale in ("source", "reason", "values"):
+            if stale in entry:
+                del entry[stale]
+        entry["provenance"] = "fitted"
+        entry["fitted_to"] = fitted_to
+        entry["by"] = by
+        entry["range"] = [float(low), float(high)]
+    out = tomlkit.dumps(doc)
+    try:
+        table = ProvenanceFile.model_validate(tomllib.loads(out))
+    except ValidationError as exc:
+        raise explain(exc, path, ProvenanceFile) from None
+    parameter_rows(table, result.config, path)
+    return out
+
+
+def format_fit(result: FitResult, scenario: str) -> str:
+    """The before/after table ``calibrate --fit`` prints."""
+    p = result.parameters
+    width = max(len("parameter"), *(len(k) for k in p["key"]))
+    lines = [
+        f"{'parameter':<{width}} {'low':>9} {'high':>9} {'start':>10} {'fitted':>10}",
+        "-" * (width + 42),
+    ]
+    for row in p.itertuples(index=False):
+        lines.append(
+            f"{row.key:<{width}} {row.low:>9.4g} {row.high:>9.4g} "
+            f"{row.start:>10.4g} {row.fitted:>10.4g}" + ("  (log)" if row.log else "")
+        )
+    t = result.targets
+    ids = max(len("target"), *(len(i) for i in t["id"]))
+    doc = min(52, max(len("documented"), *(len(d) for d in t["documented"])))
+    lines += [
+        "",
+        f"{'target':<{ids}} {'documented':<{doc}} {'start':>8} {'resid':>7}       "
+        f"{'fitted':>8} {'resid':>7}",
+        "-" * (ids + doc + 46),
+    ]
+    for row in t.itertuples(index=False):
+        before = "pass" if row.start_passed else "MISS"
+        after = "pass" if row.passed else "MISS"
+        lines.append(
+            f"{row.id:<{ids}} {row.documented:<{doc}.{doc}} {row.start_mean:>8.3f} "
+            f"{row.start_residual:>7.2f} {before}  {row.mean:>8.3f} {row.residual:>7.2f} {after}"
+        )
+    lines += [
+        "",
+        f"fit error (RMS of residuals) {result.start_error:.3g} -> {result.error:.3g} "
+        f"in {result.evaluations} evaluations of {result.seeds} seeds each ({scenario}); "
+        f"{result.status}",
+    ]
+    return "\n".join(lines)
