@@ -91,16 +91,17 @@ def test_levels_never_run_ahead_of_the_documents(history):
             assert np.array_equal(frame[f"level.{pid}"].to_numpy(), expected), pid
 
 
-def test_2016_episode_fees_transit_costs_and_a_concession(history):
-    """P1: China presses over Tibet from 2016 Q4 with fees and transit costs; Mongolia concedes
-    within the episode (before China's patience runs out)."""
+def test_2016_episode_fees_transit_costs_and_mostly_a_concession(history):
+    """P1: the 2016 Q4 crossing of the Tibet line leads China to press with fees and
+    transit costs, because its stake beats its cost; whether Mongolia concedes is now a
+    choice (a bargain), so the documented concession must come out in most runs, not all."""
     config, reps = history
-    patience = config.partners["china"].patience_quarters
+    conceded = 0
     for run in reps.runs:
         start = [
             line
             for line in run.events
-            if line.startswith(("2016 Q4", "2017")) and "China presses over tibet" in line
+            if line.startswith("2016 Q4") and "China presses over tibet" in line
         ]
         assert start, run.events
         assert "import fees" in start[0] and "extra transit costs" in start[0]
@@ -108,14 +109,31 @@ def test_2016_episode_fees_transit_costs_and_a_concession(history):
         ending = next(
             line for line in after if "China" in line and ("concedes" in line or "lifts" in line)
         )
-        assert "Mongolia concedes to China" in ending
-        year, quarter = int(ending[:4]), int(ending[6])
-        started = int(start[0][:4]) * 4 + int(start[0][6])
-        assert year * 4 + quarter - started < patience
+        conceded += "Mongolia concedes to China" in ending
         # The fees bite from the next quarter's trade: a cost, and pressure in the frame.
+        started = int(start[0][:4]) * 4 + int(start[0][6])
         step = started - config.start_year * 4 + 1
         assert run.frame.loc[run.frame["step"] == step, "pressure_cost_bn_usd"].item() > 0
         assert run.frame.loc[run.frame["step"] == step - 1, "active_pressure"].item() >= 1
+        assert run.frame.loc[run.frame["step"] == step, "coercer_cost_bn_usd"].item() > 0
+    assert conceded >= len(reps.runs) / 2
+
+
+def test_the_economy_changes_structure_from_the_soviet_pattern(history):
+    """S1-S3, F9: in 1990 the Soviet Union takes most exports and China little; after the
+    1991 collapse Russia's share falls below a fifth and China's climbs past four fifths
+    by 2010 (observed 0.84), while coal goes from nothing (S19: exports from 2004-05) to
+    over 15 Mt a year (16.8 Mt observed in 2010) as mines and borders are built."""
+    _, reps = history
+    for frame in reps.frames:
+        russia = yearly(frame, "export_share.russia").mean()
+        china = yearly(frame, "export_share.china").mean()
+        coal = yearly(frame, "exports_mt.coal").mean()
+        capacity = yearly(frame, "capacity.copper").mean()
+        assert russia[1990] > 0.4 and russia[1995] < 0.2
+        assert china[1990] < 0.3 and china[2010] > 0.8
+        assert coal[2000] < 2.0 and coal[2011] > 15.0
+        assert capacity[2015] > 2 * capacity[1990]  # Erdenet grows; Oyu Tolgoi opens 2013
 
 
 def test_china_coal_share_rises_after_2017(history):
@@ -136,12 +154,29 @@ def test_china_export_share_2018_and_fdi_share_after_the_cap(history):
         assert (fdi.loc[2010:2024] > 0.5).all()
 
 
+def test_covid_border_closures_cut_coal_in_2020(history):
+    """S32, S33: the closed border cuts coal exports in 2020 below 2019 (observed: 36.6 Mt
+    in 2019, 28.6 Mt in 2020), in every replication."""
+    _, reps = history
+    for frame in reps.frames:
+        coal = yearly(frame, "exports_mt.coal").mean()
+        assert coal[2020] < 0.95 * coal[2019]
+
+
 def test_export_revenue_falls_in_2022(history):
     """F11: the war year earns less than the year before, in every replication."""
     _, reps = history
     for frame in reps.frames:
         revenue = yearly(frame, "export_revenue_bn_usd").sum()
         assert revenue[2022] < revenue[2021]
+
+
+def test_the_war_disrupts_the_northern_route_in_2022(history):
+    """F11: transit through Russia costs more from 2022: exports crossing Russia fall."""
+    _, reps = history
+    for frame in reps.frames:
+        third = yearly(frame, "export_share.germany").mean()
+        assert third[2022] < third[2021]
 
 
 def test_every_event_cites_a_source():

@@ -225,6 +225,8 @@ class BalanceModel(mesa.Model):
         for pid, crossing in config.trade.crossings.items():
             self.crossing_capacity[index[pid]] = crossing.capacity_mt_per_year
         self._volumes_version = 0
+        self._volumes_key = -1
+        self._freight_key = -1
         self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
         self.exposure = np.zeros(n)
         self.no_fees = np.zeros(n)
@@ -308,16 +310,18 @@ class BalanceModel(mesa.Model):
             trade.cost_elasticity,
         )
         # Values are at delivered prices net of freight: fees and pressure take the rest.
-        freight_only = economy.netback(
-            self.transport,
-            self.freight_per_t,
-            self.bulk,
-            self.crossing_of,
-            self.no_fees,
-            self.no_fees,
-            self.no_fees,
-        )
-        return pull, back / freight_only
+        if self._freight_key != self._settings_version:  # routes and freight changed
+            self._freight_key = self._settings_version
+            self.freight_netback = economy.netback(
+                self.transport,
+                self.freight_per_t,
+                self.bulk,
+                self.crossing_of,
+                self.no_fees,
+                self.no_fees,
+                self.no_fees,
+            )
+        return pull, back / self.freight_netback
 
     def _flows(self, pull: np.ndarray) -> np.ndarray:
         """Export volumes this quarter's markets take (bn USD/year at reference prices)."""
@@ -343,6 +347,8 @@ class BalanceModel(mesa.Model):
     def _clear_trade(self) -> None:
         if self._trade_inputs() != self._trade_key:
             self._allocate_trade()
+        if self._volumes_key != self._volumes_version:
+            self._move_volumes()
         self.price = price = np.exp(self.log_price)
         flows = self.flows
         self.export_value = value = flows * (price / 4.0)  # bn USD this quarter
@@ -376,7 +382,6 @@ class BalanceModel(mesa.Model):
             self.transit_fee.tobytes(),
             self.market.tobytes(),
             self._settings_version,
-            self._volumes_version,
         )
 
     def _allocate_trade(self) -> None:
@@ -384,9 +389,7 @@ class BalanceModel(mesa.Model):
         self._trade_key = self._trade_inputs()
         self.relation = relation = self._relation()
         self.pull, self.revenue_factor = self._pull(self.import_fee, self.surcharge, relation)
-        self.flows = flows = self._flows(self.pull)  # bn USD/year at reference prices
-        self.exports_mt = flows.sum(axis=0) * self.bulk  # Mt/year by commodity
-        self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
+        self._move_volumes()
         imports = self.settings.trade.imports
         self.fuel_need = imports.fuel_bn_usd / 4.0 * (1.0 - imports.refinery_substitution)
         self.fuel_imports = self._fuel(self.energy_markup, relation)
@@ -402,6 +405,13 @@ class BalanceModel(mesa.Model):
             * relation
             * (1.0 + self.settings.diplomacy.level_investment_bonus * self.level)
         )
+
+    def _move_volumes(self) -> None:
+        """Export volumes from the demand pull, this year's markets and the capacities."""
+        self._volumes_key = self._volumes_version
+        self.flows = flows = self._flows(self.pull)  # bn USD/year at reference prices
+        self.exports_mt = flows.sum(axis=0) * self.bulk  # Mt/year by commodity
+        self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
 
     def _fuel(self, markup: np.ndarray, relation: np.ndarray) -> np.ndarray:
         """Fuel bought from each supplier this quarter (bn USD at normal prices)."""
