@@ -66,8 +66,11 @@ def test_exact_key_overrides_wildcard_and_fewest_wildcards_win(rows):
     by_key = {row.key: row for row in rows}
     assert by_key["partners.china.transport_cost"].pattern == "partners.china.transport_cost"
     assert by_key["partners.japan.transport_cost"].pattern == "partners.*.transport_cost"
-    assert by_key["partners.china.demand.cashmere"].pattern == "partners.china.demand.*"
-    assert by_key["partners.china.demand.coal"].entry.range == [2.0, 3.2]
+    # a commodity's wildcard (one *) beats the catch-all for light goods (two *)
+    assert by_key["partners.germany.demand.coal"].pattern == "partners.*.demand.coal"
+    assert by_key["partners.germany.demand.cashmere"].pattern == "partners.*.demand.*"
+    assert by_key["partners.japan.demand.coal"].pattern == "partners.japan.demand.coal"
+    assert by_key["partners.china.demand.other_minerals"].entry.range == [10.0, 100.0]
 
 
 def test_a_parameter_without_provenance_fails_naming_file_and_key(tmp_path, baseline):
