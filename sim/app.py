@@ -76,7 +76,7 @@ class DashboardModel(BalanceModel):
         cap_enforcement: str | None = None,
         alignment: float | None = None,
         third_neighbour_engagement: float | None = None,
-        concession_threshold: float | None = None,
+        concession_price: float | None = None,
         seed: str | int | None = None,
         rng: int | np.random.Generator | None = None,
     ) -> None:
@@ -88,7 +88,7 @@ class DashboardModel(BalanceModel):
             cap_enforcement=cap_enforcement,
             alignment=alignment,
             third_neighbour_engagement=third_neighbour_engagement,
-            concession_threshold=concession_threshold,
+            concession_price=concession_price,
             rng=parsed if rng is None else rng,
         )
         self.scenario_file = scenario_file
@@ -199,13 +199,16 @@ def model_params(path: Path, config: Scenario) -> dict:
             "max": 5.0,
             "step": 0.1,
         },
-        "concession_threshold": {
+        # What conceding costs Mongolia, as a share of a year's export revenue: near 0 it
+        # gives in at once; from about 0.5 on a larger price changes little (holding out
+        # is then what it weighs), so the slider stops there.
+        "concession_price": {
             "type": "SliderFloat",
-            "label": "Concession threshold",
-            "value": config.pressure.concession_threshold,
+            "label": "Price of conceding",
+            "value": config.pressure.concession_price,
             "min": 0.0,
-            "max": 0.2,
-            "step": 0.005,
+            "max": max(0.5, config.pressure.concession_price),
+            "step": 0.01,
         },
         "seed": {
             "type": "InputText",
@@ -225,8 +228,8 @@ def settings_parts(model: BalanceModel, alignment: float | None = None) -> list[
     cap_text = "no cap" if cap.enforcement == "none" else f"cap {cap.level:.0%} ({cap.enforcement})"
     level = model.alignment if alignment is None else alignment
     response: str = live.pressure.response
-    if response == "threshold":
-        response = f"concede above {live.pressure.concession_threshold:.3f} of revenue"
+    if response == "bargain":
+        response = f"bargain (conceding costs {live.pressure.concession_price:.2f} of revenue)"
     return [
         cap_text,
         f"alignment {level:.2f}",

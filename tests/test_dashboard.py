@@ -461,7 +461,7 @@ def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(
 
 
 def test_seed_text_and_sliders_reach_the_model() -> None:
-    from sim.app import DashboardModel, parse_seed
+    from sim.app import DashboardModel, parse_seed, settings_parts
 
     assert parse_seed(" 7 ", 2010) == (7, "")
     assert parse_seed("", 2010) == (2010, "")
@@ -473,13 +473,14 @@ def test_seed_text_and_sliders_reach_the_model() -> None:
         cap_enforcement="strict",
         alignment=0.9,
         third_neighbour_engagement=2.0,
-        concession_threshold=0.05,
+        concession_price=0.3,
         seed="7",
     )
     assert model.seed_used == 7 and model.settings.investment.cap.level == 0.25
     assert model.settings.investment.cap.enforcement == "strict" and model.alignment == 0.9
     assert model.config.diplomacy.third_neighbour_engagement == 2.0
-    assert model.config.pressure.concession_threshold == 0.05
+    assert model.config.pressure.concession_price == 0.3
+    assert "conceding costs 0.30 of revenue" in " ".join(settings_parts(model))
     # The seed as typed (text) and as a number give the same run.
     typed, number = DashboardModel(str(BASELINE), seed="7"), DashboardModel(str(BASELINE), seed=7)
     for _ in range(24):
