@@ -124,12 +124,12 @@ def test_categorical_and_distributions_map_into_their_support(tmp_path):
 method = "random"
 samples = 200
 [parameters."pressure.response"]
-values = ["threshold", "concede", "resist"]
-[parameters."pressure.concession_threshold"]
+values = ["bargain", "concede", "resist"]
+[parameters."pressure.concession_price"]
 min = 0.001
 max = 0.1
 dist = "loguniform"
-[parameters."partners.china.patience_quarters"]
+[parameters."pressure.horizon_quarters"]
 min = 1
 max = 12
 integer = true
@@ -138,14 +138,19 @@ dist = "normal"
 mean = 0.25
 sd = 0.02
 """
-    frame = design(load_sweep(sweep_file(tmp_path, body)))
-    assert set(frame["pressure.response"]) == {"threshold", "concede", "resist"}
-    assert frame["pressure.concession_threshold"].between(0.001, 0.1).all()
+    spec = load_sweep(sweep_file(tmp_path, body))
+    frame = design(spec)
+    assert set(frame["pressure.response"]) == {"bargain", "concede", "resist"}
+    assert frame["pressure.concession_price"].between(0.001, 0.1).all()
     # log-uniform: about as many draws below the geometric midpoint (0.01) as above
-    assert 0.35 < (frame["pressure.concession_threshold"] < 0.01).mean() < 0.65
-    assert frame["partners.china.patience_quarters"].dtype == np.int64
-    assert frame["partners.china.patience_quarters"].between(1, 12).all()
+    assert 0.35 < (frame["pressure.concession_price"] < 0.01).mean() < 0.65
+    assert frame["pressure.horizon_quarters"].dtype == np.int64
+    assert frame["pressure.horizon_quarters"].between(1, 12).all()
+    assert set(frame["pressure.horizon_quarters"]) == set(range(1, 13))  # ends included
     assert abs(frame["investment.offer_noise"].mean() - 0.25) < 0.01
+    from sim.experiments.sampling import validate_points
+
+    validate_points(spec, frame)  # every draw is a valid scenario
 
 
 # --- bad sweep files -------------------------------------------------------------------
@@ -191,7 +196,7 @@ GOOD_SAMPLER = '[sampler]\nmethod = "random"\nsamples = 4\n'
             "point",
         ),
         (
-            GOOD_SAMPLER + '[parameters."pressure.response"]\nvalues = ["threshold", "fold"]\n',
+            GOOD_SAMPLER + '[parameters."pressure.response"]\nvalues = ["bargain", "fold"]\n',
             'parameters."pressure.response"',
             "fold",
         ),
