@@ -47,7 +47,10 @@ draws = st.fixed_dictionaries(
         "diplomacy.strategy": st.sampled_from(
             ["balance", "third_neighbour", "lean_china", "lean_russia"]
         ),
-        "pressure.response": st.sampled_from(["threshold", "concede", "resist"]),
+        "pressure.response": st.sampled_from(["bargain", "concede", "resist"]),
+        "pressure.concession_price": st.floats(0.0, 1.0),
+        "partners.china.red_lines.tibet.stake_bn_usd": st.floats(0.0, 20.0),
+        "trade.crossings.china.capacity_mt_per_year": st.floats(0.0, 100.0),
         "pressure.western_alignment_tolerance": st.floats(0.0, 1.0),
         "partners.china.red_lines.tibet.hazard_per_year": st.floats(0.0, 1.0),
         "investment.offer_noise": st.floats(0.0, 1.5),
@@ -71,6 +74,13 @@ def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
     assert (frame["export_revenue_bn_usd"] > 0).all()
     assert frame["autonomy"].between(0, 1).all()
     assert (frame["fdi_rejected_bn_usd"] >= -1e-12).all()
+    # Exports never exceed what the mines can produce, nor the borders carry.
+    for c, bulk in zip(model.commodity_names, model.bulk, strict=True):
+        limit = frame[f"capacity.{c}"] * bulk * (1 + 1e-9) + 1e-12
+        assert (frame[f"exports_mt.{c}"] <= limit).all(), c
+    assert (frame.filter(like="capacity.") >= 0).all().all()
+    border = model.crossing_capacity[model.neighbour_index]
+    assert (model.crossing_load <= border * (1 + 1e-9) + 1e-12).all()
 
 
 # --- the one-third cap ---------------------------------------------------------------------
@@ -171,11 +181,9 @@ def test_russia_supplies_most_fuel_and_refinery_cuts_fuel_imports(baseline):
 # --- pressure and response -----------------------------------------------------------------
 
 
-def force_china_episode(config, response="threshold", steps_after=8, seed=5):
+def force_china_episode(config, response="bargain", steps_after=8, seed=5):
     model = BalanceModel(config, rng=seed, response=response)
-    china = (
-        model.neighbours[0] if model.neighbours[0].partner_id == "china" else model.neighbours[1]
-    )
+    china = model.neighbour("china")
     model.step()
     china.cross_red_line("tibet")
     for _ in range(steps_after):
@@ -183,8 +191,10 @@ def force_china_episode(config, response="threshold", steps_after=8, seed=5):
     return model, model_frame(model)
 
 
-def quiet(config_overrides=()):
-    """Baseline with no spontaneous red-line crossings, so only forced episodes happen."""
+def quiet(config_overrides=(), stake=6.0):
+    """Baseline with no spontaneous red-line crossings, so only forced episodes happen, and
+    China's stake over Tibet fixed at ``stake`` bn USD (no private noise): at the default,
+    worth several quarters of what pressing costs China."""
     return load_scenario(
         BASELINE,
         [
@@ -193,31 +203,99 @@ def quiet(config_overrides=()):
             "partners.china.red_lines.xinjiang.hazard_per_year=0",
             "partners.russia.red_lines.energy.hazard_per_year=0",
             "partners.russia.red_lines.railways.hazard_per_year=0",
+            "pressure.alignment_hazard_per_year=0",
+            "pressure.resolve_noise=0",
+            f"partners.china.red_lines.tibet.stake_bn_usd={stake}",
             *config_overrides,
         ],
     )
 
 
+def weighed_cost(model) -> float:
+    """What China said pressing would cost it a quarter, when it let the crossing pass."""
+    (line,) = [line for line in model.event_log if "crossing of tibet pass" in line]
+    return float(line.split("would cost it ")[1].split(" bn USD")[0])
+
+
 def test_forced_crossing_applies_tools_and_mongolia_concedes():
-    model, frame = force_china_episode(quiet())
+    """A stake well above China's cost of pressing: it presses with its tools, and
+    Mongolia (bargaining, conceding is cheap at the baseline's price) gives in; the
+    concession quiets that red line for ``concession_years`` and costs autonomy."""
+    config = quiet()
+    model, frame = force_china_episode(config)
     assert any(
         "China presses over tibet: import fees, extra transit costs" in line
         for line in model.event_log
     )
     assert frame["pressure_cost_bn_usd"].max() > 0
+    assert frame["coercer_cost_bn_usd"].max() > 0
     assert model.concessions == 1
-    assert any("Mongolia concedes to China" in line for line in model.event_log)
+    assert sum("Mongolia concedes to China" in line for line in model.event_log) == 1
     assert frame["active_pressure"].iloc[-1] == 0
+    quarter = frame["concessions"].to_numpy().argmax()  # the step it was counted at
+    years = config.pressure.concession_years
+    assert model.neighbour("china").quiet_until["tibet"] == quarter + round(4 * years)
+    assert model.autonomy_loss > 0
+
+
+def test_forced_crossing_passes_when_pressing_costs_china_more_than_it_expects_to_gain():
+    """The converse, and the boundary: China weighs its stake times its expectation that
+    Mongolia gives in (0.5 at first) against its own cost over its horizon. The same
+    crossing, with the stake just above or just below that cost, is pressed or let pass."""
+    horizon = quiet().pressure.horizon_quarters
+    model, frame = force_china_episode(quiet(stake=0.0), steps_after=4)
+    cost = weighed_cost(model)
+    assert cost > 0 and not any("presses over" in line for line in model.event_log)
+    assert (frame["active_pressure"] == 0).all() and (frame["pressure_cost_bn_usd"] == 0).all()
+    assert model.concessions == 0
+    # The log rounds the cost to 3 decimals: 5% either side is well clear of that.
+    worth = cost * horizon / 0.5
+    below, _ = force_china_episode(quiet(stake=0.95 * worth), steps_after=1)
+    above, _ = force_china_episode(quiet(stake=1.05 * worth), steps_after=1)
+    assert weighed_cost(below) == pytest.approx(cost)
+    assert not any("presses over tibet" in line for line in below.event_log)
+    assert any("presses over tibet" in line for line in above.event_log)
+
+
+def resist_until_china_stops(stake: float, overrides=()):
+    """Force a Tibet episode Mongolia resists; check, each quarter it lasts, that China's
+    expectation times its stake still beats its cost over its horizon. Returns the model
+    and the finished episode."""
+    model = BalanceModel(quiet(overrides, stake=stake), rng=5, response="resist")
+    horizon = model.settings.pressure.horizon_quarters
+    china = model.neighbour("china")
+    model.step()
+    china.cross_red_line("tibet")
+    model.step()
+    episode = china.episode
+    assert episode is not None and episode.belief == 0.5
+    while china.episode is episode:
+        assert episode.belief * episode.stake_bn_usd > episode.last_coercer_cost_bn_usd * horizon
+        assert model.steps < 60, "China never stopped"
+        model.step()
+    return model, episode
 
 
 def test_resisting_lasts_until_the_neighbour_gives_up():
-    config = quiet()
-    model, frame = force_china_episode(config, response="resist", steps_after=12)
-    patience = config.partners["china"].patience_quarters
-    assert model.concessions == 0
-    assert frame["active_pressure"].sum() == patience
-    assert any("lifts its pressure" in line for line in model.event_log)
-    conceding, _ = force_china_episode(config, response="threshold", steps_after=12)
+    """Mongolia holds out; each quarter China's expectation that it gives in falls by
+    ``belief_update``, and China stops in the first quarter its expectation times its
+    stake no longer beats what pressing costs it over its horizon."""
+    model, episode = resist_until_china_stops(stake=6.0)
+    settings = model.settings.pressure
+    assert episode.outcome == "resisted" and model.concessions == 0
+    assert episode.quarters >= 3  # a stake worth holding on for a while
+    assert episode.belief == pytest.approx(0.5 * (1 - settings.belief_update) ** episode.quarters)
+    horizon = settings.horizon_quarters
+    assert episode.belief * episode.stake_bn_usd <= episode.last_coercer_cost_bn_usd * horizon
+    assert model_frame(model)["active_pressure"].sum() == episode.quarters
+    assert any("China lifts its pressure" in line for line in model.event_log)
+    # More at stake, or an expectation that fades more slowly, keeps it up longer.
+    _, larger = resist_until_china_stops(stake=24.0)
+    slow = settings.belief_update / 2
+    _, slower = resist_until_china_stops(stake=6.0, overrides=[f"pressure.belief_update={slow}"])
+    assert larger.quarters > episode.quarters and slower.quarters > episode.quarters
+    conceding, _ = force_china_episode(quiet(), response="bargain", steps_after=12)
+    assert conceding.concessions == 1
     assert conceding.autonomy_loss > model.autonomy_loss  # conceding costs autonomy (P1)
 
 
@@ -228,14 +306,16 @@ def test_pressure_costs_more_the_more_dependent_mongolia_is():
             [
                 "partners.china.demand.coal=0.5",
                 "partners.china.demand.copper=0.4",
-                "partners.rest_of_world.demand.coal=1.0",
-                "partners.rest_of_world.demand.copper=1.0",
+                "partners.rest_of_world.demand.coal=10.0",
+                "partners.rest_of_world.demand.copper=10.0",
                 "partners.rest_of_world.route='russia'",
+                "trade.crossings.russia.capacity_mt_per_year=200",
             ]
         ),
         response="resist",
         steps_after=3,
     )
+    assert high.exposure[high.CHINA] > low.exposure[low.CHINA]
     cost_high = sum(n.episode.cost_bn_usd for n in high.neighbours if n.episode)
     cost_low = sum(n.episode.cost_bn_usd for n in low.neighbours if n.episode)
     assert cost_high > cost_low > 0
