@@ -91,7 +91,9 @@ def test_titles_read_like_the_band_plots_did():
     assert column_title("export_share.china") == "China's share of exports"
     assert column_title("fdi_share.china") == "China's share of the FDI stock"
     assert column_title("third_neighbour_export_share") == "Third neighbours' share of exports"
-    assert column_title("export_revenue_bn_usd") == "Export revenue (bn USD per quarter)"
+    assert (
+        column_title("export_revenue_bn_usd") == "Export revenue (bn USD per quarter, 2018 prices)"
+    )
     assert column_title("autonomy") == "Autonomy index"
 
 

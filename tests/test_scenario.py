@@ -122,6 +122,9 @@ def test_cross_references_are_checked(tmp_path):
 
 
 def test_new_third_neighbour_is_a_scenario_edit(tmp_path):
+    """A partner added in a file trades and invests like any other: with the United
+    Kingdom's import markets, route and freight but one rung higher on the ladder, it
+    buys a little more than the United Kingdom does."""
     path = child(
         tmp_path,
         """
@@ -132,15 +135,21 @@ level = "extended"
 attention = 0.5
 fdi_appetite_bn_usd = 0.05
 fdi_stock_bn_usd = 0.1
-demand = { other_minerals = 0.3 }
+demand = { other_minerals = 5.0, cashmere = 0.1 }
+freight_usd_per_t = 200.0
 """,
     )
     from sim.model.run import simulate
 
     config = load_scenario(path)
+    uk = config.partners["united_kingdom"]
+    assert uk.level == "initial" and uk.route == "russia" and uk.freight_usd_per_t == 200.0
+    assert uk.demand == config.partners["mongolia_friend"].demand
     model, frame = simulate(config, steps=8)
     assert "export_share.mongolia_friend" in frame.columns
-    assert frame["export_share.mongolia_friend"].iloc[-1] > 0.01
+    last = frame.iloc[-1]
+    assert last["export_share.mongolia_friend"] > last["export_share.united_kingdom"] > 0
+    assert last["fdi_share.mongolia_friend"] > 0
 
 
 def test_every_schema_field_has_a_description():
@@ -285,7 +294,8 @@ def test_a_strict_cap_below_one_over_the_origins_is_refused(tmp_path):
         '[[events]]\nkind = "investment_cap"\nyear = 2012\nlevel = 0.04\nenforcement = "strict"\n'
     )
     err = error_of(child(tmp_path, events))
-    assert err.key == "events.0.level"
+    inherited = len(load_scenario(BASELINE).events)  # the baseline's events come first
+    assert err.key == f"events.{inherited}.level" and err.file.endswith("child.toml")
 
 
 def test_a_file_that_is_not_utf8_is_one_clear_error(tmp_path):
