@@ -61,7 +61,9 @@ def median_ms(fn, repeats: int) -> float:
 def phase_times(config, repeats: int) -> dict[str, float]:
     """Microseconds per step in each part of BalanceModel.step (same order as step)."""
     phases = {
+        "alignment": lambda m: m._align_neighbours(),
         "prices": lambda m: m._move_prices(),
+        "new year": lambda m: m._new_year() if m.quarter == 1 and m.steps > 1 else None,
         "trade": lambda m: m._clear_trade(),
         "investment": lambda m: m._invest(),
         "dependence": lambda m: m._measure_dependence(),

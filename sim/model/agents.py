@@ -261,7 +261,9 @@ class Mongolia(mesa.Agent):
         self.response = response
         self.strategy = strategy
         # The neighbours' shared expectation that Mongolia gives in when pressed: its
-        # reputation, moved by each outcome (Axelrod 1997: paying tribute invites demands).
+        # reputation, moved by each outcome. In Axelrod's (1997) tribute model the weak pay
+        # when paying is cheaper than fighting and demands follow them; this reputation
+        # rule is the model's own reading of that, not Axelrod's mechanism.
         self.reputation = 0.5
         self._split_for: tuple | None = None
         self._split = np.zeros(0)

@@ -97,7 +97,8 @@ def fuel_allocation(
     capacity: np.ndarray,
     need: float,
 ) -> np.ndarray:
-    """Fuel bought from each supplier (bn USD/year at normal prices): shares by the
+    """Fuel bought from each supplier (bn USD at normal prices, per period of ``need`` and
+    ``capacity``: the model passes quarters): shares by the
     supplier's weight and its price (a mark-up lowers its share with ``elasticity``),
     then any supplier past what it can deliver is held at ``capacity`` and the rest is
     shared among the others (water-filling). When every supplier is full the buyer

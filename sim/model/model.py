@@ -256,6 +256,8 @@ class BalanceModel(mesa.Model):
         own = np.where(self.is_neighbour, np.arange(self.n_partners), -1)
         self.crossing_of = np.where(self.route >= 0, self.route, own)
         self.crosses = np.stack([self.crossing_of == k for k in self.neighbour_index]) * 1.0
+        # Exports that only pass through a neighbour to someone else: its transit leverage.
+        self.transits = np.stack([self.route == k for k in self.neighbour_index]) * 1.0
 
     def _reset_flows(self) -> None:
         n = self.n_partners
@@ -509,7 +511,7 @@ class BalanceModel(mesa.Model):
     def _measure_dependence(self) -> None:
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
         w = self.settings.pressure.exposure
-        transit = (self.crosses @ self.export_share).tolist()
+        transit = (self.transits @ self.export_share).tolist()
         debt_total = max(economy.total(self.debt_weight), 1e-12)
         exposure = [
             w.exports * self.export_share.item(k)

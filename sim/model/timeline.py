@@ -229,8 +229,10 @@ def _crossing(event: ev.CrossingChange, model: BalanceModel, timeline: Timeline)
     if event.quarters is not None:
 
         def revert(m: BalanceModel) -> None:
-            m.set_crossing(k, before)
-            m.log(f"border with {name} back to {before:.3g} Mt/year")
+            # Give back what this event took (or take back what it gave), keeping any
+            # other change made to the border meanwhile (a railway opened during a closure).
+            m.change_crossing(k, 1.0, before - after)
+            m.log(f"border with {name} back to {float(m.crossing_capacity[k]):.3g} Mt/year")
 
         timeline.later(event.quarters, revert)
 

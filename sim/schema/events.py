@@ -361,6 +361,13 @@ def check_events(config: Any, path: Any) -> None:
                     f"found {event.red_line!r}{close_match(event.red_line, lines)}",
                     f"one of {event.neighbour}'s red lines: {', '.join(lines)}",
                 )
+        if isinstance(event, AttentionChange) and partners[event.partner].group != "third":
+            raise ScenarioError(
+                path,
+                f"{where}.partner",
+                f"found {event.partner!r} (group {partners[event.partner].group!r})",
+                "a third neighbour: only their attention moves (P5)",
+            )
         if isinstance(event, NewRoute):
             for n_p, pid in enumerate(event.partners):
                 if pid not in partners or partners[pid].group == "neighbour":
