@@ -181,4 +181,11 @@ def test_wheel_installs_into_a_fresh_venv_and_runs_from_an_empty_folder(tmp_path
             env=clean_env,
             timeout=600,
         )
-        assert done.returncode == 0, command + [done.stdout[-2000:], done.stderr]
+        # validate exits 1 when a calibration target misses: that is the model's state
+        # (tests/test_validate.py), not packaging. It ran from the wheel when it compared
+        # every target with the shipped observed data and printed the count.
+        allowed = {0}
+        if command[0] == "validate" and "calibration: " in done.stdout:
+            allowed.add(1)  # it ran to the end; a calibration target missed
+        assert done.returncode in allowed, command + [done.stdout[-2000:], done.stderr]
+        assert "Traceback" not in done.stderr, done.stderr
