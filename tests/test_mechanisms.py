@@ -56,6 +56,7 @@ def coal_mt(model: BalanceModel) -> float:
 def test_a_coal_demand_shock_raises_coal_within_a_year_up_to_the_border(quiet):
     baseline = quiet.model_copy(deep=True)
     baseline.trade.commodities["coal"].capacity_bn_usd = 10.0  # mines that could fill it
+    baseline.trade.crossings["china"].capacity_mt_per_year = 70.0  # room (90 Mt after 2012)
     shock = {
         "at": "2015Q1",
         "kind": "demand_shock",
@@ -73,7 +74,7 @@ def test_a_coal_demand_shock_raises_coal_within_a_year_up_to_the_border(quiet):
     load = float(flooded.crossing_load[0])  # tonnes crossing into China
     assert load == pytest.approx(border, rel=1e-6)  # a flood of demand fills the border
     assert coal_mt(flooded) < border  # and coal gets only what denser goods leave
-    assert coal_mt(flooded) == pytest.approx(coal_mt(shocked), rel=1e-3)  # the border caps both
+    assert coal_mt(flooded) > coal_mt(shocked)  # more demand fills what the border leaves
     assert float(shocked.crossing_load[0]) <= border + 1e-9
 
 
@@ -161,17 +162,13 @@ def test_investment_builds_capacity_and_a_strict_cap_costs_projects_and_fire_sal
 # --- coercion as bargaining -------------------------------------------------------------
 
 
-def _pressed_outcome(config, china_market: float, seed: int) -> tuple[float, str | None]:
-    """Exposure to China, and how a Tibet crossing in 2012 ends (None: not pressed).
-    China's import markets are scaled and the third neighbours reached through Russia
-    when they shrink, so that Mongolia's trade, transit and investment ties to China vary
-    while the pressure (the tools, the stake) stays the same."""
+def _pressed_outcome(config, china_market: float, seed: int) -> tuple[float, str | None, int]:
+    """Exposure to China, how a Tibet crossing in 2012 ends (None: not pressed), and how
+    many quarters China pressed. China's import markets are scaled so that Mongolia's
+    trade (and so its transit and leverage) with China varies while the pressure stays
+    the same: the same tools and stake."""
     model = BalanceModel(config, rng=seed)
     model.market[model.CHINA] *= china_market
-    if china_market < 1.0:
-        model.route[model.route == model.CHINA] = model.RUSSIA
-        model._set_crossings()
-        model.crossing_capacity[model.RUSSIA] = 1e4
     model._settings_changed()
     china = model.neighbour("china")
     while model.steps < 8:
@@ -181,25 +178,50 @@ def _pressed_outcome(config, china_market: float, seed: int) -> tuple[float, str
     model.step()
     episode = china.episode
     if episode is None:
-        return exposure, None
+        return exposure, None, 0
     while china.episode is episode and model.steps < 60:
         model.step()
-    return exposure, episode.outcome
+    return exposure, episode.outcome, episode.quarters
+
+
+def _demand_bound(config, import_need: float = 0.0):
+    """Mines and borders with room to spare, so that trade is set by demand (a fee cuts
+    sales instead of shifting them between buyers), and China's own cost of pressing held
+    at its standing cost unless ``import_need`` says otherwise."""
+    bound = config.model_copy(deep=True)
+    for good in bound.trade.commodities.values():
+        good.capacity_bn_usd = 50.0
+    for crossing in bound.trade.crossings.values():
+        crossing.capacity_mt_per_year = 1e4
+    bound.partners["china"].import_need = import_need
+    return bound
 
 
 def test_the_chance_of_conceding_rises_with_exposure_to_the_coercer(quiet):
-    levels = (0.02, 0.1, 0.3, 0.6, 1.0)
+    """The same pressure (tools, stake, the coercer's own cost) at six levels of
+    exposure, 60 seeds each: the more Mongolia trades with China, the more its holding
+    out costs, and the more often it concedes."""
+    config = _demand_bound(quiet)
+    levels = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8)
     exposures, rates = [], []
     for level in levels:
-        runs = [_pressed_outcome(quiet, level, seed) for seed in range(60)]
-        pressed = [outcome for _, outcome in runs if outcome is not None]
+        runs = [_pressed_outcome(config, level, seed) for seed in range(60)]
+        pressed = [outcome for _, outcome, _ in runs if outcome is not None]
         assert len(pressed) >= 50  # the same pressure: China presses at every level
-        exposures.append(np.mean([e for e, _ in runs]))
+        exposures.append(np.mean([e for e, _, _ in runs]))
         rates.append(np.mean([o == "conceded" for o in pressed]))
     assert np.all(np.diff(exposures) > 0)
-    assert np.all(np.diff(rates) > -0.1), rates  # never falls by more than seed noise
-    assert rates[-1] - rates[0] > 0.35, rates
-    assert np.corrcoef(exposures, rates)[0, 1] > 0.8, rates
+    assert np.all(np.diff(rates) > -0.05), rates  # never falls by more than seed noise
+    assert rates[-1] - rates[0] > 0.3, rates
+    assert np.corrcoef(exposures, rates)[0, 1] > 0.9, rates
+
+
+def test_pressing_ends_sooner_when_it_costs_the_coercer_more(quiet):
+    """Drezner (1999): costly sanctions are short. When China needs the imports it
+    forgoes, its episodes are shorter at the same stake."""
+    cheap = [_pressed_outcome(_demand_bound(quiet, 0.0), 0.8, s)[2] for s in range(40)]
+    costly = [_pressed_outcome(_demand_bound(quiet, 0.5), 0.8, s)[2] for s in range(40)]
+    assert np.mean(costly) < np.mean(cheap) - 0.3, (np.mean(costly), np.mean(cheap))
 
 
 def test_the_coercer_pays_for_pressing_and_the_outputs_show_it(baseline):
@@ -277,3 +299,24 @@ def test_sino_russian_alignment_answers_western_political_alignment(baseline):
     assert run_to(_with_priorities(off, 0.0), 2030, 4).alignment == pytest.approx(
         run_to(_with_priorities(off, 1.0), 2030, 4).alignment
     )
+
+
+def test_a_scheduled_crossing_during_an_episode_is_not_held_for_later(quiet):
+    """A crossing scheduled while the neighbour already presses adds no second episode,
+    then or later (it was held until the episode ended and pressed years late)."""
+    config = quiet.model_copy(deep=True)
+    config.pressure.response = "resist"
+    config.pressure.resolve_noise = 0.0
+    for line in ("taiwan", "tibet"):
+        config.partners["china"].red_lines[line].stake_bn_usd = 20.0
+    model = BalanceModel(config, rng=1)
+    china = model.neighbour("china")
+    model.step()
+    china.cross_red_line("taiwan")
+    model.step()
+    assert china.episode is not None and china.episode.red_line == "taiwan"
+    china.cross_red_line("tibet")
+    for _ in range(30):
+        model.step()
+    assert not any(r["red_line"] == "tibet" for r in model.episode_records()), model.event_log
+    assert any("adds no second episode" in line for line in model.event_log)

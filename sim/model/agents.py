@@ -39,6 +39,7 @@ class Episode:
     import_fee: np.ndarray  # extra fee on exports to each partner (fraction of price)
     surcharge: np.ndarray  # extra transit fee charged by each neighbour
     energy_markup: np.ndarray  # price rise on fuel bought from each partner
+    border_cut: np.ndarray  # share of each neighbour's border capacity closed
     stake_bn_usd: float = 0.0  # what a concession is worth to the coercer (private)
     belief: float = 0.5  # the coercer's expectation that Mongolia gives in
     started: str = ""  # year and quarter
@@ -132,6 +133,13 @@ class Neighbour(Partner):
         whether pressing over it pays."""
         episode = self.episode
         if episode is not None:
+            if self.forced_crossing is not None:  # already pressing: nothing new to start
+                self.model.log(
+                    f"{self.name} is already pressing over "
+                    f"{episode.red_line.replace('_', ' ')}: Mongolia's crossing of "
+                    f"{self.forced_crossing.replace('_', ' ')} adds no second episode"
+                )
+                self.forced_crossing = None
             episode.quarters += 1
             episode.belief *= 1.0 - self.model.settings.pressure.belief_update
             if not self._pays(episode, episode.last_coercer_cost_bn_usd):
@@ -147,8 +155,10 @@ class Neighbour(Partner):
         return episode.belief * episode.stake_bn_usd > cost_per_quarter * horizon
 
     def cross_red_line(self, red_line: str) -> None:
-        """Mongolia crosses a red line by a scheduled act: considered this quarter."""
-        self.forced_crossing = red_line
+        """Mongolia crosses a red line by a scheduled act: considered this quarter (never
+        held for later; the first of two crossings in one quarter is the one weighed)."""
+        if self.forced_crossing is None:
+            self.forced_crossing = red_line
 
     def consider(self, red_line: str) -> None:
         """Draw this episode's stake (known only to the neighbour), cost the tools, and
@@ -184,6 +194,7 @@ class Neighbour(Partner):
             import_fee=np.zeros(n),
             surcharge=np.zeros(n),
             energy_markup=np.zeros(n),
+            border_cut=np.zeros(n),
             stake_bn_usd=stake,
             belief=model.mongolia.reputation,
             started=f"{model.year}Q{model.quarter}",
@@ -197,6 +208,9 @@ class Neighbour(Partner):
         if tools["energy_supply"] > 0:
             episode.energy_markup[i] = tools["energy_supply"] * scale
             episode.tools.append("energy supply squeeze")
+        if tools["border_restriction"] > 0:
+            episode.border_cut[i] = tools["border_restriction"] * scale
+            episode.tools.append("fewer border crossings")
         if tools["suspend_meetings"]:
             episode.meetings_suspended = True
             episode.tools.append("suspended high-level meetings")
@@ -296,7 +310,11 @@ class Mongolia(mesa.Agent):
         per_quarter = max(episode.last_coercer_cost_bn_usd, 1e-9) * settings.horizon_quarters
         keep_on = episode.belief * mean_stake / per_quarter  # > 1: it would go on
         fade = -math.log(1.0 - settings.belief_update) if settings.belief_update < 1 else 1e9
-        expected_quarters = 1.0 + max(math.log(max(keep_on, 1e-12)), 0.0) / fade
+        # Quarters of pressure Mongolia expects, weighed over the same horizon as the
+        # coercer's (a longer expected siege counts no more than the horizon).
+        expected_quarters = min(
+            1.0 + max(math.log(max(keep_on, 1e-12)), 0.0) / fade, settings.horizon_quarters
+        )
         backing = settings.third_party_support * (
             0.5 * model.western_alignment + 0.5 * (1.0 - model.alignment)
         )

@@ -264,6 +264,7 @@ class BalanceModel(mesa.Model):
         self.import_fee = np.zeros(n)
         self.surcharge = np.zeros(n)
         self.energy_markup = np.zeros(n)
+        self.border_cut = np.zeros(n)
         self.meetings_suspended = np.zeros(n, dtype=bool)
         self.fdi_inflow = np.zeros(n)
         self.fdi_rejected_bn_usd = self.fdi_redirected_bn_usd = self.fdi_divested_bn_usd = 0.0
@@ -325,14 +326,16 @@ class BalanceModel(mesa.Model):
             )
         return pull, back / self.freight_netback
 
-    def _flows(self, pull: np.ndarray) -> np.ndarray:
-        """Export volumes this quarter's markets take (bn USD/year at reference prices)."""
+    def _flows(self, pull: np.ndarray, border_cut: np.ndarray) -> np.ndarray:
+        """Export volumes this quarter's markets take (bn USD/year at reference prices),
+        with ``border_cut`` of each border closed by pressure."""
+        open_ = (self.crossing_capacity * (1.0 - np.minimum(border_cut, 1.0)))[self.neighbour_index]
         return economy.export_flows(
             pull * self.market_scale[:, None],
             self.capacity,
             self.bulk,
             self.crosses,
-            self.crossing_capacity[self.neighbour_index].tolist(),
+            open_.tolist(),
             self.densest_first,
         )
 
@@ -381,6 +384,7 @@ class BalanceModel(mesa.Model):
             self.import_fee.tobytes(),
             self.surcharge.tobytes(),
             self.energy_markup.tobytes(),
+            self.border_cut.tobytes(),
             self.transit_fee.tobytes(),
             self.market.tobytes(),
             self._settings_version,
@@ -411,7 +415,7 @@ class BalanceModel(mesa.Model):
     def _move_volumes(self) -> None:
         """Export volumes from the demand pull, this year's markets and the capacities."""
         self._volumes_key = self._volumes_version
-        self.flows = flows = self._flows(self.pull)  # bn USD/year at reference prices
+        self.flows = flows = self._flows(self.pull, self.border_cut)  # bn USD/year, 2018 prices
         self.exports_mt = flows.sum(axis=0) * self.bulk  # Mt/year by commodity
         self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
 
@@ -445,7 +449,7 @@ class BalanceModel(mesa.Model):
             self.surcharge + sign * episode.surcharge,
             relation,
         )
-        value = self._flows(pull) * (self.price / 4.0)
+        value = self._flows(pull, self.border_cut + sign * episode.border_cut) * (self.price / 4.0)
         other_revenue = float((value * revenue).sum())
         markup = self.energy_markup + sign * episode.energy_markup
         fuel = self._fuel(markup, relation)
@@ -556,6 +560,7 @@ class BalanceModel(mesa.Model):
         self.import_fee[:] = 0.0
         self.surcharge[:] = 0.0
         self.energy_markup[:] = 0.0
+        self.border_cut[:] = 0.0
         self.meetings_suspended[:] = False
         self.active_pressure = self.active_episodes
         for neighbour in self.neighbours:
@@ -564,6 +569,7 @@ class BalanceModel(mesa.Model):
                 self.import_fee += ep.import_fee
                 self.surcharge += ep.surcharge
                 self.energy_markup += ep.energy_markup
+                self.border_cut += ep.border_cut
                 self.meetings_suspended[ep.neighbour] |= ep.meetings_suspended
 
     def record_episode_end(self, neighbour: Neighbour, episode: Episode, conceded: bool) -> None:

@@ -291,6 +291,11 @@ class Tools(Strict):
     import_fee: Fraction = Field(0.0, description="fee on the neighbour's imports from Mongolia")
     transit_cost: Fraction = Field(0.0, description="extra transit fee on exports crossing it")
     suspend_meetings: bool = Field(False, description="suspend high-level meetings")
+    border_restriction: Fraction = Field(
+        0.0,
+        description="share of its border's capacity closed to Mongolia's exports while it "
+        "presses (S62: a single crossing imposed)",
+    )
     energy_supply: Fraction = Field(0.0, description="price rise on the fuel and power it sells")
     debt_call: Fraction = Field(
         0.0, description="one-off repayment demanded (fraction of annual export revenue)"
