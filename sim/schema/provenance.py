@@ -444,9 +444,10 @@ def markdown(rows: list[Row], prov: ProvenanceFile, name: str, command: str) -> 
         "",
         f"Every parameter the {name} scenario resolves to ({len(rows)}), with its value, "
         "unit, meaning and provenance: **sourced** (the document and figure; ids F1.., "
-        "P1.. and seeds A, B, C are in [sources.md](sources.md)), **fitted** (to which "
-        "targets, and how: today every fitted value was tuned by hand in the first "
-        "version; `run.py calibrate` checks the targets) or **assumed** (no document "
+        "P1.., S1.. and seeds A, B, C are in [sources.md](sources.md)), **fitted** (to "
+        "which targets, and how: by `run.py calibrate --fit`, which searches the "
+        "parameters of scenarios/fit.toml, or by hand; `run.py calibrate` checks the "
+        "targets) or **assumed** (no document "
         "gives it: a plausible range and why). "
         f"Here: {counts['sourced']} sourced, {counts['fitted']} fitted, "
         f"{counts['assumed']} assumed. The {varied} assumed parameters and fitted ones with "
