@@ -521,6 +521,9 @@ def history_with_every_kind(quiet: bool = False):
             for line in data["partners"][partner]["red_lines"].values():
                 line["hazard_per_year"] = 0.0
                 line["alignment_trigger"] = False
+        # The lone red line's episode ends the quarter after it starts, whatever the
+        # bargain's parameters: it cannot overlap (and mask) a later lone event.
+        data["pressure"]["response"] = "concede"
         history = validate(data, "history.toml")
     extra = load_scenario(resolve_scenario("whatif/resist_2016")).events[-1:]
     lone = validate(

@@ -55,8 +55,8 @@ def coal_mt(model: BalanceModel) -> float:
 
 def test_a_coal_demand_shock_raises_coal_within_a_year_up_to_the_border(quiet):
     baseline = quiet.model_copy(deep=True)
-    baseline.trade.commodities["coal"].capacity_bn_usd = 10.0  # mines that could fill it
-    baseline.trade.crossings["china"].capacity_mt_per_year = 70.0  # room (90 Mt after 2012)
+    baseline.trade.commodities["coal"].capacity_bn_usd = 30.0  # mines that could fill it
+    baseline.trade.crossings["china"].capacity_mt_per_year = 180.0  # room (200 after 2012)
     shock = {
         "at": "2015Q1",
         "kind": "demand_shock",
