@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import mesa
 import numpy as np
@@ -51,6 +51,9 @@ class Episode:
     last_coercer_cost_bn_usd: float = 0.0
     meetings_suspended: bool = False
     outcome: str = "active"
+    # The world without (or with) it, cached until trade's inputs change (model-owned).
+    counterfactual_key: tuple | None = None
+    counterfactual: Any = None
 
 
 class Partner(mesa.Agent):

@@ -429,11 +429,11 @@ class BalanceModel(mesa.Model):
             self.fuel_need,
         )
 
-    def episode_costs(self, episode: Episode, active: bool) -> tuple[float, float]:
-        """What this episode alone costs Mongolia (revenue lost, fuel overpaid or short)
-        and the coercer (imports from Mongolia it forgoes, times its need for them, plus
-        its standing) this quarter, bn USD. ``active``: the episode is already in force
-        (compare with it lifted); otherwise compare with it added."""
+    def _counterfactual(
+        self, episode: Episode, active: bool
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Export volumes, revenue kept per unit of value, and the fuel bill in the world
+        with this episode lifted (``active``) or added: what its costs are measured from."""
         sign = -1.0 if active else 1.0
         relation = self.relation
         suspended = episode.meetings_suspended and not (
@@ -449,12 +449,26 @@ class BalanceModel(mesa.Model):
             self.surcharge + sign * episode.surcharge,
             relation,
         )
-        value = self._flows(pull, self.border_cut + sign * episode.border_cut) * (self.price / 4.0)
-        other_revenue = float((value * revenue).sum())
+        flows = self._flows(pull, self.border_cut + sign * episode.border_cut)
         markup = self.energy_markup + sign * episode.energy_markup
         fuel = self._fuel(markup, relation)
         shortage = self.settings.trade.imports.shortage_cost
-        fuel_bill = float(fuel @ (1.0 + markup)) + shortage * (self.fuel_need - economy.total(fuel))
+        bill = float(fuel @ (1.0 + markup)) + shortage * (self.fuel_need - economy.total(fuel))
+        return flows, revenue, bill
+
+    def episode_costs(self, episode: Episode, active: bool) -> tuple[float, float]:
+        """What this episode alone costs Mongolia (revenue lost, fuel overpaid or short)
+        and the coercer (imports from Mongolia it forgoes, times its need for them, plus
+        its standing) this quarter, bn USD. ``active``: the episode is already in force
+        (compare with it lifted); otherwise compare with it added."""
+        key = (active, self._trade_key, self._volumes_key)
+        if episode.counterfactual_key != key:  # the other world changes only with these
+            episode.counterfactual_key = key
+            episode.counterfactual = self._counterfactual(episode, active)
+        flows, revenue, fuel_bill = episode.counterfactual
+        value = flows * (self.price / 4.0)
+        other_revenue = float((value * revenue).sum())
+        shortage = self.settings.trade.imports.shortage_cost
         now_bill = float(self.fuel_imports @ (1.0 + self.energy_markup)) + shortage * (
             self.fuel_need - economy.total(self.fuel_imports)
         )
