@@ -358,16 +358,13 @@ class Mongolia(mesa.Agent):
         effort = self.effort_split()
         if model.active_pressure:
             effort = np.where(model.meetings_suspended, 0.0, effort)
-        attention = model.attention
-        attention *= model.attention_retention
-        attention += model.attention_gain * effort  # economic ties, by what the partner wants
-        np.minimum(attention, 1.0, out=attention)
-        political = model.political_tie
-        political *= model.political_retention
-        political += model.political_gain * effort  # political and security ties
-        np.minimum(political, 1.0, out=political)
-        ties = 0.5 * (attention + political)
-        model.engagement += effort * (ties * model.engagement_weight + model.is_neighbour)
+        ties = model.ties  # rows: economic attention, political and security ties
+        ties *= model.tie_retention
+        ties += model.tie_gain * effort
+        np.minimum(ties, 1.0, out=ties)
+        model.engagement += effort * (
+            ties.mean(axis=0) * model.engagement_weight + model.neighbour_weight
+        )
         ready = model.engagement >= model.upgrade_needed
         if ready.any():
             for index in np.flatnonzero(ready):

@@ -145,6 +145,22 @@ def screen_investment(
     return accepted, np.maximum(held - position, 0.0)
 
 
+def screen_redirected(
+    stock: np.ndarray, offers: np.ndarray, cap: float, enforcement: str, leak: float
+) -> np.ndarray:
+    """What the cap lets in of offers redirected to origins below it: the accepted part of
+    ``screen_investment``, the same numbers, with a shortcut. When no recipient holds more
+    than ``cap`` times what all recipients together hold, the water-filling stops before
+    any recipient (every holder ahead of the first recipient is cut, and the first
+    recipient fits under ``cap`` times the recipients' total, which is at most ``cap``
+    times the rest over the room): every offer is accepted whole."""
+    recipients = offers > 0.0
+    wanted = (stock + offers)[recipients]
+    if wanted.size == 0 or wanted.max() <= cap * wanted.sum():
+        return offers.copy()
+    return screen_investment(stock, offers, cap, enforcement, leak)[0]
+
+
 def cap_positions(wanted: np.ndarray, cap: float) -> np.ndarray | None:
     """Largest holdings <= ``wanted`` with every share of the total <= ``cap``
     (None when ``wanted`` already obeys the cap).

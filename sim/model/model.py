@@ -37,9 +37,10 @@ class Recorder(mesa.DataCollector):
         steps = getattr(self, "_collection_steps", None)  # Mesa 3.5 keeps the times too
         if steps is not None:
             steps.append(getattr(model, "time", model.steps))
+        records = self.model_vars
         for var, name in self.model_reporters.items():
             value = getattr(model, name)
-            self.model_vars[var].append(value.copy() if isinstance(value, np.ndarray) else value)
+            records[var].append(value.copy() if type(value) is np.ndarray else value)
 
 
 class BalanceModel(mesa.Model):
@@ -192,7 +193,11 @@ class BalanceModel(mesa.Model):
             [p.attention if p.group == "third" else 1.0 for p in specs.values()]
         )
         # Political and security ties with third neighbours start where attention is.
-        self.political_tie = np.where(self.is_third, self.attention, 0.0)
+        political_tie = np.where(self.is_third, self.attention, 0.0)
+        # One 2 x partners array, so diplomacy moves both kinds of tie in one operation;
+        # ``attention`` and ``political_tie`` are its rows (views: they move with it).
+        self.ties = np.vstack([self.attention, political_tie])
+        self.attention, self.political_tie = self.ties[0], self.ties[1]
         self.engagement = np.zeros(n)
         self.transit_fee = np.zeros(n)
         for pid, fee in config.trade.transit_fee.items():
@@ -228,6 +233,8 @@ class BalanceModel(mesa.Model):
         self._volumes_key = -1
         self._freight_key = -1
         self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
+        self.third_weight = self.is_third / self.third_count  # western alignment's weights
+        self.neighbour_weight = self.is_neighbour * 1.0
         self.exposure = np.zeros(n)
         self.no_fees = np.zeros(n)
         self.effective_leverage = np.zeros(n)
@@ -354,15 +361,15 @@ class BalanceModel(mesa.Model):
             self._allocate_trade()
         if self._volumes_key != self._volumes_version:
             self._move_volumes()
-        self.price = price = np.exp(self.log_price)
-        flows = self.flows
-        self.export_value = value = flows * (price / 4.0)  # bn USD this quarter
-        self.exports_by_commodity = value.sum(axis=0)
-        self.exports_by_partner = value.sum(axis=1)
-        total = float(self.exports_by_commodity.sum())
-        self.export_share = self.exports_by_partner / total if total > 0 else 0 * flows[:, 0]
-        self.commodity_to_china = value[self.CHINA]
-        self.export_revenue_bn_usd = float((value * self.revenue_factor).sum())
+        self.price = np.exp(self.log_price)
+        # bn USD this quarter per bn USD a year at reference prices, by commodity
+        self.quarter_value = per_quarter = self.price / 4.0
+        self.exports_by_commodity = self.volume_by_commodity * per_quarter
+        self.exports_by_partner = self.flows @ per_quarter
+        total = economy.total(self.exports_by_commodity)
+        self.export_share = self.exports_by_partner / total if total > 0 else 0 * per_quarter
+        self.commodity_to_china = self.flows[self.CHINA] * per_quarter
+        self.export_revenue_bn_usd = float(self.kept_by_commodity @ per_quarter)
         self.pressure_cost_bn_usd = self.coercer_cost_bn_usd = 0.0
         for neighbour in self.neighbours:
             episode = neighbour.episode
@@ -416,7 +423,9 @@ class BalanceModel(mesa.Model):
         """Export volumes from the demand pull, this year's markets and the capacities."""
         self._volumes_key = self._volumes_version
         self.flows = flows = self._flows(self.pull, self.border_cut)  # bn USD/year, 2018 prices
-        self.exports_mt = flows.sum(axis=0) * self.bulk  # Mt/year by commodity
+        self.volume_by_commodity = flows.sum(axis=0)
+        self.kept_by_commodity = (flows * self.revenue_factor).sum(axis=0)  # net of fees
+        self.exports_mt = self.volume_by_commodity * self.bulk  # Mt/year by commodity
         self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
 
     def _fuel(self, markup: np.ndarray, relation: np.ndarray) -> np.ndarray:
@@ -432,8 +441,9 @@ class BalanceModel(mesa.Model):
     def _counterfactual(
         self, episode: Episode, active: bool
     ) -> tuple[np.ndarray, np.ndarray, float]:
-        """Export volumes, revenue kept per unit of value, and the fuel bill in the world
-        with this episode lifted (``active``) or added: what its costs are measured from."""
+        """In the world with this episode lifted (``active``) or added, what its costs are
+        measured from: export volumes to the coercer and the volume kept net of fees, by
+        commodity (bn USD/year at reference prices), and the fuel bill (this quarter)."""
         sign = -1.0 if active else 1.0
         relation = self.relation
         suspended = episode.meetings_suspended and not (
@@ -454,7 +464,7 @@ class BalanceModel(mesa.Model):
         fuel = self._fuel(markup, relation)
         shortage = self.settings.trade.imports.shortage_cost
         bill = float(fuel @ (1.0 + markup)) + shortage * (self.fuel_need - economy.total(fuel))
-        return flows, revenue, bill
+        return flows[episode.neighbour], (flows * revenue).sum(axis=0), bill
 
     def episode_costs(self, episode: Episode, active: bool) -> tuple[float, float]:
         """What this episode alone costs Mongolia (revenue lost, fuel overpaid or short)
@@ -465,16 +475,16 @@ class BalanceModel(mesa.Model):
         if episode.counterfactual_key != key:  # the other world changes only with these
             episode.counterfactual_key = key
             episode.counterfactual = self._counterfactual(episode, active)
-        flows, revenue, fuel_bill = episode.counterfactual
-        value = flows * (self.price / 4.0)
-        other_revenue = float((value * revenue).sum())
+        to_coercer, kept, fuel_bill = episode.counterfactual
+        per_quarter = self.quarter_value
+        other_revenue = float(kept @ per_quarter)
         shortage = self.settings.trade.imports.shortage_cost
         now_bill = float(self.fuel_imports @ (1.0 + self.energy_markup)) + shortage * (
             self.fuel_need - economy.total(self.fuel_imports)
         )
         k = episode.neighbour
-        coercer_imports = float(value[k].sum())
-        current = float(self.export_value[k].sum())
+        coercer_imports = float(to_coercer @ per_quarter)
+        current = float(self.flows[k] @ per_quarter)
         if active:  # lifted: the counterfactual is the world without it
             lost = other_revenue - self.export_revenue_bn_usd
             energy = now_bill - fuel_bill
@@ -506,7 +516,7 @@ class BalanceModel(mesa.Model):
         if turned_away > 1e-12:
             open_to = self.fdi_appetite * (rejected <= 1e-12)
             redirect = turned_away * inv.redirect_share * economy.shares(open_to)
-            extra, _ = economy.screen_investment(
+            extra = economy.screen_redirected(
                 held + accepted - divested, redirect, cap.level, cap.enforcement, cap.leak
             )
             accepted = accepted + extra
@@ -518,10 +528,10 @@ class BalanceModel(mesa.Model):
         # build nothing: the cap's cost in lost projects. Forced sales go at a discount.
         built = economy.total(accepted) * inv.mining_fdi_share * inv.capacity_per_bn_usd
         self.capacity_pipeline += built * self.mining_mix
-        self.fire_sale_loss_bn_usd = economy.total(divested) * cap.fire_sale_discount
+        self.fdi_divested_bn_usd = sold = economy.total(divested)
+        self.fire_sale_loss_bn_usd = sold * cap.fire_sale_discount
         self.fdi_rejected_bn_usd = turned_away - redirected
         self.fdi_redirected_bn_usd = redirected
-        self.fdi_divested_bn_usd = economy.total(divested)
         self.fdi_stock_bn_usd = total = economy.total(self.fdi_stock)
         self.fdi_share = self.fdi_stock / total if total > 0 else np.zeros_like(stock)
         self.fdi_inflow_share = economy.shares(accepted)
@@ -544,13 +554,11 @@ class BalanceModel(mesa.Model):
             min(china + self.alignment * russia, 1.0),
             min(russia + self.alignment * china, 1.0),
         )
-        self.exposure[self.neighbour_index] = exposure
-        self.effective_leverage[self.neighbour_index] = pooled
+        self.exposure[self.CHINA], self.exposure[self.RUSSIA] = exposure
+        self.effective_leverage[self.CHINA], self.effective_leverage[self.RUSSIA] = pooled
         # Political and security alignment with the West only (P3): economic ties with
         # partners that want trade and investment do not count.
-        self.western_alignment = float(
-            (self.level * self.political_tie) @ self.is_third / self.third_count
-        )
+        self.western_alignment = float((self.level * self.political_tie) @ self.third_weight)
         self.autonomy_loss *= 1.0 - self.settings.pressure.autonomy_recovery_per_year / 4.0
         self.autonomy = min(max(1.0 - max(pooled) - self.autonomy_loss, 0.0), 1.0)
 
@@ -715,13 +723,23 @@ class BalanceModel(mesa.Model):
         """Per-partner constants of the diplomacy settings (again whenever they change)."""
         cfg = self.settings.diplomacy
         # Attention moves only for third neighbours; others keep 1 (they never look away).
-        self.attention_retention = np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1)
+        engaged = cfg.third_neighbour_engagement * self.is_third
+        self.tie_retention = np.vstack(
+            [
+                np.where(self.is_third, 1 - cfg.attention_decay_per_year / 4, 1),
+                np.where(self.is_third, 1 - cfg.political_decay_per_year / 4, 1),
+            ]
+        )
+        # Economic attention per unit of effort, in proportion to what the partner wants
+        # from the tie; political and security ties in proportion to the rest.
+        self.tie_gain = np.vstack(
+            [
+                cfg.attention_response * engaged * self.economic_priority,
+                cfg.political_response * engaged * (1.0 - self.economic_priority),
+            ]
+        )
         self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
         self.investment_attention = np.where(self.is_third, cfg.third_neighbour_engagement, 1.0)
-        engaged = cfg.third_neighbour_engagement * self.is_third
-        self.attention_gain = cfg.attention_response * engaged * self.economic_priority
-        self.political_gain = cfg.political_response * engaged * (1.0 - self.economic_priority)
-        self.political_retention = np.where(self.is_third, 1 - cfg.political_decay_per_year / 4, 1)
         # Engagement needed for the next rung; infinite at a partner's highest rung.
         self.upgrade_needed = np.where(
             self.level < self.max_level, cfg.upgrade_threshold * (self.level + 1.0), np.inf
