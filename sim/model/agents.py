@@ -362,8 +362,9 @@ class Mongolia(mesa.Agent):
         ties *= model.tie_retention
         ties += model.tie_gain * effort
         np.minimum(ties, 1.0, out=ties)
+        # Both kinds of tie, averaged, carry a third neighbour up the ladder.
         model.engagement += effort * (
-            ties.mean(axis=0) * model.engagement_weight + model.neighbour_weight
+            (ties[0] + ties[1]) * model.half_engagement_weight + model.neighbour_weight
         )
         ready = model.engagement >= model.upgrade_needed
         if ready.any():

@@ -225,6 +225,7 @@ class BalanceModel(mesa.Model):
             self.partners.append(agent)
         self.initial_fdi_total = self.fdi_stock.sum()
         self.neighbour_index = np.array([self.CHINA, self.RUSSIA])
+        self._debt_changed()
         self._set_crossings()
         self.crossing_capacity = np.full(n, np.inf)
         for pid, crossing in config.trade.crossings.items():
@@ -294,8 +295,9 @@ class BalanceModel(mesa.Model):
         return self.base_relation * bonus * np.where(self.meetings_suspended, 0.8, 1.0)
 
     def _move_prices(self) -> None:
-        shock = self.rng.standard_normal(self.log_price.size) * self.price_volatility
-        self.log_price = self.price_persistence * self.log_price + shock
+        log_price = self.log_price
+        log_price *= self.price_persistence
+        log_price += self.rng.standard_normal(log_price.size) * self.price_volatility
 
     def _pull(
         self, import_fee: np.ndarray, surcharge: np.ndarray, relation: np.ndarray
@@ -540,13 +542,12 @@ class BalanceModel(mesa.Model):
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
         w = self.settings.pressure.exposure
         transit = (self.transits @ self.export_share).tolist()
-        debt_total = max(economy.total(self.debt_weight), 1e-12)
         exposure = [
             w.exports * self.export_share.item(k)
             + w.transit * transit[j]
             + w.energy * self.fuel_share.item(k)
             + w.fdi * self.fdi_share.item(k)
-            + w.debt * self.debt_weight.item(k) / debt_total
+            + w.debt * self.debt_of_neighbour[j]
             for j, k in enumerate((self.CHINA, self.RUSSIA))
         ]
         china, russia = exposure
@@ -682,9 +683,16 @@ class BalanceModel(mesa.Model):
 
     def add_debt_weight(self, index: int, weight: float) -> None:
         self.debt_weight[index] += weight
+        self._debt_changed()
 
     def set_debt_weight(self, index: int, weight: float) -> None:
         self.debt_weight[index] = weight
+        self._debt_changed()
+
+    def _debt_changed(self) -> None:
+        """Each neighbour's share of Mongolia's external debt (redone when debt changes)."""
+        total = max(economy.total(self.debt_weight), 1e-12)
+        self.debt_of_neighbour = (self.debt_weight[self.neighbour_index] / total).tolist()
 
     def change_alignment(self, level: float | None, trend_per_year: float | None) -> None:
         if level is not None:
@@ -738,7 +746,7 @@ class BalanceModel(mesa.Model):
                 cfg.political_response * engaged * (1.0 - self.economic_priority),
             ]
         )
-        self.engagement_weight = self.is_third * cfg.third_neighbour_engagement
+        self.half_engagement_weight = 0.5 * self.is_third * cfg.third_neighbour_engagement
         self.investment_attention = np.where(self.is_third, cfg.third_neighbour_engagement, 1.0)
         # Engagement needed for the next rung; infinite at a partner's highest rung.
         self.upgrade_needed = np.where(
