@@ -1,54 +1,69 @@
 """`run.py calibrate --fit`: the fit specification refuses held-out targets and keys the
 scenario lacks; a fit from a mis-set parameter lowers the fit error and moves it back to
 where the target holds; the written scenario keeps every other line, carries the source
-comment and loads; --dry-run writes nothing.
+comment and loads; --dry-run writes nothing. Its [validation] table: calibration targets
+of `run.py validate` on the history, measured by the validation module (held-out ones
+refused), a dated episode target's share residual pulling the right way, and a scan that
+finds the concession price the 2016 concession needs where least squares sees no slope.
 
-The fits move two parameters of today's baseline (coal's demand scale, the cap's leak:
-COAL and LEAK below) against targets whose values are made from the model's own runs, and
-the provenance files are written here for the scenario at hand, so these tests follow the
-model and not the state of scenarios/calibration.toml or provenance.toml."""
+The fits move two parameters of today's baseline (investment's capacity per bn USD, the
+cap's leak: CAPACITY and LEAK below) against targets whose values are made from the
+model's own runs, and the provenance files are written here for the scenario at hand, so
+these tests follow the model and not the state of scenarios/calibration.toml or
+provenance.toml. (Coal's demand scale was the first of the two until coal became
+capacity-bound: F1-total no longer moves with it.)"""
 
 from __future__ import annotations
 
 import datetime
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 import tomli_w
 import tomlkit
 
-from sim.catalog import BASELINE, SCENARIO_DIR, TARGETS
+from sim.catalog import BASELINE, OBSERVED_DIR, SCENARIO_DIR, TARGETS
 from sim.cli.main import main
 from sim.experiments.calibration import Target, calibrate, load_targets, measure
 from sim.experiments.fit import (
+    NotMeasured,
     fit,
     load_plan,
     provenance_text_with,
     residual,
     scenario_text_with,
     simulate_targets,
+    simulate_validation,
+    source_line,
     split_roles,
+    validation_residual,
 )
+from sim.experiments.replicate import replicate
 from sim.experiments.seeds import run_seed
+from sim.experiments.validation import COLUMNS, validate
 from sim.model.run import simulate
 from sim.schema import provenance as prov
-from sim.schema.base import ScenarioError, get_path
+from sim.schema.base import ScenarioError, get_path, set_path
 from sim.schema.fit import FitParameter
 from sim.schema.scenario import Scenario, load_scenario
+from sim.schema.scenario import validate as validate_scenario
+from sim.schema.targets import Target as ValidationTarget
 
-COAL = "trade.commodities.coal.demand_scale"
+CAPACITY = "investment.capacity_per_bn_usd"
 LEAK = "investment.cap.leak"
 FIT_TARGETS = ("F1-total", "F2")
 # For the specification checks: any two parameters with bounds around the baseline's values.
 PARAMETERS = f"""
 [[parameter]]
-key = "{COAL}"
+key = "{CAPACITY}"
 low = 0.01
-high = 100.0
+high = 5.0
 log = true
 
 [[parameter]]
@@ -64,8 +79,8 @@ class Case:
     that these tests follow the model: F1-total and F2 as documented (ids, metrics, kinds),
     but F1-total's value is the baseline's own mean (tolerance a quarter of the gap to the
     mis-set one) and F2's threshold lies halfway between China's FDI share at the baseline
-    and at the mis-set values. Coal's demand scale is set to 0.4 of the baseline's, the
-    cap's leak to 0.4 of it."""
+    and at the mis-set values. Capacity per bn USD of investment is set to 0.4 of the
+    baseline's, the cap's leak to 0.4 of it."""
 
     base: dict[str, float]
     misset: dict[str, float]
@@ -94,10 +109,10 @@ class Case:
 @pytest.fixture(scope="module")
 def case(baseline: Scenario) -> Case:
     data = baseline.model_dump(mode="json")
-    base = {key: float(get_path(data, key)) for key in (COAL, LEAK)}
+    base = {key: float(get_path(data, key)) for key in (CAPACITY, LEAK)}
     misset = {key: float(f"{0.4 * value:.4g}") for key, value in base.items()}
     bounds = {
-        COAL: (0.25 * base[COAL], 4.0 * base[COAL], True),
+        CAPACITY: (0.25 * base[CAPACITY], 4.0 * base[CAPACITY], True),
         LEAK: (0.5 * misset[LEAK], (1.0 + base[LEAK]) / 2, False),
     }
     shipped = {t.id: t for t in load_targets(SCENARIO_DIR / "calibration.toml")}
@@ -106,7 +121,7 @@ def case(baseline: Scenario) -> Case:
     ok = {r["id"]: r["mean"] for r in calibrate(baseline, chosen, seeds=3)}
     bad = {r["id"]: r["mean"] for r in calibrate(config, chosen, seeds=3)}
     gap = abs(ok["F1-total"] - bad["F1-total"])
-    assert gap > 0.05 * abs(ok["F1-total"]), f"{COAL} no longer moves F1-total: pick another"
+    assert gap > 0.05 * abs(ok["F1-total"]), f"{CAPACITY} no longer moves F1-total: pick another"
     assert ok["F2"] - bad["F2"] > 0.02, f"{LEAK} no longer moves F2: pick another"
     targets = [
         shipped["F1-total"].model_copy(update={"value": ok["F1-total"], "tolerance": gap / 4}),
@@ -191,10 +206,12 @@ def test_an_unknown_or_non_float_key_is_refused(tmp_path):
         assert err.key == "parameter.0.key" and "a key holding a float" in str(err)
 
 
-def test_bounds_must_hold_the_value_and_lie_in_the_schema(tmp_path):
+def test_bounds_must_hold_the_value_and_lie_in_the_schema(tmp_path, baseline):
     body = 'targets = ["F2"]\n[[parameter]]\nkey = "investment.cap.leak"\n'
-    err = _refused(tmp_path, body + "low = 0.8\nhigh = 0.9\n")  # baseline 0.7
-    assert err.key == "parameter.0" and "without the value 0.7" in str(err)
+    leak = baseline.investment.cap.leak
+    above = f"low = {(1 + leak) / 2!r}\nhigh = {(3 + leak) / 4!r}\n"  # both above the value
+    err = _refused(tmp_path, body + above)
+    assert err.key == "parameter.0" and f"without the value {leak:g}" in str(err)
     err = _refused(tmp_path, body + "low = 0.5\nhigh = 1.5\n")  # a fraction
     assert err.key == "parameter.0.high" and "[0, 1]" in str(err)
     err = _refused(tmp_path, body + "low = 0.0\nhigh = 0.9\nlog = true\n")
@@ -346,7 +363,9 @@ def _misset_copy(folder: Path, case: Case) -> dict[str, Path]:
     return {"scenario": scenario, "provenance": provenance, "spec": spec}
 
 
-def test_fit_writes_values_with_their_source_and_keeps_every_other_line(tmp_path, capsys, case):
+def test_fit_writes_values_with_their_source_and_keeps_every_other_line(
+    tmp_path, capsys, case, baseline
+):
     files = _misset_copy(tmp_path, case)
     before = files["scenario"].read_text(encoding="utf-8").splitlines()
     prov_text = files["provenance"].read_text(encoding="utf-8")
@@ -360,11 +379,12 @@ def test_fit_writes_values_with_their_source_and_keeps_every_other_line(tmp_path
     assert len(changed) == 2  # the two fitted keys, nothing else
     today = datetime.date.today().isoformat()
     source = (
-        f"# fitted to F1-total, F2 by calibrate --fit, {today}, seeds 0-2 of master seed 57; "
+        f"# fitted to F1-total, F2 by calibrate --fit, {today}, seeds 0-2 of master seed "
+        f"{baseline.seed}; "
         "fit error "
     )
     for i in changed:
-        assert after[i].split("=")[0].strip() in ("demand_scale", "leak")
+        assert after[i].split("=")[0].strip() in ("capacity_per_bn_usd", "leak")
         assert source in after[i]
     comments = [line for line in before if line.lstrip().startswith("#")]
     assert comments and all(line in after for line in comments)
@@ -442,7 +462,259 @@ def test_a_key_covered_by_a_wildcard_gets_its_own_provenance_entry(tmp_path, bas
     assert unchanged == path.read_text(encoding="utf-8")  # only the keys asked for
     entry = tomllib.loads(text)["parameters"][key]
     assert entry["provenance"] == "fitted" and entry["fitted_to"] == "F2"
-    assert entry["by"].startswith("calibrate --fit, 2030-01-02, seed 0 of master seed 57")
+    assert entry["by"].startswith(
+        f"calibrate --fit, 2030-01-02, seed 0 of master seed {baseline.seed}"
+    )
     assert entry["range"] == [0.01, 0.1]
     wildcard = tomllib.loads(text)["parameters"][WILDCARD]
     assert wildcard["provenance"] == "assumed"  # the other partners keep theirs
+
+
+# --- the [validation] table: calibration targets of `run.py validate` on the history ------
+
+HISTORY = SCENARIO_DIR / "history_1990_2024.toml"
+PRICE = "pressure.concession_price"
+
+
+def _validation(targets: str, scenario: str | Path = HISTORY, extra: str = "") -> str:
+    """A [validation] table (goes last: after it, keys belong to it)."""
+    head = f"\n[validation]\nscenario = {tomlkit.string(str(scenario)).as_string()}\n"
+    return head + f"targets = [{targets}]\n" + extra
+
+
+def test_the_shipped_spec_fits_calibration_targets_of_validate_on_the_history():
+    plan = load_plan(SCENARIO_DIR / "fit.toml")
+    assert plan.validation is not None
+    assert plan.validation.scenario_path.resolve() == HISTORY.resolve()
+    assert plan.validation.targets_path == TARGETS  # what `run.py validate` reads
+    roles = split_roles(TARGETS)
+    assert {"P1-concession", "P1-pressure"} <= {t.id for t in plan.validation.targets}
+    assert all(roles[t.id] == "calibration" for t in plan.validation.targets)
+    assert any(p.key == PRICE and p.scan for p in plan.spec.parameter)
+
+
+def test_a_held_out_validation_target_is_refused_naming_file_key_and_role(tmp_path):
+    held_out = next(i for i, role in split_roles(TARGETS).items() if role == "held_out")
+    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation(f'"P1-concession", "{held_out}"')
+    err = _refused(tmp_path, body)
+    assert err.file == str(tmp_path / "fit.toml") and err.key == "validation.targets.1"
+    assert f"{held_out!r} has role 'held_out' in {TARGETS}" in str(err)
+    assert "never used for fitting" in str(err) and "\n" not in str(err)
+
+
+def test_a_held_out_target_relabelled_in_a_copy_is_refused_by_the_split(tmp_path):
+    """The guard is the shipped split, not the role a copied targets file gives."""
+    observed = tmp_path / "observed"
+    observed.mkdir()
+    for csv in OBSERVED_DIR.glob("*.csv"):
+        (observed / csv.name).write_bytes(csv.read_bytes())
+    data = tomllib.loads(TARGETS.read_text(encoding="utf-8"))
+    relabelled = next(t for t in data["target"] if t["id"] == "H-episode-2016-end")
+    relabelled["role"] = "calibration"
+    (observed / "targets.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    extra = f'targets_file = "{observed / "targets.toml"}"\n'
+    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation('"H-episode-2016-end"', extra=extra)
+    err = _refused(tmp_path, body)
+    assert err.key == "validation.targets.0"
+    assert f"'H-episode-2016-end' has role 'held_out' in {TARGETS}" in str(err)
+
+
+def test_validation_table_errors_name_the_spec_key(tmp_path, capsys):
+    head = f'targets = ["F2"]\n{PARAMETERS}'
+    err = _refused(tmp_path, head + _validation('"P1-concesion"'))
+    assert err.key == "validation.targets.0"
+    assert "unknown target id 'P1-concesion'" in str(err)
+    assert "did you mean 'P1-concession'" in str(err)
+    err = _refused(tmp_path, head + _validation('"P1-concession", "P1-concession"'))
+    assert err.key == "validation.targets.1" and "twice" in str(err)
+    err = _refused(tmp_path, head + _validation('"ladder"'))  # an input: tolerance 0
+    assert err.key == "validation.targets.0" and "'ladder' has tolerance 0" in str(err)
+    err = _refused(tmp_path, head + _validation('"P1-concession"', extra="share_margin = 0.6\n"))
+    assert err.key == "validation.share_margin"
+    path = _spec(tmp_path, head + _validation('"P1-concession"', extra="seed = 4\n"))
+    assert main(["calibrate", "--fit", "--dry-run", "--spec", str(path)]) == 2
+    out = capsys.readouterr().err.strip()
+    assert out.count("\n") == 0 and str(path) in out
+    assert "validation.seed: unknown key 'seed'" in out and "did you mean 'seeds'" in out
+
+
+def test_the_validation_scenario_must_take_the_fitted_keys_from_the_fitted_one(tmp_path):
+    """The values are written into the fitted scenario: a validation scenario that does
+    not extend it, or sets a fitted key itself, would run with other values."""
+    body = f'targets = ["F2"]\n{PARAMETERS}'
+    child = tmp_path / "child.toml"  # extends the baseline, but the history does not extend it
+    child.write_text(f'extends = "{BASELINE}"\nname = "child"\n', encoding="utf-8")
+    err = _refused(tmp_path, body + _validation('"P1-concession"'), scenario=str(child))
+    assert err.key == "validation.scenario" and f"does not extend {child}" in str(err)
+    own = tmp_path / "own_leak.toml"  # extends the history and sets the cap's leak itself
+    own.write_text(
+        f'extends = "{HISTORY}"\nname = "own"\n[investment.cap]\nleak = 0.5\n', encoding="utf-8"
+    )
+    err = _refused(tmp_path, body + _validation('"P1-concession"', scenario=own))
+    assert err.key == "validation.scenario" and f"{own} sets {LEAK} itself" in str(err)
+    quiet = tmp_path / "quiet.toml"  # extends the history, sets nothing: targets are not its
+    quiet.write_text(f'extends = "{HISTORY}"\nname = "quiet"\n', encoding="utf-8")
+    err = _refused(tmp_path, body + _validation('"P1-concession"', scenario=quiet))
+    assert err.key == "validation.targets.0" and f"not on {quiet}" in str(err)
+
+
+def _vtarget(**fields: object) -> ValidationTarget:
+    base = {"id": "V", "series": "s", "years": [2018], "role": "calibration", "why": "x"}
+    return ValidationTarget.model_validate({"tolerance": 0.0, **base, **fields})
+
+
+def _row(mean: float, reference: float = math.nan, **observed: float) -> dict[str, object]:
+    row = {"observed": 1.0, "low": math.nan, "high": math.nan, "year": 2018, "note": ""}
+    return {**row, **observed, "sim_mean": mean, "reference": reference}
+
+
+def test_validation_residuals_by_kind():
+    about = _vtarget(tolerance=0.05)
+    ranged = {"observed": 0.9, "low": 0.85, "high": 0.95}
+    assert validation_residual(about, _row(1.05, **ranged), 0.05) == pytest.approx(2.0)
+    assert validation_residual(about, _row(0.93, **ranged), 0.05) == 0.0  # inside the range
+    assert validation_residual(about, _row(0.80, **ranged), 0.05) == pytest.approx(-1.0)
+    assert validation_residual(about, _row(0.84, observed=0.9), 0.05) == pytest.approx(-1.2)
+    above = _vtarget(expect="above", value=0.5)  # the reference is the threshold
+    assert validation_residual(above, _row(0.45, 0.5), 0.05) == pytest.approx(2.0)
+    assert validation_residual(above, _row(0.51, 0.5), 0.05, hinge_margin=1.0) == pytest.approx(0.6)
+    largest = _vtarget(expect="largest", partner="russia")  # the reference: the next partner
+    assert validation_residual(largest, _row(0.2, 0.3), 0.05) == pytest.approx(10.0)
+    assert validation_residual(largest, _row(0.4, 0.3), 0.05) == 0.0
+    ahead = _vtarget(series="coal_ahead_of_copper")  # an indicator: a share of runs
+    assert validation_residual(ahead, _row(0.25, 0.5), 0.05) == pytest.approx(3.5)
+    assert validation_residual(ahead, _row(0.625, 0.5), 0.05) == 0.0
+    assert validation_residual(ahead, _row(0.5, 0.5), 0.05) == pytest.approx(1.0)  # a miss
+    assert validation_residual(ahead, _row(0.25, 0.5, observed=0.0), 0.05) == 0.0
+    event = _vtarget(series="pressure_episodes", dates=["2016-12"], years=None, tolerance=1)
+    event = event.model_copy(update={"expect": "concession", "partner": "mongolia"})
+    for share, expected in ((0.0, 6.0), (0.5, 1.0), (0.55, 0.5), (0.6, 0.0), (1.0, 0.0)):
+        assert validation_residual(event, _row(share, 0.5), 0.05) == pytest.approx(expected)
+    assert validation_residual(event, _row(0.0, 0.5), 0.05, share_margin=0.25) == 3.0
+    with pytest.raises(NotMeasured, match="V \\(2018\\) has no simulated value"):
+        validation_residual(about, _row(math.nan), 0.05)
+
+
+def _plan(tmp_path: Path, targets: str, seeds: int) -> Any:
+    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation(targets, extra=f"seeds = {seeds}\n")
+    return load_plan(_spec(tmp_path, body))
+
+
+def _history_with(plan: Any, key: str, value: float) -> Scenario:
+    data = plan.validation.config.model_dump(mode="json", exclude_none=True)
+    set_path(data, key, value)
+    return validate_scenario(data, "a test")
+
+
+def test_the_validation_rows_are_validates_own_with_what_they_compare(tmp_path):
+    """The fit reads validate's rows, plus the reference each inequality compares with."""
+    plan = _plan(tmp_path, '"F2", "F5", "F6", "P1-concession"', seeds=2)
+    checks = plan.validation
+    table = simulate_validation(checks.config, checks)
+    reps = replicate(checks.config, 2, workers=1, progress=False)
+    shown = validate({t.scenario: reps for t in checks.targets}, checks.targets, checks.observed)
+    assert list(shown.columns) == COLUMNS  # validate's table is as it was
+    pd.testing.assert_frame_equal(table[COLUMNS], shown)
+    ref = table.set_index("id")["reference"]
+    assert ref["F2"] == 0.5 and ref["F5"] == 0.5 and ref["P1-concession"] == 0.5
+    note = table.set_index("id").loc["F6", "note"]  # "next: china 0.087"
+    assert ref["F6"] == pytest.approx(float(note.split()[-1]), abs=5e-4)
+
+
+def test_the_episode_share_pulls_towards_the_price_that_concedes(tmp_path):
+    """P1-concession's residual: a concession price at which Mongolia concedes to any
+    pressure scores better (and passes) than one at which it never does."""
+    plan = _plan(tmp_path, '"P1-concession"', seeds=4)
+    checks = plan.validation
+    scores = {}
+    for price in (0.01, 1.0):
+        row = simulate_validation(_history_with(plan, PRICE, price), checks).iloc[0]
+        target = checks.targets[0]
+        scores[price] = (row["sim_mean"], validation_residual(target, row, 0.05))
+    assert scores[0.01][0] > scores[1.0][0]
+    assert scores[0.01][1] < scores[1.0][1]
+    assert scores[0.01][1] == 0.0 and scores[1.0][1] > 1.0  # passes; misses
+
+
+def test_a_scan_finds_the_price_the_2016_concession_needs(tmp_path):
+    """From a price at which no run concedes in 2016 least squares sees no slope and stays;
+    the scan finds a price where the share passes, and goes no further than needed."""
+    plan = _plan(tmp_path, '"P1-concession"', seeds=4)
+    checks = plan.validation
+    config = load_scenario(BASELINE, [f"{PRICE}=1.0"])
+    start = simulate_validation(_history_with(plan, PRICE, 1.0), checks)
+    assert start.loc[0, "sim_mean"] < 0.5, "the history concedes at price 1.0: pick another"
+    targets = [t for t in plan.targets if t.id == "F2"]
+    flat = FitParameter(key=PRICE, low=0.01, high=1.0, log=True)
+    stuck = fit(config, targets, [flat], validation=checks, seeds=1, max_evals=4)
+    assert stuck.fitted[PRICE] == 1.0 and not stuck.targets["passed"].iloc[-1]
+    scanned = flat.model_copy(update={"scan": 5})
+    result = fit(config, targets, [scanned], validation=checks, seeds=1, max_evals=14)
+    rows = result.targets.set_index("id")
+    assert not rows.loc["P1-concession", "start_passed"] and rows.loc["P1-concession", "passed"]
+    assert (
+        rows.loc["P1-concession", "residual"] == 0.0 < rows.loc["P1-concession", "start_residual"]
+    )
+    assert 0.01 < result.fitted[PRICE] < 1.0  # not to the bound: only as far as needed
+    assert "scanned pressure.concession_price" in result.status
+    line = source_line(result, datetime.date(2030, 1, 2))
+    assert line.startswith(
+        "fitted to F2 (baseline) and P1-concession (history_1990_2024) by calibrate --fit, "
+        f"2030-01-02, seed 0 of master seed {config.seed} (baseline), seeds 0-3 of master "
+        f"seed {checks.config.seed} (history_1990_2024); fit error "
+    )
+
+
+def test_dry_run_prints_the_validation_rows_under_their_scenario(tmp_path, capsys):
+    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation(
+        '"F4", "P1-concession"', extra="seeds = 2\n"
+    )
+    path = _spec(tmp_path, body)
+    assert main(["calibrate", "--fit", "--dry-run", "--spec", str(path), "--max-evals", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "on history_1990_2024 (seeds 0-1 of master seed" in out
+    for row in ("F4 2018 ", "F4 2024 ", "P1-concession 2016-12-20 "):
+        assert row in out
+    assert "dry run: nothing written" in out
+
+
+def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path, capsys):
+    """The whole write on copies: the baseline with a price at which nobody concedes, the
+    history extending it, validate's targets with P1-concession checked on that copy."""
+    doc = tomlkit.parse(BASELINE.read_text(encoding="utf-8"))
+    doc["pressure"]["concession_price"] = 1.0
+    scenario = tmp_path / "baseline.toml"
+    scenario.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    history = tmp_path / "history.toml"
+    history.write_text(HISTORY.read_text(encoding="utf-8"), encoding="utf-8")  # extends the copy
+    provenance = _provenance_for(load_scenario(scenario), tmp_path / prov.PROVENANCE_FILE)
+    observed = tmp_path / "observed"
+    observed.mkdir()
+    for csv in OBSERVED_DIR.glob("*.csv"):
+        (observed / csv.name).write_bytes(csv.read_bytes())
+    data = tomllib.loads(TARGETS.read_text(encoding="utf-8"))
+    for target in data["target"]:
+        target["scenario"] = str(history)
+    (observed / "targets.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
+    spec = tmp_path / "fit.toml"
+    spec.write_text(
+        f'scenario = "baseline.toml"\ntargets_file = "{SCENARIO_DIR / "calibration.toml"}"\n'
+        f'provenance = "{provenance.name}"\ntargets = ["F2"]\nseeds = 1\n'
+        f'[[parameter]]\nkey = "{PRICE}"\nlow = 0.01\nhigh = 1.0\nlog = true\nscan = 5\n'
+        '[validation]\nscenario = "history.toml"\ntargets_file = "observed/targets.toml"\n'
+        'targets = ["P1-concession"]\nseeds = 4\n',
+        encoding="utf-8",
+    )
+    assert main(["calibrate", "--fit", "--spec", str(spec), "--max-evals", "14"]) == 0
+    out = capsys.readouterr().out
+    assert "P1-concession 2016-12-20" in out and "wrote" in out
+    line = next(
+        x for x in scenario.read_text(encoding="utf-8").splitlines() if "concession_price" in x
+    )
+    today = datetime.date.today().isoformat()
+    assert "# fitted to F2 (baseline) and P1-concession (history_1990_2024) by calibrate " in line
+    assert f"--fit, {today}, seed 0 of master seed " in line and "seeds 0-3 of master seed" in line
+    price = load_scenario(history).pressure.concession_price  # the history runs with it
+    assert price < 1.0 and price == load_scenario(scenario).pressure.concession_price
+    entry = prov.read_provenance(provenance).parameters[PRICE]
+    assert entry.fitted_to == "F2 (baseline) and P1-concession (history_1990_2024)"

@@ -329,9 +329,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     max_evals = args.max_evals or spec.max_evals
     if not args.dry_run:
         check_provenance(plan)  # a stale provenance file fails now, not after the fit
+    checks = plan.validation
+    also = ""
+    if checks is not None:
+        also = (
+            f" and {', '.join(t.id for t in checks.targets)} on {checks.scenario_path} "
+            f"({checks.seeds} replications, made as `validate` makes them)"
+        )
     print(
         f"fitting {len(spec.parameter)} parameter(s) of {plan.scenario_path} to "
-        f"{', '.join(spec.targets)}: {spec.seeds} seeds at every point, at most "
+        f"{', '.join(spec.targets)} ({spec.seeds} seeds){also} at every point, at most "
         f"{max_evals} evaluations"
     )
     with ProgressBar(total=max_evals, desc="fit", unit="eval", leave=False) as bar:
@@ -344,14 +351,16 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             plan.config,
             plan.targets,
             spec.parameter,
+            validation=checks,
             seeds=spec.seeds,
             max_evals=max_evals,
             diff_step=spec.diff_step,
             hinge_scale=spec.hinge_scale,
             hinge_margin=spec.hinge_margin,
+            scan_tolerance=spec.scan_tolerance,
             progress=progress,
         )
-    print(format_fit(result, plan.config.name))
+    print(format_fit(result))
     today = datetime.date.today()
     if args.dry_run:
         print("\ndry run: nothing written")

@@ -7,6 +7,32 @@ held-out data are never used for fitting); ``fit`` runs ``scipy.optimize.least_s
 on residuals of the replicated means; ``scenario_text_with`` and ``provenance_text_with``
 say what the scenario and provenance files become. Nothing here prints or writes a file.
 
+The spec's ``[validation]`` table adds calibration targets of ``run.py validate`` on the
+scenario they are checked on (the history, which extends the fitted baseline, so the
+values written there reach it). Those are measured by ``sim.experiments.validation``
+itself (``evaluate``) on replications made as ``validate`` makes them (``replicate``,
+seeds 0..n-1 of the scenario's master seed): with the same count, the fit's pass is
+``validate``'s. Their residuals: a signed distance to the observed interval in tolerances
+for ``about``; the hinges below for ``above`` and ``largest`` (against the threshold or
+the next partner's mean that ``validate`` compares with); and for a share of
+replications (a dated episode event, the coal-ahead indicator) a hinge that pulls until
+the share clears one half by ``share_margin``: ``max(0, (1/2 - share) / share_margin +
+1)``, so 1 at the pass line.
+
+A share is a step function of the parameters over a fixed set of seeds: it moves only
+when some replication's event crosses in or out, so least squares' finite differences
+see zero almost everywhere, and where no run shows the event (no run concedes in 2016
+at the baseline's price) there is no slope at all. A parameter marked ``scan = n`` in
+the spec is therefore first scanned at n points evenly spread over its (log) range, the
+others held: a coarse global look along the one dimension where the steps are. It then
+moves only as far as the targets need: to the point nearest its value whose fit error is
+within ``scan_tolerance`` of the best on that line, narrowed by bisection towards its
+value (the step lies between two grid points). Without that, it would go wherever noise
+in the smooth targets is lowest, e.g. to a price at which Mongolia concedes to anything.
+Least squares then fits the smooth targets from there, and a point it evaluates replaces
+the scan's only when its fit error is lower, so a step that falls off a share's step is
+simply not taken.
+
 Residuals, one per target: (mean - value) / tolerance for ``about``; for ``above``,
 ``below``, ``greater_than`` and ``largest`` a hinge: the shortfall over ``hinge_scale``
 times the threshold (times the compared metric for a margin), plus ``hinge_margin``, and
@@ -33,7 +59,8 @@ import tomlkit
 from pydantic import ValidationError
 from tomlkit.items import InlineTable, Item
 
-from sim.catalog import TARGETS
+from sim.catalog import TARGETS, resolve_scenario
+from sim.experiments import validation as val
 from sim.experiments.calibration import (
     Target,
     _documented,
@@ -42,11 +69,20 @@ from sim.experiments.calibration import (
     passes,
     statistic,
 )
+from sim.experiments.replicate import replicate
 from sim.experiments.seeds import run_seed
 from sim.metrics import INDEX_COLUMNS, REGISTRY, metrics_needed, model_frame
 from sim.model.run import run_model
-from sim.schema.base import ScenarioError, close_match, explain, get_path, read_toml, set_path
-from sim.schema.fit import FitParameter, FitSpec, read_fit_spec
+from sim.schema.base import (
+    ScenarioError,
+    UserError,
+    close_match,
+    explain,
+    get_path,
+    read_toml,
+    set_path,
+)
+from sim.schema.fit import FitParameter, FitSpec, ValidationTargets, read_fit_spec
 from sim.schema.provenance import (
     ProvenanceFile,
     field_spec,
@@ -55,13 +91,30 @@ from sim.schema.provenance import (
     read_provenance,
 )
 from sim.schema.scenario import Scenario, load_scenario, validate
-from sim.schema.targets import TargetFile
+from sim.schema.targets import DATED_RULES, Observed, TargetFile
+from sim.schema.targets import Target as ValidationTarget
+from sim.schema.targets import load_targets as load_validation_targets
 
 DIGITS = 4  # significant digits written back: the objective is noisier than that
 HINGE_KINDS = ("above", "below", "greater_than", "largest")
+SCAN_REFINE = 4  # bisections after a scan: a step is found to 1/16 of a grid interval
 
 
 # --- the plan: a fit specification checked against what it names -----------------------
+
+
+@dataclass(frozen=True)
+class ValidationPlan:
+    """The spec's ``[validation]`` table, loaded: the scenario the targets are checked on,
+    the targets (role "calibration") and the observed rows they read."""
+
+    scenario_path: Path
+    config: Scenario
+    targets_path: Path
+    targets: list[ValidationTarget]
+    observed: Observed
+    seeds: int = 8
+    share_margin: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -74,6 +127,7 @@ class Plan:
     config: Scenario
     targets: list[Target]
     provenance_path: Path | None
+    validation: ValidationPlan | None = None
 
 
 def load_plan(spec_path: str | Path, split_path: str | Path = TARGETS) -> Plan:
@@ -81,7 +135,10 @@ def load_plan(spec_path: str | Path, split_path: str | Path = TARGETS) -> Plan:
     the spec file and its key: a target id that is held out in the validation split
     (``split_path``), unknown among the calibration targets or not declared calibration
     there; a parameter key the scenario lacks, that is not a float, or whose bounds leave
-    the schema's range or do not contain the scenario's value."""
+    the schema's range or do not contain the scenario's value; in ``[validation]``, a
+    target whose role is not "calibration" (or that the split holds out), one checked on
+    another scenario than the table's, and a scenario that does not take every fitted key
+    from the fitted scenario."""
     spec_path = Path(spec_path)
     spec = read_fit_spec(spec_path)
     folder = spec_path.parent
@@ -99,7 +156,123 @@ def load_plan(spec_path: str | Path, split_path: str | Path = TARGETS) -> Plan:
                 f"no file {provenance_path}",
                 'an existing provenance file beside the spec, or "" to update none',
             )
-    return Plan(spec_path, spec, scenario_path, config, targets, provenance_path)
+    checks = None
+    if spec.validation is not None:
+        checks = _validation_plan(
+            spec.validation, spec_path, scenario_path, spec.parameter, Path(split_path)
+        )
+    return Plan(spec_path, spec, scenario_path, config, targets, provenance_path, checks)
+
+
+def _validation_plan(
+    table: ValidationTargets,
+    spec_path: Path,
+    fitted_path: Path,
+    params: Sequence[FitParameter],
+    split_path: Path,
+) -> ValidationPlan:
+    """Load and check the spec's ``[validation]`` table (see ``load_plan``)."""
+    folder = spec_path.parent
+    scenario_path = folder / table.scenario
+    config = load_scenario(scenario_path)
+    _check_inherits(scenario_path, fitted_path, params, spec_path)
+    targets_path = folder / table.targets_file if table.targets_file else TARGETS
+    configs: dict[str, Scenario] = {}
+
+    def run_years(name: str) -> range:  # as `run.py validate` reads a target's scenario
+        if name not in configs:
+            configs[name] = load_scenario(resolve_scenario(name))
+        run = configs[name]
+        return range(run.start_year, run.start_year + -(-run.steps // 4))
+
+    every, observed = load_validation_targets(targets_path, run_years)
+    available = {t.id: t for t in every}
+    split = split_roles(split_path) if split_path.resolve() != targets_path.resolve() else {}
+    chosen = []
+    for i, ident in enumerate(table.targets):
+        key = f"validation.targets.{i}"
+        if ident not in available:
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"unknown target id {ident!r} in {targets_path}{close_match(ident, available)}",
+                "one of: " + ", ".join(t.id for t in every if t.role == "calibration"),
+            )
+        target = available[ident]
+        for role, where in ((target.role, targets_path), (split.get(ident), split_path)):
+            if role not in (None, "calibration"):
+                raise ScenarioError(
+                    spec_path,
+                    key,
+                    f"{ident!r} has role {role!r} in {where}",
+                    'a target with role = "calibration": held-out data are never used for fitting',
+                )
+        checked_on = resolve_scenario(target.scenario)
+        if checked_on.resolve() != scenario_path.resolve():
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"{ident!r} is checked on {checked_on} in {targets_path}, not on {scenario_path}",
+                "targets that `run.py validate` checks on the table's scenario",
+            )
+        if target.expect not in DATED_RULES and val.model_output(target.series) is None:
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"{ident!r} reads {target.series}, which has no model output",
+                "a target the model can be compared with",
+            )
+        if target.expect == "about" and not is_share(target) and not target.tolerance:
+            raise ScenarioError(
+                spec_path,
+                key,
+                f"{ident!r} has tolerance 0 in {targets_path}",
+                "an 'about' target with a positive tolerance (residuals are in tolerances)",
+            )
+        chosen.append(target)
+    return ValidationPlan(
+        scenario_path,
+        config,
+        targets_path,
+        chosen,
+        observed,
+        table.seeds,
+        table.share_margin,
+    )
+
+
+def _check_inherits(
+    path: Path, fitted_path: Path, params: Sequence[FitParameter], spec_path: Path
+) -> None:
+    """``path`` must be the fitted scenario or extend it, and no file on the way may set
+    a fitted key itself: else the values the fit writes would not reach what it checked.
+    (``load_scenario`` has already followed the chain: no cycle, every file there.)"""
+    here, own = path, []
+    while here.resolve() != fitted_path.resolve():
+        data = read_toml(here)
+        own.append((here, data))
+        parent = data.get("extends")
+        if not isinstance(parent, str):
+            raise ScenarioError(
+                spec_path,
+                "validation.scenario",
+                f"{path} does not extend {fitted_path}",
+                "a scenario that extends the fitted one, so that the fitted values reach it",
+            )
+        here = here.parent / parent
+    for file, data in own:
+        for param in params:
+            try:
+                get_path(data, param.key)
+            except KeyError:
+                continue
+            raise ScenarioError(
+                spec_path,
+                "validation.scenario",
+                f"{file} sets {param.key} itself",
+                f"a scenario that takes every fitted key from {fitted_path} (the value written "
+                "there must be the one it runs with)",
+            )
 
 
 def split_roles(split_path: Path) -> dict[str, str]:
@@ -258,6 +431,57 @@ def residual(
     return max(0.0, shortfall / scale + hinge_margin)
 
 
+def simulate_validation(config: Scenario, checks: ValidationPlan) -> pd.DataFrame:
+    """``validation.evaluate``'s rows for the plan's targets on ``checks.seeds``
+    replications of ``config``, made as ``run.py validate`` makes them (in this process)."""
+    reps = replicate(config, checks.seeds, workers=1, progress=False)
+    runs = {t.scenario: reps for t in checks.targets}
+    return val.evaluate(runs, checks.targets, checks.observed)
+
+
+class NotMeasured(UserError):
+    """A validation target row the runs give no value for: the fit cannot pull it."""
+
+
+def is_share(target: ValidationTarget) -> bool:
+    """A target passed by a share of replications: a dated event, an indicator."""
+    if target.expect in DATED_RULES:
+        return True
+    output = val.model_output(target.series)
+    return output is not None and output.how == "ahead"
+
+
+def validation_residual(
+    target: ValidationTarget,
+    row: Mapping[Any, Any],
+    hinge_scale: float,
+    hinge_margin: float = 0.0,
+    share_margin: float = 0.1,
+) -> float:
+    """The residual of one row of ``validation.evaluate`` (see the module's docstring); a
+    row with no simulated value is a NotMeasured error (nothing to fit)."""
+    mean, reference = float(row["sim_mean"]), float(row["reference"])
+    if math.isnan(mean):
+        raise NotMeasured(
+            f"calibrate --fit: validation target {target.id} ({row['year']}) has no simulated "
+            f"value ({row['note']}); fit only targets the model measures"
+        )
+    if is_share(target):
+        # An indicator observed 0 wants the share below one half; events and 1, above.
+        wanted_above = target.expect in DATED_RULES or float(row["observed"]) >= 0.5
+        shortfall = reference - mean if wanted_above else mean - reference
+        return max(0.0, shortfall / share_margin + 1.0)
+    if target.expect == "above":
+        scale = hinge_scale * (abs(reference) or 1.0)
+        return max(0.0, (reference - mean) / scale + hinge_margin)
+    if target.expect == "largest":
+        scale = hinge_scale * (abs(mean) or 1.0)
+        return max(0.0, (reference - mean) / scale + hinge_margin)
+    observed, low, high = (float(row[k]) for k in ("observed", "low", "high"))
+    off = val.distance(mean, observed, low, high)
+    return math.copysign(off, mean - observed) / target.tolerance
+
+
 def rms(values: np.ndarray) -> float:
     """The fit error: root mean square of the residuals."""
     return float(np.sqrt(np.mean(np.square(values))))
@@ -267,19 +491,41 @@ def rms(values: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
+class Runs:
+    """Which replications a scenario's targets were measured on."""
+
+    scenario: str  # the scenario's name
+    master_seed: int
+    seeds: int
+
+    @property
+    def text(self) -> str:
+        last = self.seeds - 1
+        which = "seed 0" if last == 0 else f"seeds 0-{last}"
+        return f"{which} of master seed {self.master_seed}"
+
+
+@dataclass(frozen=True)
 class FitResult:
-    """What a fit found: a row per parameter and per target, before and after."""
+    """What a fit found: a row per parameter and per target row, before and after."""
 
     parameters: pd.DataFrame  # key, low, high, log, start, fitted
-    targets: pd.DataFrame  # id, kind, documented, value, start_mean, start_residual,
-    # start_passed, mean, residual, passed
+    targets: pd.DataFrame  # id, scenario, point, kind, documented, value, start_mean,
+    # start_residual, start_passed, mean, residual, passed
     start_error: float
     error: float
     evaluations: int
-    master_seed: int
-    seeds: int
+    runs: list[Runs]  # the fitted scenario's, then the validation scenario's (if any)
     status: str
     config: Scenario = field(repr=False)
+
+    @property
+    def master_seed(self) -> int:
+        return self.runs[0].master_seed
+
+    @property
+    def seeds(self) -> int:
+        return self.runs[0].seeds
 
     @property
     def fitted(self) -> dict[str, float]:
@@ -294,11 +540,20 @@ class FitResult:
 
     @property
     def target_ids(self) -> list[str]:
-        return list(self.targets["id"])
+        """Target ids, each once, in the table's order (a target may have several rows)."""
+        return list(dict.fromkeys(self.targets["id"]))
+
+    def ids_on(self, scenario: str) -> list[str]:
+        """The target ids measured on ``scenario``, each once."""
+        return list(dict.fromkeys(self.targets.loc[self.targets["scenario"] == scenario, "id"]))
 
 
 class _BudgetSpent(Exception):
-    """Raised inside the objective to stop least_squares when the evaluations run out."""
+    """Raised inside the objective to stop the search when the evaluations run out."""
+
+
+# residuals, means, passes, and the validation rows they came from (None without any)
+Evaluation = tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame | None]
 
 
 def fit(
@@ -306,25 +561,32 @@ def fit(
     targets: Sequence[Target],
     parameters: Sequence[FitParameter],
     *,
+    validation: ValidationPlan | None = None,
     seeds: int = 8,
     max_evals: int = 200,
     diff_step: float = 0.05,
     hinge_scale: float = 0.05,
     hinge_margin: float = 0.0,
+    scan_tolerance: float = 0.05,
     progress: Callable[[int, float], object] | None = None,
 ) -> FitResult:
-    """Least squares over the parameters' unit (or log) scaled ranges, starting from the
-    scenario's values; replications 0..seeds-1 of the scenario's master seed at every
-    point. Returns the best point evaluated (never worse than the start), its values
-    rounded to ``DIGITS`` significant digits and evaluated again as written.
+    """A scan of each parameter marked ``scan`` (see the module's docstring), then least
+    squares over the parameters' unit (or log) scaled ranges from the best point so far;
+    replications 0..seeds-1 of the scenario's master seed at every point, and those of
+    ``validation`` for its targets (its scenario with the same parameter values). Returns
+    the best point found (the scan's choice, or any later point with a lower fit error;
+    never worse than the start), its values rounded to ``DIGITS`` significant digits and
+    evaluated again as written.
 
-    ``max_evals`` bounds the search's evaluations, the finite differences' included (the
-    rounded point is one more); ``progress`` is called after each new evaluation with the
-    count so far and the best fit error."""
+    ``max_evals`` bounds the evaluations, the scan's and the finite differences' included
+    (the rounded point is one more); ``progress`` is called after each new evaluation with
+    the count so far and the best fit error."""
     from scipy.optimize import least_squares
 
     base = config.model_dump(mode="json", exclude_none=True)
     run_seeds = [run_seed(config.seed, i) for i in range(seeds)]
+    checked = validation.config if validation is not None else None
+    checked_base = checked.model_dump(mode="json", exclude_none=True) if checked else {}
     low = np.array([p.low for p in parameters])
     high = np.array([p.high for p in parameters])
     logs = np.array([p.log for p in parameters])
@@ -342,41 +604,60 @@ def fit(
             lg = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
         return np.clip(np.where(logs, lg, low + u * (high - low)), low, high)
 
-    cache: dict[tuple[float, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    cache: dict[tuple[float, ...], Evaluation] = {}
     best: dict[str, Any] = {"error": math.inf, "x": start}
 
-    def evaluate(x: np.ndarray, budget: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(residuals, means, passes) at parameter values ``x``; a new point counts."""
+    def measure_at(x: np.ndarray) -> Evaluation:
+        measured, own = simulate_targets(
+            _with_values(config, base, parameters, x), targets, run_seeds
+        )
+        means, own_means = measured.mean(axis=1), own.mean(axis=1)
+        res = [
+            residual(t, m, o, hinge_scale, hinge_margin)
+            for t, m, o in zip(targets, means, own_means, strict=True)
+        ]
+        ok = [passes(t, m) for t, m in zip(targets, means, strict=True)]
+        means_out = list(means)
+        table = None
+        if validation is not None and checked is not None:
+            table = simulate_validation(
+                _with_values(checked, checked_base, parameters, x), validation
+            )
+            by_id = {t.id: t for t in validation.targets}
+            for row in table.to_dict("records"):
+                res.append(
+                    validation_residual(
+                        by_id[row["id"]], row, hinge_scale, hinge_margin, validation.share_margin
+                    )
+                )
+                means_out.append(float(row["sim_mean"]))
+                ok.append(bool(row["pass"]))
+        return np.array(res), np.array(means_out), np.array(ok), table
+
+    def evaluate(x: np.ndarray, budget: bool = True) -> Evaluation:
+        """(residuals, means, passes, rows) at parameter values ``x``; a new point counts."""
         point = tuple(float(v) for v in x)
         if point in cache:
             return cache[point]
         if budget and len(cache) >= max_evals:
             raise _BudgetSpent
-        measured, own = simulate_targets(
-            _with_values(config, base, parameters, x), targets, run_seeds
-        )
-        means, own_means = measured.mean(axis=1), own.mean(axis=1)
-        res = np.array(
-            [
-                residual(t, m, o, hinge_scale, hinge_margin)
-                for t, m, o in zip(targets, means, own_means, strict=True)
-            ]
-        )
-        ok = np.array([passes(t, m) for t, m in zip(targets, means, strict=True)])
-        cache[point] = (res, means, ok)
-        if rms(res) < best["error"]:
-            best.update(error=rms(res), x=np.array(point))
+        cache[point] = measure_at(x)
+        error = rms(cache[point][0])
+        if error < best["error"]:
+            best.update(error=error, x=np.array(point))
         if progress is not None:
             progress(len(cache), best["error"])
         return cache[point]
 
-    start_res, start_means, start_pass = evaluate(start)
+    first = evaluate(start)
+    start_res, start_means, start_pass = first[:3]
     status = "the start already fits every target exactly"
     if rms(start_res) > 0 and max_evals > 1:
         try:
+            scanned = _scan(parameters, best, evaluate, to_unit, from_unit, scan_tolerance)
             found = least_squares(
                 lambda u: evaluate(from_unit(u))[0],
-                to_unit(start),
+                to_unit(best["x"]),
                 bounds=(0.0, 1.0),
                 method="trf",
                 diff_step=diff_step,
@@ -385,14 +666,15 @@ def fit(
                 ftol=1e-4,
                 max_nfev=max_evals,
             )
-            status = str(found.message)
+            status = scanned + str(found.message)
         except _BudgetSpent:
             status = f"stopped after {max_evals} evaluations (max_evals)"
     rounded = np.clip([_round(v) for v in best["x"]], low, high)
     chosen = np.where(best["x"] == start, start, rounded)  # an unmoved value stays as it was
-    res, means, ok = evaluate(chosen, budget=False)  # as written: one beyond the budget
-    if rms(res) > rms(start_res):  # rounding cost more than the fit gained: keep the start
-        chosen, res, means, ok = start, start_res, start_means, start_pass
+    final = evaluate(chosen, budget=False)  # as written: one beyond the budget
+    if rms(final[0]) > rms(start_res):  # rounding cost more than the fit gained: keep the start
+        chosen, final = start, first
+    res, means, ok, rows = final
     params = pd.DataFrame(
         {
             "key": [p.key for p in parameters],
@@ -403,12 +685,10 @@ def fit(
             "fitted": chosen,
         }
     )
+    labels = _target_labels(config, targets, validation, rows)
     table = pd.DataFrame(
         {
-            "id": [t.id for t in targets],
-            "kind": [t.kind for t in targets],
-            "documented": [_documented(t) for t in targets],
-            "value": [t.value for t in targets],
+            **labels,
             "start_mean": start_means,
             "start_residual": start_res,
             "start_passed": start_pass,
@@ -417,17 +697,106 @@ def fit(
             "passed": ok,
         }
     )
+    runs = [Runs(config.name, config.seed, seeds)]
+    if validation is not None:
+        runs.append(Runs(validation.config.name, validation.config.seed, validation.seeds))
     return FitResult(
         parameters=params,
         targets=table,
         start_error=rms(start_res),
         error=rms(res),
         evaluations=len(cache),
-        master_seed=config.seed,
-        seeds=seeds,
+        runs=runs,
         status=status,
         config=_with_values(config, base, parameters, chosen),
     )
+
+
+def _scan(
+    parameters: Sequence[FitParameter],
+    best: dict[str, Any],
+    evaluate: Callable[[np.ndarray], Evaluation],
+    to_unit: Callable[[np.ndarray], np.ndarray],
+    from_unit: Callable[[np.ndarray], np.ndarray],
+    tolerance: float,
+    refine: int = SCAN_REFINE,
+) -> str:
+    """Scan each parameter marked ``scan`` over its range, the others at the best point so
+    far, and move it only as far as the targets need: to the point nearest its current
+    value whose fit error is within ``tolerance`` of the best seen on the line, narrowed
+    by ``refine`` bisections towards the current value (a share's step lies between two
+    grid points). ``best`` is set to that point. Returns what it did, for the status."""
+    done = []
+    for k, param in enumerate(parameters):
+        if not param.scan:
+            continue
+        start = np.array(best["x"])
+        here = to_unit(start)
+        line: dict[float, float] = {}  # unit value -> fit error along this parameter
+
+        def along(u: float, start: np.ndarray = start, k: int = k) -> np.ndarray:
+            """The point with parameter k at unit value u, the others exactly as they were."""
+            unit = to_unit(start)
+            unit[k] = u
+            x = start.copy()
+            x[k] = from_unit(unit)[k]
+            return x
+
+        def at(u: float, along: Callable = along, line: dict = line) -> float:
+            line[u] = rms(evaluate(along(u))[0])
+            return line[u]
+
+        line[float(here[k])] = rms(evaluate(start)[0])  # where it is (evaluated already)
+        for u in np.linspace(0.0, 1.0, param.scan) if param.scan > 1 else [0.5]:
+            at(float(u))
+        good = [u for u, e in line.items() if e <= min(line.values()) + tolerance]
+        chosen = min(good, key=lambda u: abs(u - here[k]))
+        if chosen != here[k]:  # bisect towards the current value between the grid points
+            toward = [u for u in line if (u - chosen) * (here[k] - chosen) > 0]
+            far = min(toward, key=lambda u: abs(u - chosen))
+            for _ in range(refine):
+                middle = (chosen + far) / 2.0
+                if at(middle) <= min(line.values()) + tolerance:
+                    chosen = middle
+                else:
+                    far = middle
+        best.update(error=line[chosen], x=start if chosen == here[k] else along(chosen))
+        done.append(f"{param.key} ({len(line)} points)")
+    return f"scanned {', '.join(done)}; then " if done else ""
+
+
+def _target_labels(
+    config: Scenario,
+    targets: Sequence[Target],
+    validation: ValidationPlan | None,
+    rows: pd.DataFrame | None,
+) -> dict[str, list]:
+    """The descriptive columns of the result's target table, one entry per residual."""
+    labels: dict[str, list] = {
+        "id": [t.id for t in targets],
+        "scenario": [config.name] * len(targets),
+        "point": [str(t.year or config.calibration_year) for t in targets],
+        "kind": [t.kind for t in targets],
+        "documented": [_documented(t) for t in targets],
+        "value": [t.value for t in targets],
+    }
+    if validation is not None and rows is not None:
+        kinds = {t.id: _validation_kind(t) for t in validation.targets}
+        for row in rows.to_dict("records"):
+            labels["id"].append(row["id"])
+            labels["scenario"].append(validation.config.name)
+            labels["point"].append(str(row["date"] or row["year"]))
+            labels["kind"].append(kinds[row["id"]])
+            where = f" {row['partner']}" if row["partner"] else ""
+            labels["documented"].append(f"{row['series']}{where}: {row['rule']}")
+            labels["value"].append(row["observed"])
+    return labels
+
+
+def _validation_kind(target: ValidationTarget) -> str:
+    if target.expect in DATED_RULES:
+        return f"share ({target.expect})"
+    return "share (indicator)" if is_share(target) else target.expect
 
 
 def _with_values(
@@ -448,14 +817,23 @@ def _round(value: float) -> float:
 
 
 def seeds_text(result: FitResult) -> str:
-    last = result.seeds - 1
-    which = "seed 0" if last == 0 else f"seeds 0-{last}"
-    return f"{which} of master seed {result.master_seed}"
+    """Which replications: "seeds 0-7 of master seed 88", each scenario named when the
+    fit read two."""
+    if len(result.runs) == 1:
+        return result.runs[0].text
+    return ", ".join(f"{r.text} ({r.scenario})" for r in result.runs)
 
 
 def source_parts(result: FitResult, today: datetime.date) -> tuple[str, str]:
-    """(fitted_to, by) of the provenance entry; the scenario's comment joins them."""
-    fitted_to = ", ".join(result.target_ids)
+    """(fitted_to, by) of the provenance entry; the scenario's comment joins them. With
+    validation targets, each scenario's ids are named: "F1, F2 (baseline) and P1-concession
+    (history_1990_2024)"."""
+    if len(result.runs) == 1:
+        fitted_to = ", ".join(result.target_ids)
+    else:
+        fitted_to = " and ".join(
+            f"{', '.join(result.ids_on(r.scenario))} ({r.scenario})" for r in result.runs
+        )
     by = f"calibrate --fit, {today.isoformat()}, {seeds_text(result)}; fit error {result.error:.3g}"
     return fitted_to, by
 
@@ -556,8 +934,10 @@ def provenance_text_with(
     return out
 
 
-def format_fit(result: FitResult, scenario: str) -> str:
-    """The before/after table ``calibrate --fit`` prints."""
+def format_fit(result: FitResult) -> str:
+    """The before/after table ``calibrate --fit`` prints: the parameters, then the target
+    rows of each scenario under its name (a validation target's row with its year or
+    date); a share of replications is shown as such."""
     p = result.parameters
     width = max(len("parameter"), *(len(k) for k in p["key"]))
     lines = [
@@ -569,26 +949,37 @@ def format_fit(result: FitResult, scenario: str) -> str:
             f"{row.key:<{width}} {row.low:>9.4g} {row.high:>9.4g} "
             f"{row.start:>10.4g} {row.fitted:>10.4g}" + ("  (log)" if row.log else "")
         )
-    t = result.targets
-    ids = max(len("target"), *(len(i) for i in t["id"]))
+    t = result.targets.copy()
+    several = len(result.runs) > 1
+    first = t["scenario"] == result.runs[0].scenario
+    t["label"] = t["id"].where(first, t["id"] + " " + t["point"])
+    ids = max(len("target"), *(len(i) for i in t["label"]))
     doc = min(52, max(len("documented"), *(len(d) for d in t["documented"])))
-    lines += [
-        "",
+    header = (
         f"{'target':<{ids}} {'documented':<{doc}} {'start':>8} {'resid':>7}       "
-        f"{'fitted':>8} {'resid':>7}",
-        "-" * (ids + doc + 46),
-    ]
-    for row in t.itertuples(index=False):
-        before = "pass" if row.start_passed else "MISS"
-        after = "pass" if row.passed else "MISS"
-        lines.append(
-            f"{row.id:<{ids}} {row.documented:<{doc}.{doc}} {row.start_mean:>8.3f} "
-            f"{row.start_residual:>7.2f} {before}  {row.mean:>8.3f} {row.residual:>7.2f} {after}"
-        )
+        f"{'fitted':>8} {'resid':>7}"
+    )
+    lines += ["", header, "-" * (ids + doc + 46)]
+    for runs in result.runs:
+        if several:
+            lines.append(f"on {runs.scenario} ({runs.text}):")
+        for row in t[t["scenario"] == runs.scenario].itertuples(index=False):
+            before = "pass" if row.start_passed else "MISS"
+            after = "pass" if row.passed else "MISS"
+            lines.append(
+                f"{row.label:<{ids}} {row.documented:<{doc}.{doc}} {row.start_mean:>8.3f} "
+                f"{row.start_residual:>7.2f} {before}  {row.mean:>8.3f} {row.residual:>7.2f} "
+                f"{after}"
+            )
+    each = " and ".join(f"{r.seeds} seeds ({r.scenario})" for r in result.runs)
     lines += [
         "",
         f"fit error (RMS of residuals) {result.start_error:.3g} -> {result.error:.3g} "
-        f"in {result.evaluations} evaluations of {result.seeds} seeds each ({scenario}); "
-        f"{result.status}",
+        f"in {result.evaluations} evaluations of {each} each; {result.status}",
     ]
+    if any(t["kind"].str.startswith("share")):
+        lines.append(
+            "a share row's mean is the share of replications that show it (pass: at least "
+            "half for an episode event, a majority for an indicator)"
+        )
     return "\n".join(lines)

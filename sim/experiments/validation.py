@@ -260,21 +260,24 @@ def check(
     obs: pd.Series,
     sims: np.ndarray,
     reps: Replications,
-) -> tuple[float, float, float, bool, str]:
-    """(mean, p05, p95, pass, note) of one observed row of a yearly series."""
+) -> tuple[float, float, float, bool, str, float]:
+    """(mean, p05, p95, pass, note, reference) of one observed row of a yearly series. The
+    reference is what an inequality compares the mean with (an indicator's one half, an
+    "above"'s threshold, the next partner's mean for "largest"); nan for "about", which
+    compares with the observed row's interval."""
     mean, p05, p95 = band(sims)
     if math.isnan(mean):
-        return mean, p05, p95, False, "no simulated value for this year"
+        return mean, p05, p95, False, "no simulated value for this year", math.nan
     if output.how == "ahead":
         shown = 1.0 if mean > 0.5 else 0.0 if mean < 0.5 else math.nan
         ok = shown == obs["value"]
-        return mean, p05, p95, ok, f"coal ahead in {mean:.0%} of replications"
+        return mean, p05, p95, ok, f"coal ahead in {mean:.0%} of replications", 0.5
     if target.expect == "above":
         threshold = target.value
         if threshold is None:
             threshold = obs["low"] if not math.isnan(obs["low"]) else obs["value"]
         ok = mean > threshold
-        return mean, p05, p95, ok, "" if ok else f"not above {threshold:g}"
+        return mean, p05, p95, ok, "" if ok else f"not above {threshold:g}", float(threshold)
     if target.expect == "largest":
         base = output.columns[0].split(".", 1)[0]
         year = int(obs["year"])
@@ -286,10 +289,10 @@ def check(
             others[pid] = band(simulated_years(reps, other).loc[year].to_numpy(dtype=float))[0]
         rival = max(others, key=lambda p: others[p])
         ok = mean > others[rival]
-        return mean, p05, p95, ok, f"next: {rival} {others[rival]:.3f}"
+        return mean, p05, p95, ok, f"next: {rival} {others[rival]:.3f}", others[rival]
     off = distance(mean, obs["value"], obs["low"], obs["high"])
     ok = off <= target.tolerance + 1e-9
-    return mean, p05, p95, ok, "" if ok else f"off by {off:.3g}"
+    return mean, p05, p95, ok, "" if ok else f"off by {off:.3g}", math.nan
 
 
 def target_rows(target: Target, observed: Observed, reps: Replications) -> list[dict[str, object]]:
@@ -322,10 +325,11 @@ def target_rows(target: Target, observed: Observed, reps: Replications) -> list[
             "tolerance": target.tolerance,
             "rule": rule_text(target, output),
         }
+        reference = math.nan
         if dated:
             shares = event_shares(reps, target, str(obs["date"]))
             mean, p05, p95 = band(shares)
-            ok = mean >= 0.5
+            ok, reference = mean >= 0.5, 0.5
             note = f"in {mean:.0%} of replications within ±{target.tolerance:g} quarter(s)"
         elif output is None:
             mean = p05 = p95 = math.nan
@@ -339,8 +343,8 @@ def target_rows(target: Target, observed: Observed, reps: Replications) -> list[
             else:
                 year = int(obs["year"])
                 values = sims.loc[year].to_numpy(dtype=float)
-                mean, p05, p95, ok, note = check(target, output, obs, values, reps)
-        row.update(sim_mean=mean, sim_p05=p05, sim_p95=p95, note=note)
+                mean, p05, p95, ok, note, reference = check(target, output, obs, values, reps)
+        row.update(sim_mean=mean, sim_p05=p05, sim_p95=p95, note=note, reference=reference)
         row["pass"] = bool(ok)
         out.append(row)
     return out
@@ -351,10 +355,19 @@ def validate(
 ) -> pd.DataFrame:
     """One row per target and observed row checked (see the module docstring), in the
     targets file's order; ``replications`` by each target's ``scenario``."""
+    return evaluate(replications, targets, observed)[COLUMNS]
+
+
+def evaluate(
+    replications: Mapping[str, Replications], targets: list[Target], observed: Observed
+) -> pd.DataFrame:
+    """``validate``'s table with one more column, ``reference`` (see ``check``; one half for
+    a dated row): what ``calibrate --fit`` turns a row into a residual with, so that the
+    fit measures the targets exactly as ``run.py validate`` does."""
     rows = []
     for target in targets:
         rows.extend(target_rows(target, observed, replications[target.scenario]))
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=[*COLUMNS, "reference"])
 
 
 def counts(table: pd.DataFrame, role: str) -> tuple[int, int, int, int]:

@@ -2,6 +2,10 @@
 writes into, which calibration targets it fits, over which seeds, and which parameters it
 may move within which bounds.
 
+An optional ``[validation]`` table adds calibration targets of ``run.py validate``
+(``data/observed/targets.toml``), checked on the scenario they are checked on there (the
+history), which must take the fitted keys from the fitted scenario.
+
 Only the file's own shape is checked here (types, bounds in order, no repeats); what it
 names (target ids against the calibration targets and the validation split, parameter
 keys against the scenario) is checked by ``sim.experiments.fit.load_plan``, which knows
@@ -24,6 +28,47 @@ class FitParameter(Strict):
     low: float = Field(description="lower bound of the search")
     high: float = Field(description="upper bound of the search")
     log: bool = Field(False, description="search log(value): for positive scale parameters")
+    scan: int = Field(
+        0,
+        ge=0,
+        le=50,
+        description="points of a coarse scan of [low, high] before least squares (0: none): "
+        "for a parameter that moves a share of replications (a dated episode target), a "
+        "step function whose finite differences are zero almost everywhere",
+    )
+
+
+class ValidationTargets(Strict):
+    """Calibration targets of ``run.py validate``, fitted on the scenario they are checked
+    on; the fitted values reach it because it extends the fitted scenario."""
+
+    scenario: str = Field(
+        description="scenario the targets are checked on (e.g. history_1990_2024.toml); it "
+        "must extend the fitted scenario and leave every fitted key to it"
+    )
+    targets_file: str | None = Field(
+        None,
+        description="validation targets file (default: the shipped data/observed/"
+        "targets.toml, the one `run.py validate` reads)",
+    )
+    targets: list[str] = Field(
+        min_length=1, description='ids of targets with role = "calibration" there'
+    )
+    seeds: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="replications 0..seeds-1 of its master seed, as `run.py validate "
+        "--replications N` runs them (its default: 8)",
+    )
+    share_margin: float = Field(
+        0.1,
+        gt=0.0,
+        lt=0.5,
+        description="a share-of-replications target (an episode event, an indicator) pulls "
+        "until the share clears one half by this much; a shortfall of this much is a "
+        "residual of 1",
+    )
 
 
 class FitSpec(Strict):
@@ -63,7 +108,17 @@ class FitSpec(Strict):
         description="in hinge scales: how far past its threshold an inequality must be "
         "before it stops pulling (0: at the threshold)",
     )
+    scan_tolerance: float = Field(
+        0.05,
+        ge=0.0,
+        description="a scanned parameter moves only as far as the targets need: to the "
+        "point nearest its value whose fit error (RMS of residuals) is within this of the "
+        "best on its line",
+    )
     parameter: list[FitParameter] = Field(min_length=1, description="parameters to fit")
+    validation: ValidationTargets | None = Field(
+        None, description="calibration targets of `run.py validate` fitted as well"
+    )
 
 
 def read_fit_spec(path: str | Path) -> FitSpec:
@@ -74,13 +129,17 @@ def read_fit_spec(path: str | Path) -> FitSpec:
         spec = FitSpec.model_validate(data)
     except ValidationError as exc:
         raise explain(exc, path, FitSpec) from None
-    seen: set[str] = set()
-    for i, ident in enumerate(spec.targets):
-        if ident in seen:
-            raise ScenarioError(
-                path, f"targets.{i}", f"found {ident!r} twice", "each target id once"
-            )
-        seen.add(ident)
+    lists = [("targets", spec.targets)]
+    if spec.validation is not None:
+        lists.append(("validation.targets", spec.validation.targets))
+    for where, idents in lists:
+        seen: set[str] = set()
+        for i, ident in enumerate(idents):
+            if ident in seen:
+                raise ScenarioError(
+                    path, f"{where}.{i}", f"found {ident!r} twice", "each target id once"
+                )
+            seen.add(ident)
     keys: set[str] = set()
     for i, param in enumerate(spec.parameter):
         where = f"parameter.{i}"
