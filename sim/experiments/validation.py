@@ -99,7 +99,9 @@ MODEL_OUTPUTS: dict[str, ModelOutput | None] = {
         ("import_share.russia",), "mean", "Russia's share of imports"
     ),
     "exports_total_bn_usd": ModelOutput(
-        ("export_revenue_bn_usd",), "sum", "exports in the year (bn USD)"
+        ("export_revenue_bn_usd",),
+        "sum",
+        "exports in the year (bn USD; model at 2018 prices, observed in current USD)",
     ),
     "mining_export_share": ModelOutput(
         ("mining_export_share",), "mean", "mining's share of exports"
@@ -127,9 +129,15 @@ MODEL_OUTPUTS: dict[str, ModelOutput | None] = {
     ),
     "fdi_china_share": ModelOutput(("fdi_share.china",), "mean", "China's share of the FDI stock"),
     "fdi_inflows_bn_usd": ModelOutput(
-        ("fdi_stock_bn_usd",), "change", "change of the FDI stock in the year (bn USD)"
+        ("fdi_stock_bn_usd",),
+        "change",
+        "change of the FDI stock in the year (bn USD; model at 2018 prices, observed current)",
     ),
-    "fdi_stock_bn_usd": ModelOutput(("fdi_stock_bn_usd",), "last", "FDI stock, year-end (bn USD)"),
+    "fdi_stock_bn_usd": ModelOutput(
+        ("fdi_stock_bn_usd",),
+        "last",
+        "FDI stock, year-end (bn USD; model at 2018 prices, observed current)",
+    ),
     "partnership_levels": ModelOutput(
         ("level.{partner}",), "last", "partnership level (0 initial ... 4 comp. strategic)"
     ),
