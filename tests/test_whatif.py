@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 WHATIF = ROOT / "scenarios" / "whatif"
 SEEDS = 8  # replications per scenario: a run of 140 quarters takes about 30 ms
-RESIST_SEEDS = 64  # the history concedes in 2016 in some runs only (11 in 64)
+RESIST_SEEDS = 64  # the history concedes in 2016 in most runs, not all (48 in 64)
 
 
 @cache
@@ -95,18 +95,18 @@ def test_strict_cap_keeps_china_under_a_third_at_a_cost():
     _, what = pair("strict_cap")
     table = compared("strict_cap")
     assert (what.summaries()["largest_fdi_share_max"] <= 1 / 3 + 1e-6).all()
-    assert table.loc["china_fdi_share_final", "diff_high"] < -0.3  # measured -0.57
+    assert table.loc["china_fdi_share_final", "diff_high"] < -0.3  # measured -0.50
     assert table.loc["cap_breach_quarters", "b_p95"] == 0
     # the cost against the leaky cap: a fire sale, and investment that builds no mines
     assert table.loc["fire_sale_loss_bn_usd_total", "diff_low"] > 0.1  # measured 0.87
-    assert table.loc["export_revenue_bn_usd_total", "diff_high"] < -10.0  # measured -84
-    assert table.loc["fdi_stock_bn_usd_final", "diff_high"] < -5.0  # measured -36
+    assert table.loc["export_revenue_bn_usd_total", "diff_high"] < -10.0  # measured -71
+    assert table.loc["fdi_stock_bn_usd_final", "diff_high"] < -5.0  # measured -29
 
 
 def test_no_cap_lets_china_grow_and_rejects_nothing():
     _, what = pair("no_cap")
     table = compared("no_cap")
-    assert table.loc["china_fdi_share_final", "diff_low"] > 0.02  # measured +0.047
+    assert table.loc["china_fdi_share_final", "diff_low"] > 0.02  # measured +0.110
     assert (what.summaries()["fdi_rejected_bn_usd_total"] == 0.0).all()
 
 
@@ -116,8 +116,8 @@ def test_third_neighbours_step_up_brings_investment_without_provoking():
     concessions (only political ties make western alignment, P3)."""
     base, what = pair("third_neighbours_step_up")
     table = compared("third_neighbours_step_up")
-    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.1  # measured +0.196
-    assert table.loc["china_fdi_share_final", "diff_high"] < -0.1  # measured -0.190
+    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.1  # measured +0.202
+    assert table.loc["china_fdi_share_final", "diff_high"] < -0.1  # measured -0.192
     assert table.loc["fdi_stock_bn_usd_final", "diff_low"] > 5.0  # measured +19
     assert late_difference("third_neighbours_step_up", "attention.united_states", 2035)[1] > 0.2
     ties = [c for c in base.frames[0].columns if c.startswith("political_tie.")]
@@ -143,18 +143,18 @@ def test_neighbours_aligned_pool_their_leverage_and_back_each_other():
     base, what = pair("neighbours_aligned")
     table = compared("neighbours_aligned")
     assert table.loc["leverage_russia_mean", "diff_low"] > 0.1  # measured +0.16
-    assert table.loc["autonomy_mean", "diff_high"] < -0.03  # measured -0.061
+    assert table.loc["autonomy_mean", "diff_high"] < -0.03  # measured -0.062
 
     def backed(reps: Replications) -> float:
         episodes = [e for run in reps.runs for e in run.episodes]
         return sum(bool(e["backed_by"]) for e in episodes) / max(len(episodes), 1)
 
-    assert backed(what) > backed(base) + 0.2  # measured 0.93 against 0.60
+    assert backed(what) > backed(base) + 0.2  # measured 0.90 against 0.61
 
 
 def test_refinery_cuts_russian_energy_leverage():
     for column, low, high in (
-        ("import_share.russia", -np.inf, -0.05),  # measured -0.096
+        ("import_share.russia", -np.inf, -0.05),  # measured -0.095
         ("leverage_russia", -np.inf, -0.05),  # measured -0.14
         ("autonomy", 0.05, np.inf),  # measured +0.10
     ):
@@ -178,19 +178,19 @@ def test_new_strategic_partners_climb_and_invest():
         for pid in ("germany", "turkey", "vietnam"):
             assert frame[f"level.{pid}"].iloc[-1] >= 3  # strategic
     assert late_difference("new_strategic_partners", "level.vietnam", 2025)[1] > 1.0
-    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.001  # measured +0.0025
+    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.001  # measured +0.0027
     assert table.loc["china_fdi_share_final", "diff_high"] < 0.0
 
 
 def test_port_route_via_russia_moves_exports_off_china():
     table = compared("port_route_via_russia")
-    assert table.loc["third_neighbour_export_share_mean", "diff_low"] > 0.002  # measured +0.0044
-    assert table.loc["china_export_share_mean", "diff_high"] < -0.002  # measured -0.0043
+    assert table.loc["third_neighbour_export_share_mean", "diff_low"] > 0.002  # measured +0.0042
+    assert table.loc["china_export_share_mean", "diff_high"] < -0.002  # measured -0.0042
     base, what = pair("port_route_via_russia")
     for pid in ("japan", "south_korea"):
         before = since(base, f"exports_by_partner.{pid}", 2025).mean()
         _, low, _ = late_difference("port_route_via_russia", f"exports_by_partner.{pid}", 2025)
-        assert low > 0.2 * before, pid  # measured +40% and +47%
+        assert low > 0.2 * before, pid  # measured +37% and +43%
 
 
 def _episode_2016(run: Replication) -> dict:
@@ -221,10 +221,10 @@ def test_resisting_in_2016_means_no_concession_and_never_shorter_pressure():
 
 def test_resisting_in_2016_makes_the_2016_pressure_last_longer():
     """The what-if's point: where the history conceded, holding out prolongs the pressure.
-    It needs a history that concedes in 2016 often enough to show (P1): 11 runs in 64."""
+    It needs a history that concedes in 2016 often enough to show (P1): 48 runs in 64."""
     base, what = pair("resist_2016", RESIST_SEEDS)
     assert any(_conceded_2016_17(run) > 0 for run in base.runs)  # else nothing to reverse
     quarters_a = np.array([_episode_2016(run)["quarters"] for run in base.runs])
     quarters_b = np.array([_episode_2016(run)["quarters"] for run in what.runs])
     _, low, _ = difference_interval(quarters_a, quarters_b, paired=True)
-    assert low > 0  # measured +0.53 quarters [+0.26, +0.80]
+    assert low > 0  # measured +3.08 quarters [+2.62, +3.54]
