@@ -43,6 +43,7 @@ class Episode:
     stake_bn_usd: float = 0.0  # what a concession is worth to the coercer (private)
     belief: float = 0.5  # the coercer's expectation that Mongolia gives in
     started: str = ""  # year and quarter
+    step: int = 0  # the model step it began
     backed_by: int | None = None
     quarters: int = 0
     cost_bn_usd: float = 0.0  # Mongolia's: revenue lost, fuel overpaid
@@ -201,6 +202,7 @@ class Neighbour(Partner):
             stake_bn_usd=stake,
             belief=model.mongolia.reputation,
             started=f"{model.year}Q{model.quarter}",
+            step=model.steps,
         )
         if tools["import_fee"] > 0:
             episode.import_fee[i] = tools["import_fee"] * scale
@@ -286,11 +288,13 @@ class Mongolia(mesa.Agent):
         self._split = np.zeros(0)
 
     def respond_to_pressure(self) -> None:
-        """Hold out or concede, episode by episode, from the second quarter of pressure."""
+        """Hold out or concede, episode by episode, from the quarter after pressure began and
+        before the neighbour weighs going on (so a one-quarter episode is Mongolia's choice)."""
         model = self.model
         for neighbour in model.neighbours:
             episode = neighbour.episode
-            if episode is None or episode.quarters == 0 or self.response == "resist":
+            # Mongolia answers from the quarter after the pressure began (it has felt it).
+            if episode is None or episode.step == model.steps or self.response == "resist":
                 continue
             if self.response == "concede" or model.rng.random() < self.concede_probability(
                 neighbour, episode
@@ -323,7 +327,7 @@ class Mongolia(mesa.Agent):
         )
         hold = episode.last_cost_bn_usd * expected_quarters * (1.0 - backing)
         price = (
-            model.annual_revenue
+            model.revenue_trend
             * settings.concession_price
             * (1.0 + settings.reputation_weight * (1.0 - self.reputation))
         )

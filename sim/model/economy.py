@@ -90,6 +90,22 @@ def export_flows(
     return flows * (crosses.T @ np.array(passed) + behind_none[:, None])
 
 
+def scarcity_rent(
+    wanted: np.ndarray, capacity: np.ndarray, cost_elasticity: float, ceiling: float
+) -> np.ndarray:
+    """The price Mongolia's goods clear at, relative to the reference price, by commodity.
+
+    Demand for a differentiated (Armington) good falls with its price at the same
+    elasticity as with any other trade cost: wanted ~ price ** -cost_elasticity. When
+    partners want more than the mines can supply, they bid the price up until they want
+    what there is: (wanted / capacity) ** (1 / cost_elasticity). So a demand shock, a deal,
+    or a buyer's fee moves what a full mine earns, not only who buys it. At most
+    ``ceiling`` times the reference price; 1 when supply is not short.
+    """
+    short = wanted.sum(axis=0) / np.maximum(capacity, 1e-12)
+    return np.minimum(np.maximum(short, 1.0) ** (1.0 / max(cost_elasticity, 1e-9)), ceiling)
+
+
 def fuel_allocation(
     weight: np.ndarray,
     markup: np.ndarray,

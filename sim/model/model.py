@@ -93,6 +93,7 @@ class BalanceModel(mesa.Model):
         self._setup_trade(config)
         self.mongolia = Mongolia(self, config.pressure.response, config.diplomacy.strategy)
         self._clear_trade()
+        self.revenue_trend = self.annual_revenue
         self._measure_dependence()
         self.timeline = Timeline(config.events, config.start_year)  # scheduled events
         self.datacollector = Recorder(model_reporters=_reporters(metrics))
@@ -114,11 +115,12 @@ class BalanceModel(mesa.Model):
         if self.quarter == 1 and self.steps > 1:
             self._new_year()  # import markets grow; mines finished last year open
         self._clear_trade()  # gravity demand, mine and border limits, revenue, costs
+        self._track_revenue()
         self._invest()  # offers, screening under the cap, capacity built
         self._measure_dependence()  # exposure, leverage, autonomy
-        for neighbour in self.neighbours:  # red lines; press if the stake beats the cost
-            neighbour.press()
         self.mongolia.respond_to_pressure()  # hold out or concede, by expected costs
+        for neighbour in self.neighbours:  # keep pressing if it pays; red lines; press
+            neighbour.press()
         self.mongolia.conduct_diplomacy()  # effort: economic ties, political ties, ladder
         self._check_finite()  # a run never records inf or nan
         self.datacollector.collect(self)
@@ -335,18 +337,25 @@ class BalanceModel(mesa.Model):
             )
         return pull, back / self.freight_netback
 
-    def _flows(self, pull: np.ndarray, border_cut: np.ndarray) -> np.ndarray:
-        """Export volumes this quarter's markets take (bn USD/year at reference prices),
-        with ``border_cut`` of each border closed by pressure."""
+    def _flows(self, pull: np.ndarray, border_cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Export volumes this year's markets take (bn USD/year at reference prices), with
+        ``border_cut`` of each border closed by pressure, and the price each commodity
+        clears at relative to the reference price (its scarcity rent)."""
         open_ = (self.crossing_capacity * (1.0 - np.minimum(border_cut, 1.0)))[self.neighbour_index]
-        return economy.export_flows(
-            pull * self.market_scale[:, None],
+        wanted = pull * self.market_scale[:, None]
+        flows = economy.export_flows(
+            wanted,
             self.capacity,
             self.bulk,
             self.crosses,
             open_.tolist(),
             self.densest_first,
         )
+        trade = self.settings.trade
+        rent = economy.scarcity_rent(
+            wanted, self.capacity, trade.cost_elasticity, trade.rent_ceiling
+        )
+        return flows, rent
 
     def _new_year(self) -> None:
         """Once a year, as import contracts and mine plans run: partners' markets grow,
@@ -365,11 +374,13 @@ class BalanceModel(mesa.Model):
             self._move_volumes()
         self.price = np.exp(self.log_price)
         # bn USD this quarter per bn USD a year at reference prices, by commodity
-        self.quarter_value = per_quarter = self.price / 4.0
+        self.quarter_value = per_quarter = self.price * self.rent / 4.0
         self.exports_by_commodity = self.volume_by_commodity * per_quarter
         self.exports_by_partner = self.flows @ per_quarter
         total = economy.total(self.exports_by_commodity)
-        self.export_share = self.exports_by_partner / total if total > 0 else 0 * per_quarter
+        self.export_share = (
+            self.exports_by_partner / total if total > 0 else np.zeros(self.n_partners)
+        )
         self.commodity_to_china = self.flows[self.CHINA] * per_quarter
         self.export_revenue_bn_usd = float(self.kept_by_commodity @ per_quarter)
         self.pressure_cost_bn_usd = self.coercer_cost_bn_usd = 0.0
@@ -424,7 +435,8 @@ class BalanceModel(mesa.Model):
     def _move_volumes(self) -> None:
         """Export volumes from the demand pull, this year's markets and the capacities."""
         self._volumes_key = self._volumes_version
-        self.flows = flows = self._flows(self.pull, self.border_cut)  # bn USD/year, 2018 prices
+        self.flows, self.rent = self._flows(self.pull, self.border_cut)  # bn USD/year, 2018 prices
+        flows = self.flows
         self.volume_by_commodity = flows.sum(axis=0)
         self.kept_by_commodity = (flows * self.revenue_factor).sum(axis=0)  # net of fees
         self.exports_mt = self.volume_by_commodity * self.bulk  # Mt/year by commodity
@@ -461,12 +473,12 @@ class BalanceModel(mesa.Model):
             self.surcharge + sign * episode.surcharge,
             relation,
         )
-        flows = self._flows(pull, self.border_cut + sign * episode.border_cut)
+        flows, rent = self._flows(pull, self.border_cut + sign * episode.border_cut)
         markup = self.energy_markup + sign * episode.energy_markup
         fuel = self._fuel(markup, relation)
         shortage = self.settings.trade.imports.shortage_cost
         bill = float(fuel @ (1.0 + markup)) + shortage * (self.fuel_need - economy.total(fuel))
-        return flows[episode.neighbour], (flows * revenue).sum(axis=0), bill
+        return flows[episode.neighbour] * rent, (flows * revenue).sum(axis=0) * rent, bill
 
     def episode_costs(self, episode: Episode, active: bool) -> tuple[float, float]:
         """What this episode alone costs Mongolia (revenue lost, fuel overpaid or short)
@@ -477,15 +489,16 @@ class BalanceModel(mesa.Model):
         if episode.counterfactual_key != key:  # the other world changes only with these
             episode.counterfactual_key = key
             episode.counterfactual = self._counterfactual(episode, active)
-        to_coercer, kept, fuel_bill = episode.counterfactual
+        to_coercer, kept, fuel_bill = episode.counterfactual  # volumes times their rent
+        at_price = self.price / 4.0
         per_quarter = self.quarter_value
-        other_revenue = float(kept @ per_quarter)
+        other_revenue = float(kept @ at_price)
         shortage = self.settings.trade.imports.shortage_cost
         now_bill = float(self.fuel_imports @ (1.0 + self.energy_markup)) + shortage * (
             self.fuel_need - economy.total(self.fuel_imports)
         )
         k = episode.neighbour
-        coercer_imports = float(to_coercer @ per_quarter)
+        coercer_imports = float(to_coercer @ at_price)
         current = float(self.flows[k] @ per_quarter)
         if active:  # lifted: the counterfactual is the world without it
             lost = other_revenue - self.export_revenue_bn_usd
@@ -784,6 +797,11 @@ class BalanceModel(mesa.Model):
     @property
     def annual_revenue(self) -> float:
         return 4.0 * self.export_revenue_bn_usd
+
+    def _track_revenue(self) -> None:
+        """Trend export revenue (bn USD a year; a year's exponential smoothing): what
+        autonomy is priced against, so a slump or a closure does not make conceding cheap."""
+        self.revenue_trend += 0.25 * (self.annual_revenue - self.revenue_trend)
 
     @property
     def active_episodes(self) -> int:

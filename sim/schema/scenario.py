@@ -142,6 +142,11 @@ class Trade(Strict):
     )
     commodities: dict[str, Commodity] = Field(description="Mongolia's export commodities")
     imports: Imports = Imports()
+    rent_ceiling: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
+        3.0,
+        description="highest price a commodity in short supply clears at, relative to the "
+        "reference price",
+    )
     crossings: dict[str, Crossing] = Field(
         default_factory=dict,
         description="border capacity into each neighbour; every export to or through it "
