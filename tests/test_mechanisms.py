@@ -220,12 +220,19 @@ def test_the_chance_of_conceding_rises_with_exposure_to_the_coercer(quiet):
     assert np.corrcoef(exposures, rates)[0, 1] > 0.9, rates
 
 
-def test_pressing_ends_sooner_when_it_costs_the_coercer_more(quiet):
-    """Drezner (1999): costly sanctions are short. When China needs the imports it
-    forgoes, its episodes are shorter at the same stake."""
-    cheap = [_pressed_outcome(_demand_bound(quiet, 0.0), 0.8, s)[2] for s in range(40)]
-    costly = [_pressed_outcome(_demand_bound(quiet, 0.5), 0.8, s)[2] for s in range(40)]
-    assert np.mean(costly) < np.mean(cheap) - 0.3, (np.mean(costly), np.mean(cheap))
+def test_mongolia_holds_out_against_pressure_that_costs_the_coercer_dear(quiet):
+    """Drezner (1999) and Fearon (1995): a target that sees pressing is costly for the
+    sender expects it to stop soon, so it holds out more often. When China needs the
+    imports it forgoes, Mongolia concedes less to the same tools and stake."""
+
+    def concession_rate(import_need: float) -> float:
+        runs = [_pressed_outcome(_demand_bound(quiet, import_need), 0.8, s) for s in range(40)]
+        pressed = [outcome for _, outcome, _ in runs if outcome is not None]
+        assert len(pressed) >= 20
+        return float(np.mean([o == "conceded" for o in pressed]))
+
+    cheap, costly = concession_rate(0.0), concession_rate(0.5)
+    assert costly < cheap - 0.3, (costly, cheap)
 
 
 def test_the_coercer_pays_for_pressing_and_the_outputs_show_it(baseline):
@@ -324,3 +331,30 @@ def test_a_scheduled_crossing_during_an_episode_is_not_held_for_later(quiet):
         model.step()
     assert not any(r["red_line"] == "tibet" for r in model.episode_records()), model.event_log
     assert any("adds no second episode" in line for line in model.event_log)
+
+
+def test_in_the_baseline_a_demand_shock_raises_what_full_mines_earn(quiet):
+    """At the baseline's own settings the mines are full in the 2010s: a coal demand shock
+    cannot raise the tonnes, but partners bid up the price (the scarcity rent), so coal
+    earns more within the year; a smaller market earns less."""
+    shock = {"at": "2015Q1", "kind": "demand_shock", "partner": "china", "commodity": "coal"}
+    coal = quiet.trade.commodities
+    index = list(coal).index("coal")
+    before = run_to(quiet, 2015, 4)
+    up = run_to(with_events(quiet, {**shock, "factor": 2.0}), 2015, 4)
+    down = run_to(with_events(quiet, {**shock, "factor": 0.5}), 2015, 4)
+    assert up.exports_by_commodity[index] > 1.05 * before.exports_by_commodity[index]
+    assert down.exports_by_commodity[index] < 0.95 * before.exports_by_commodity[index]
+    assert up.rent[index] > before.rent[index] > down.rent[index] >= 1.0
+
+
+def test_closing_both_borders_stops_exports_without_an_error(quiet):
+    """A full blockade is a what-if a student will try: exports fall to nothing and the run
+    goes on (it stopped with a shape error)."""
+    closures = [
+        {"at": "2012Q1", "kind": "crossing", "neighbour": n, "factor": 0.0, "quarters": 4}
+        for n in ("china", "russia")
+    ]
+    closed = run_to(with_events(quiet, *closures), 2012, 3)
+    assert closed.export_revenue_bn_usd < 0.05 * run_to(quiet, 2012, 3).export_revenue_bn_usd
+    assert run_to(with_events(quiet, *closures), 2014, 4).export_revenue_bn_usd > 0
