@@ -13,7 +13,7 @@ from sim.schema.scenario import ScenarioError
 def report(baseline):
     return {
         row["id"]: row
-        for row in calibrate(baseline, load_targets(SCENARIO_DIR / "calibration.toml"), seeds=6)
+        for row in calibrate(baseline, load_targets(SCENARIO_DIR / "calibration.toml"), seeds=8)
     }
 
 
