@@ -1,9 +1,11 @@
-"""Same seeds, same results as before the restructure (issue 10).
+"""Same seeds, same results: a change that moves any number shows here.
 
-tests/data/golden_*.csv were recorded with the code before the layers were moved;
-these tests recompute them with today's code: replications in this process and on the
-executor's pool (two workers), and the small sweep tests/data/golden_sweep.toml.
-Ids and seeds must match exactly, floats to a relative 1e-12.
+tests/data/golden_*.csv were first recorded before the layers were moved (issue 10), and
+re-recorded on 2026-11-25 after Model 2 changed the model on purpose (issue 13; the
+last fit, calibrate --fit with master seed 126). These tests recompute them with today's
+code: replications in this process and on the executor's pool (two workers), and the
+small sweep tests/data/golden_sweep.toml. Ids and seeds must match exactly, floats to a
+relative 1e-12. Re-record only for an intended change, and say so in the commit.
 """
 
 from __future__ import annotations
