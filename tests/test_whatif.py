@@ -26,7 +26,7 @@ from tests.conftest import ROOT
 
 WHATIF = ROOT / "scenarios" / "whatif"
 SEEDS = 8  # replications per scenario: a run of 140 quarters takes about 30 ms
-RESIST_SEEDS = 64  # the history concedes in 2016 in most runs, not all (48 in 64)
+RESIST_SEEDS = 64  # the history concedes in 2016 in most runs, not all (58 in 64)
 
 
 @cache
@@ -99,7 +99,7 @@ def test_strict_cap_keeps_china_under_a_third_at_a_cost():
     assert table.loc["cap_breach_quarters", "b_p95"] == 0
     # the cost against the leaky cap: a fire sale, and investment that builds no mines
     assert table.loc["fire_sale_loss_bn_usd_total", "diff_low"] > 0.1  # measured 0.87
-    assert table.loc["export_revenue_bn_usd_total", "diff_high"] < -10.0  # measured -71
+    assert table.loc["export_revenue_bn_usd_total", "diff_high"] < -10.0  # measured -57
     assert table.loc["fdi_stock_bn_usd_final", "diff_high"] < -5.0  # measured -29
 
 
@@ -116,8 +116,8 @@ def test_third_neighbours_step_up_brings_investment_without_provoking():
     concessions (only political ties make western alignment, P3)."""
     base, what = pair("third_neighbours_step_up")
     table = compared("third_neighbours_step_up")
-    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.1  # measured +0.202
-    assert table.loc["china_fdi_share_final", "diff_high"] < -0.1  # measured -0.192
+    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.1  # measured +0.201
+    assert table.loc["china_fdi_share_final", "diff_high"] < -0.1  # measured -0.191
     assert table.loc["fdi_stock_bn_usd_final", "diff_low"] > 5.0  # measured +19
     assert late_difference("third_neighbours_step_up", "attention.united_states", 2035)[1] > 0.2
     ties = [c for c in base.frames[0].columns if c.startswith("political_tie.")]
@@ -143,18 +143,18 @@ def test_neighbours_aligned_pool_their_leverage_and_back_each_other():
     base, what = pair("neighbours_aligned")
     table = compared("neighbours_aligned")
     assert table.loc["leverage_russia_mean", "diff_low"] > 0.1  # measured +0.16
-    assert table.loc["autonomy_mean", "diff_high"] < -0.03  # measured -0.062
+    assert table.loc["autonomy_mean", "diff_high"] < -0.03  # measured -0.061
 
     def backed(reps: Replications) -> float:
         episodes = [e for run in reps.runs for e in run.episodes]
         return sum(bool(e["backed_by"]) for e in episodes) / max(len(episodes), 1)
 
-    assert backed(what) > backed(base) + 0.2  # measured 0.90 against 0.61
+    assert backed(what) > backed(base) + 0.2  # measured 0.87 against 0.56
 
 
 def test_refinery_cuts_russian_energy_leverage():
     for column, low, high in (
-        ("import_share.russia", -np.inf, -0.05),  # measured -0.095
+        ("import_share.russia", -np.inf, -0.05),  # measured -0.094
         ("leverage_russia", -np.inf, -0.05),  # measured -0.14
         ("autonomy", 0.05, np.inf),  # measured +0.10
     ):
@@ -165,7 +165,7 @@ def test_refinery_cuts_russian_energy_leverage():
 def test_us_trade_deal_sells_more_to_the_us():
     """The 90% bands of single runs do not overlap, read from compare's own table."""
     row = compared("us_trade_deal").loc["exports_to_us_mean"]
-    assert row["different"] and row["diff_low"] > 0.0005  # measured +0.0012 bn USD
+    assert row["different"] and row["diff_low"] > 0.0005  # measured +0.0016 bn USD
     assert not row["bands_overlap"] and row["b_p05"] > row["a_p95"]
     _, low, _ = late_difference("us_trade_deal", "third_neighbour_export_share", 2019)
     assert low > 0
@@ -178,19 +178,19 @@ def test_new_strategic_partners_climb_and_invest():
         for pid in ("germany", "turkey", "vietnam"):
             assert frame[f"level.{pid}"].iloc[-1] >= 3  # strategic
     assert late_difference("new_strategic_partners", "level.vietnam", 2025)[1] > 1.0
-    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.001  # measured +0.0027
+    assert table.loc["third_neighbour_fdi_share_final", "diff_low"] > 0.001  # measured +0.0026
     assert table.loc["china_fdi_share_final", "diff_high"] < 0.0
 
 
 def test_port_route_via_russia_moves_exports_off_china():
     table = compared("port_route_via_russia")
-    assert table.loc["third_neighbour_export_share_mean", "diff_low"] > 0.002  # measured +0.0042
-    assert table.loc["china_export_share_mean", "diff_high"] < -0.002  # measured -0.0042
+    assert table.loc["third_neighbour_export_share_mean", "diff_low"] > 0.002  # measured +0.0031
+    assert table.loc["china_export_share_mean", "diff_high"] < -0.002  # measured -0.0030
     base, what = pair("port_route_via_russia")
     for pid in ("japan", "south_korea"):
         before = since(base, f"exports_by_partner.{pid}", 2025).mean()
         _, low, _ = late_difference("port_route_via_russia", f"exports_by_partner.{pid}", 2025)
-        assert low > 0.2 * before, pid  # measured +37% and +43%
+        assert low > 0.2 * before, pid  # measured +35% and +40%
 
 
 def _episode_2016(run: Replication) -> dict:
@@ -221,10 +221,10 @@ def test_resisting_in_2016_means_no_concession_and_never_shorter_pressure():
 
 def test_resisting_in_2016_makes_the_2016_pressure_last_longer():
     """The what-if's point: where the history conceded, holding out prolongs the pressure.
-    It needs a history that concedes in 2016 often enough to show (P1): 48 runs in 64."""
+    It needs a history that concedes in 2016 often enough to show (P1): 58 runs in 64."""
     base, what = pair("resist_2016", RESIST_SEEDS)
     assert any(_conceded_2016_17(run) > 0 for run in base.runs)  # else nothing to reverse
     quarters_a = np.array([_episode_2016(run)["quarters"] for run in base.runs])
     quarters_b = np.array([_episode_2016(run)["quarters"] for run in what.runs])
     _, low, _ = difference_interval(quarters_a, quarters_b, paired=True)
-    assert low > 0  # measured +3.08 quarters [+2.62, +3.54]
+    assert low > 0  # measured +3.69 quarters [+3.39, +3.98]
