@@ -67,8 +67,8 @@ def phase_times(config, repeats: int) -> dict[str, float]:
         "trade": lambda m: m._clear_trade(),
         "investment": lambda m: m._invest(),
         "dependence": lambda m: m._measure_dependence(),
-        "pressure": lambda m: [n.press() for n in m.neighbours],
         "response": lambda m: m.mongolia.respond_to_pressure(),
+        "pressure": lambda m: [n.press() for n in m.neighbours],
         "diplomacy": lambda m: m.mongolia.conduct_diplomacy(),
         "data collection": lambda m: m.datacollector.collect(m),
     }

@@ -358,3 +358,14 @@ def test_closing_both_borders_stops_exports_without_an_error(quiet):
     closed = run_to(with_events(quiet, *closures), 2012, 3)
     assert closed.export_revenue_bn_usd < 0.05 * run_to(quiet, 2012, 3).export_revenue_bn_usd
     assert run_to(with_events(quiet, *closures), 2014, 4).export_revenue_bn_usd > 0
+
+
+def test_closing_a_border_without_a_limit_closes_it(quiet):
+    """A border with no capacity limit (inf) closed by an event or a full restriction is
+    closed, not 'inf * 0' (a nan that silently left it open)."""
+    config = quiet.model_copy(deep=True)
+    config.trade.crossings.pop("russia")  # Russia's border: no limit
+    closure = {"at": "2012Q1", "kind": "crossing", "neighbour": "russia", "factor": 0.0}
+    model = run_to(with_events(config, closure), 2012, 2)
+    assert model.crossing_capacity[model.RUSSIA] == 0.0
+    assert float(model.crossing_load[1]) == 0.0

@@ -299,6 +299,7 @@ class Mongolia(mesa.Agent):
             if self.response == "concede" or model.rng.random() < self.concede_probability(
                 neighbour, episode
             ):
+                episode.quarters += 1  # the quarter of pressure it paid before giving in
                 neighbour.end_episode(conceded=True)
 
     def concede_probability(self, neighbour: Neighbour, episode: Episode) -> float:

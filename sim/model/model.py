@@ -341,7 +341,9 @@ class BalanceModel(mesa.Model):
         """Export volumes this year's markets take (bn USD/year at reference prices), with
         ``border_cut`` of each border closed by pressure, and the price each commodity
         clears at relative to the reference price (its scarcity rent)."""
-        open_ = (self.crossing_capacity * (1.0 - np.minimum(border_cut, 1.0)))[self.neighbour_index]
+        cut = np.minimum(border_cut, 1.0)[self.neighbour_index]
+        capacity = self.crossing_capacity[self.neighbour_index]
+        open_ = np.where(cut >= 1.0, 0.0, capacity * (1.0 - cut))  # a closed unlimited one: 0
         wanted = pull * self.market_scale[:, None]
         flows = economy.export_flows(
             wanted,
@@ -651,7 +653,8 @@ class BalanceModel(mesa.Model):
 
     def change_crossing(self, neighbour: int, factor: float, add_mt_per_year: float) -> None:
         """A border opens wider or closes; capacity never falls below zero."""
-        widened = self.crossing_capacity[neighbour] * factor + add_mt_per_year
+        capacity = self.crossing_capacity[neighbour]
+        widened = (capacity * factor if factor > 0 else 0.0) + add_mt_per_year  # inf * 0 is nan
         self.set_crossing(neighbour, max(widened, 0.0))
 
     def set_crossing(self, neighbour: int, capacity_mt_per_year: float) -> None:

@@ -173,8 +173,8 @@ class Pressure(Strict):
     )
     concession_price: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         0.05,
-        description="what conceding costs Mongolia in autonomy, as a fraction of annual "
-        "export revenue",
+        description="what conceding costs Mongolia in autonomy, as a fraction of its trend "
+        "annual export revenue",
     )
     reputation_weight: Annotated[float, Field(ge=0.0, le=10.0)] = Field(
         1.0,
