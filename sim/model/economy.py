@@ -14,29 +14,29 @@ import numpy as np
 MIN_NETBACK = 0.05  # a route never pays less than 5% of the price back
 
 
+def trade_costs(transport: np.ndarray, freight_per_t: np.ndarray, bulk: np.ndarray) -> np.ndarray:
+    """Freight and handling on each commodity to each partner, as a fraction of its price
+    (partners x commodities): the iceberg trade cost of Limao and Venables (2001). Light
+    goods pay ``transport``; bulk goods also pay freight by weight, ``freight_per_t``
+    (USD/t) times ``bulk`` (t per 1000 USD)."""
+    return transport[:, None] + np.outer(freight_per_t, bulk) / 1000.0
+
+
 def netback(
-    transport: np.ndarray,
-    freight_per_t: np.ndarray,
-    bulk: np.ndarray,
+    costs: np.ndarray,
+    routed: np.ndarray,
     crossing_of: np.ndarray,
     transit_fee: np.ndarray,
     surcharge: np.ndarray,
     import_fee: np.ndarray,
 ) -> np.ndarray:
     """Share of the price Mongolia keeps on a sale of each commodity to each partner
-    (partners x commodities): the iceberg trade cost of Limao and Venables (2001).
-
-    Light goods pay ``transport`` (a fraction of the price); bulk goods also pay freight
-    by weight, ``freight_per_t`` (USD/t) times ``bulk`` (t per 1000 USD). An export
-    crossing a neighbour pays its transit fee and any surcharge; ``crossing_of[j]`` is
-    the neighbour whose border exports to j cross (j itself for a neighbour), or -1.
-    The partner's own import fee comes off last.
-    """
-    routed = (crossing_of >= 0) & (crossing_of != np.arange(crossing_of.size))
+    (partners x commodities): the price less ``costs`` (``trade_costs``), less the transit
+    fee and any surcharge of the neighbour an export crosses to reach a partner beyond it
+    (``routed[j]``: exports to j pass through neighbour ``crossing_of[j]``), less the
+    partner's own import fee. Never below ``MIN_NETBACK``."""
     crossing = np.where(routed, transit_fee[crossing_of] + surcharge[crossing_of], 0.0)
-    ad_valorem = transport + crossing + import_fee
-    back = 1.0 - ad_valorem[:, None] - np.outer(freight_per_t, bulk) / 1000.0
-    return np.maximum(back, MIN_NETBACK)
+    return np.maximum(1.0 - costs - (crossing + import_fee)[:, None], MIN_NETBACK)
 
 
 def export_pull(

@@ -239,7 +239,6 @@ class BalanceModel(mesa.Model):
         self.third_weight = self.is_third / self.third_count  # western alignment's weights
         self.neighbour_weight = self.is_neighbour * 1.0
         self.exposure = np.zeros(n)
-        self.no_fees = np.zeros(n)
         self.effective_leverage = np.zeros(n)
         self._derive_diplomacy()
 
@@ -265,6 +264,7 @@ class BalanceModel(mesa.Model):
         for the others (-1: none); ``crosses[k, j]`` = 1 when exports to j cross neighbour k."""
         own = np.where(self.is_neighbour, np.arange(self.n_partners), -1)
         self.crossing_of = np.where(self.route >= 0, self.route, own)
+        self.routed = (self.crossing_of >= 0) & (self.crossing_of != np.arange(self.n_partners))
         self.crosses = np.stack([self.crossing_of == k for k in self.neighbour_index]) * 1.0
         # Exports that only pass through a neighbour to someone else: its transit leverage.
         self.transits = np.stack([self.route == k for k in self.neighbour_index]) * 1.0
@@ -306,14 +306,13 @@ class BalanceModel(mesa.Model):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Demand per unit of market size, and revenue kept per unit of export value."""
         trade = self.settings.trade
+        if self._freight_key != self._settings_version:  # routes and freight changed
+            self._freight_key = self._settings_version
+            self.costs = economy.trade_costs(self.transport, self.freight_per_t, self.bulk)
+            # Values are at delivered prices net of freight: fees and pressure take the rest.
+            self.freight_netback = np.maximum(1.0 - self.costs, economy.MIN_NETBACK)
         back = economy.netback(
-            self.transport,
-            self.freight_per_t,
-            self.bulk,
-            self.crossing_of,
-            self.transit_fee,
-            surcharge,
-            import_fee,
+            self.costs, self.routed, self.crossing_of, self.transit_fee, surcharge, import_fee
         )
         pull = economy.export_pull(
             self.market,
@@ -323,27 +322,18 @@ class BalanceModel(mesa.Model):
             trade.relation_elasticity,
             trade.cost_elasticity,
         )
-        # Values are at delivered prices net of freight: fees and pressure take the rest.
-        if self._freight_key != self._settings_version:  # routes and freight changed
-            self._freight_key = self._settings_version
-            self.freight_netback = economy.netback(
-                self.transport,
-                self.freight_per_t,
-                self.bulk,
-                self.crossing_of,
-                self.no_fees,
-                self.no_fees,
-                self.no_fees,
-            )
         return pull, back / self.freight_netback
 
     def _flows(self, pull: np.ndarray, border_cut: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Export volumes this year's markets take (bn USD/year at reference prices), with
         ``border_cut`` of each border closed by pressure, and the price each commodity
         clears at relative to the reference price (its scarcity rent)."""
-        cut = np.minimum(border_cut, 1.0)[self.neighbour_index]
         capacity = self.crossing_capacity[self.neighbour_index]
-        open_ = np.where(cut >= 1.0, 0.0, capacity * (1.0 - cut))  # a closed unlimited one: 0
+        if border_cut.any():
+            cut = np.minimum(border_cut, 1.0)[self.neighbour_index]
+            open_ = np.where(cut >= 1.0, 0.0, capacity * (1.0 - cut))  # closed unlimited: 0
+        else:
+            open_ = capacity
         wanted = pull * self.market_scale[:, None]
         flows = economy.export_flows(
             wanted,
@@ -442,7 +432,6 @@ class BalanceModel(mesa.Model):
         self.volume_by_commodity = flows.sum(axis=0)
         self.kept_by_commodity = (flows * self.revenue_factor).sum(axis=0)  # net of fees
         self.exports_mt = self.volume_by_commodity * self.bulk  # Mt/year by commodity
-        self.crossing_load = self.crosses @ (flows @ self.bulk)  # Mt/year per border
 
     def _fuel(self, markup: np.ndarray, relation: np.ndarray) -> np.ndarray:
         """Fuel bought from each supplier this quarter (bn USD at normal prices)."""
@@ -841,6 +830,11 @@ class BalanceModel(mesa.Model):
             if self.settings.investment.cap.enforcement == "none"
             else self.settings.investment.cap.level
         )
+
+    @property
+    def crossing_load(self) -> np.ndarray:
+        """Tonnes crossing into China and into Russia (Mt/year), from this year's flows."""
+        return self.crosses @ (self.flows @ self.bulk)
 
     @property
     def reputation(self) -> float:
