@@ -142,9 +142,18 @@ class BalanceModel(mesa.Model):
     def _check_finite(self) -> None:
         """Stop the run with a clear error naming the quarter and the quantity, instead of
         recording inf or nan (one sum per quarter: cheap)."""
-        values = [getattr(self, name) for name in self.FINITE]
-        if math.isfinite(sum(values)):  # leverage reaches autonomy: nan there shows too
+        total = (
+            self.export_revenue_bn_usd
+            + self.fdi_stock_bn_usd
+            + self.pressure_cost_bn_usd
+            + self.coercer_cost_bn_usd
+            + self.autonomy
+            + self.western_alignment
+            + self.alignment
+        )
+        if math.isfinite(total):  # leverage reaches autonomy: nan there shows too
             return
+        values = [getattr(self, name) for name in self.FINITE]
         bad = [
             column_title(name)
             for name, v in zip(self.FINITE, values, strict=True)
@@ -233,6 +242,7 @@ class BalanceModel(mesa.Model):
         for pid, crossing in config.trade.crossings.items():
             self.crossing_capacity[index[pid]] = crossing.capacity_mt_per_year
         self._volumes_version = 0
+        self._fuel_answers: dict[tuple, np.ndarray] = {}
         self._volumes_key = -1
         self._freight_key = -1
         self.third_count = max(int(self.is_third.sum()), 1) * (len(LEVELS) - 1)
@@ -434,14 +444,22 @@ class BalanceModel(mesa.Model):
         self.exports_mt = self.volume_by_commodity * self.bulk  # Mt/year by commodity
 
     def _fuel(self, markup: np.ndarray, relation: np.ndarray) -> np.ndarray:
-        """Fuel bought from each supplier this quarter (bn USD at normal prices)."""
-        return economy.fuel_allocation(
-            self.fuel_supply * relation,
-            markup,
-            self.settings.trade.imports.fuel_price_elasticity,
-            self.fuel_capacity / 4.0,
-            self.fuel_need,
-        )
+        """Fuel bought from each supplier this quarter (bn USD at normal prices). The same
+        mark-ups and relationships recur (an episode's counterfactual is the state before
+        it): answers are kept until the settings change."""
+        key = (markup.tobytes(), relation.tobytes(), self.fuel_need, self._settings_version)
+        found = self._fuel_answers.get(key)
+        if found is None:
+            found = self._fuel_answers[key] = economy.fuel_allocation(
+                self.fuel_supply * relation,
+                markup,
+                self.settings.trade.imports.fuel_price_elasticity,
+                self.fuel_capacity / 4.0,
+                self.fuel_need,
+            )
+            if len(self._fuel_answers) > 64:  # a long run's distinct states: keep it small
+                self._fuel_answers.pop(next(iter(self._fuel_answers)))
+        return found
 
     def _counterfactual(
         self, episode: Episode, active: bool
@@ -528,19 +546,22 @@ class BalanceModel(mesa.Model):
             accepted = accepted + extra
             redirected = economy.total(extra)
         self.fdi_inflow = accepted
-        self.fdi_stock = stock - divested + accepted
+        sold = economy.total(divested) if cap.enforcement == "strict" else 0.0
+        self.fdi_stock = stock - divested + accepted if sold > 0.0 else stock + accepted
         # Mining investment builds capacity where mines already are (Oyu Tolgoi, Tavan
         # Tolgoi came as dated projects); it opens at the next new year. Turned-away offers
         # build nothing: the cap's cost in lost projects. Forced sales go at a discount.
-        built = economy.total(accepted) * inv.mining_fdi_share * inv.capacity_per_bn_usd
-        self.capacity_pipeline += built * self.mining_mix
-        self.fdi_divested_bn_usd = sold = economy.total(divested)
+        inflow = economy.total(accepted)
+        self.capacity_pipeline += (
+            inflow * inv.mining_fdi_share * inv.capacity_per_bn_usd * self.mining_mix
+        )
+        self.fdi_divested_bn_usd = sold
         self.fire_sale_loss_bn_usd = sold * cap.fire_sale_discount
         self.fdi_rejected_bn_usd = turned_away - redirected
         self.fdi_redirected_bn_usd = redirected
         self.fdi_stock_bn_usd = total = economy.total(self.fdi_stock)
         self.fdi_share = self.fdi_stock / total if total > 0 else np.zeros_like(stock)
-        self.fdi_inflow_share = economy.shares(accepted)
+        self.fdi_inflow_share = accepted / inflow if inflow > 0 else np.zeros_like(accepted)
 
     def _measure_dependence(self) -> None:
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
