@@ -369,3 +369,13 @@ def test_closing_a_border_without_a_limit_closes_it(quiet):
     model = run_to(with_events(config, closure), 2012, 2)
     assert model.crossing_capacity[model.RUSSIA] == 0.0
     assert float(model.crossing_load[1]) == 0.0
+
+
+def test_a_coercer_whose_expectation_never_fades_is_answered(quiet):
+    """belief_update = 0 (allowed: the coercer never learns) made Mongolia's answer divide
+    by zero (found by the fuzz test); now it expects the pressure to last its horizon."""
+    config = quiet.model_copy(deep=True)
+    config.pressure.belief_update = 0.0
+    config.partners["china"].red_lines["tibet"].stake_bn_usd = 20.0
+    model = run_to(with_events(config, _tibet_2012()), 2013, 4)
+    assert any(r["red_line"] == "tibet" for r in model.episode_records())

@@ -319,9 +319,13 @@ class Mongolia(mesa.Agent):
         keep_on = episode.belief * mean_stake / per_quarter  # > 1: it would go on
         fade = -math.log(1.0 - settings.belief_update) if settings.belief_update < 1 else 1e9
         # Quarters of pressure Mongolia expects, weighed over the same horizon as the
-        # coercer's (a longer expected siege counts no more than the horizon).
-        expected_quarters = min(
-            1.0 + max(math.log(max(keep_on, 1e-12)), 0.0) / fade, settings.horizon_quarters
+        # coercer's (a longer expected siege counts no more than the horizon; a coercer
+        # whose expectation never fades presses for the whole horizon).
+        go_on = max(math.log(max(keep_on, 1e-12)), 0.0)
+        expected_quarters = (
+            min(1.0 + go_on / fade, settings.horizon_quarters)
+            if fade > 0.0
+            else settings.horizon_quarters
         )
         backing = settings.third_party_support * (
             0.5 * model.western_alignment + 0.5 * (1.0 - model.alignment)
