@@ -223,12 +223,7 @@ def _validation_plan(
                 "a target the model can be compared with",
             )
         if target.expect == "about" and not is_share(target) and not target.tolerance:
-            raise ScenarioError(
-                spec_path,
-                key,
-                f"{ident!r} has tolerance 0 in {targets_path}",
-                "an 'about' target with a positive tolerance (residuals are in tolerances)",
-            )
+            raise _zero_tolerance(spec_path, key, ident, targets_path)
         chosen.append(target)
     return ValidationPlan(
         scenario_path,
@@ -316,12 +311,7 @@ def _checked_targets(
             )
         target = available[ident]
         if target.kind == "about" and not target.tolerance:
-            raise ScenarioError(
-                spec_path,
-                key,
-                f"{ident!r} has tolerance 0 in {targets_path}",
-                "an 'about' target with a positive tolerance (residuals are in tolerances)",
-            )
+            raise _zero_tolerance(spec_path, key, ident, targets_path)
         chosen.append(target)
     return chosen
 
@@ -983,3 +973,13 @@ def format_fit(result: FitResult) -> str:
             "half for an episode event, a majority for an indicator)"
         )
     return "\n".join(lines)
+
+
+def _zero_tolerance(spec_path: Path, key: str, ident: str, targets_path: Path) -> ScenarioError:
+    """An 'about' target with no tolerance cannot be a residual (residuals are in tolerances)."""
+    return ScenarioError(
+        spec_path,
+        key,
+        f"{ident!r} has tolerance 0 in {targets_path}",
+        "an 'about' target with a positive tolerance (residuals are in tolerances)",
+    )
