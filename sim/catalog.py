@@ -27,6 +27,8 @@ SCENARIO_DIR = _shipped_dir("sim.scenarios", "scenarios")
 # The observed series and targets of `run.py validate` (data/observed in the source tree).
 OBSERVED_DIR = _shipped_dir("sim.observed", "data/observed")
 TARGETS = OBSERVED_DIR / "targets.toml"
+# Observed inputs: price paths, the deflator, China's imports (data/inputs in the source tree).
+INPUTS_DIR = _shipped_dir("sim.inputs", "data/inputs")
 BASELINE = SCENARIO_DIR / "baseline.toml"
 SHELVES = ("", "whatif")  # where `list` looks; targets and sweep files are not scenarios
 

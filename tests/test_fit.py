@@ -174,13 +174,13 @@ def test_a_held_out_id_is_refused_even_when_a_targets_file_lists_it(tmp_path):
     """The guard is the validation split, not which targets file the spec points to."""
     targets = tmp_path / "my_targets.toml"
     targets.write_text(
-        '[[targets]]\nid = "H-coal-volume"\ndescription = "coal"\nsource = "A: x"\n'
+        '[[targets]]\nid = "H-coal-volume-from-2013"\ndescription = "coal"\nsource = "A: x"\n'
         'metric = "export_revenue_bn_usd"\nkind = "about"\nvalue = 7.0\ntolerance = 1.0\n',
         encoding="utf-8",
     )
-    assert split_roles(TARGETS)["H-coal-volume"] == "held_out"
+    assert split_roles(TARGETS)["H-coal-volume-from-2013"] == "held_out"
     err = _refused(
-        tmp_path, f'targets = ["H-coal-volume"]\n{PARAMETERS}', targets_file=str(targets)
+        tmp_path, f'targets = ["H-coal-volume-from-2013"]\n{PARAMETERS}', targets_file=str(targets)
     )
     assert err.key == "targets.0" and "held-out" in str(err)
 
@@ -509,14 +509,14 @@ def test_a_held_out_target_relabelled_in_a_copy_is_refused_by_the_split(tmp_path
     for csv in OBSERVED_DIR.glob("*.csv"):
         (observed / csv.name).write_bytes(csv.read_bytes())
     data = tomllib.loads(TARGETS.read_text(encoding="utf-8"))
-    relabelled = next(t for t in data["target"] if t["id"] == "H-episode-2016-end")
+    relabelled = next(t for t in data["target"] if t["id"] == "H-episode-2011-fuel")
     relabelled["role"] = "calibration"
     (observed / "targets.toml").write_text(tomli_w.dumps(data), encoding="utf-8")
     extra = f'targets_file = "{observed / "targets.toml"}"\n'
-    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation('"H-episode-2016-end"', extra=extra)
+    body = f'targets = ["F2"]\n{PARAMETERS}' + _validation('"H-episode-2011-fuel"', extra=extra)
     err = _refused(tmp_path, body)
     assert err.key == "validation.targets.0"
-    assert f"'H-episode-2016-end' has role 'held_out' in {TARGETS}" in str(err)
+    assert f"'H-episode-2011-fuel' has role 'held_out' in {TARGETS}" in str(err)
 
 
 def test_validation_table_errors_name_the_spec_key(tmp_path, capsys):

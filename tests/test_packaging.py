@@ -32,10 +32,11 @@ def test_every_package_under_sim_is_listed_for_the_wheel():
         for p in (ROOT / "sim").rglob("__init__.py")
         if "__pycache__" not in p.parts
     }
-    assert listed == found | {"sim.scenarios", "sim.observed"}
+    assert listed == found | {"sim.scenarios", "sim.observed", "sim.inputs"}
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {
         "sim.scenarios": "scenarios",
         "sim.observed": "data/observed",
+        "sim.inputs": "data/inputs",
     }
 
 

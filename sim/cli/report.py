@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -421,6 +422,34 @@ def validation_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(out)
 
 
+def format_skill(scores: pd.DataFrame) -> str:
+    """The skill table (one row per held-out series) and the headline line under it."""
+    from sim.experiments.skill import headline
+
+    lines = [
+        "skill against naive forecasts on the held-out years (1 - MAE model / MAE best naive; "
+        "> 0: the model beats persistence, trend and drivers alike)",
+    ]
+    head = (
+        f"{'series':<27} {'years':>5} {'MAE model':>9} {'persist.':>9} {'trend':>9} "
+        f"{'drivers':>9} {'best naive':<12} {'skill':>6} {'in band':>7}"
+    )
+    lines += [head, "-" * len(head)]
+    for row in scores.to_dict("records"):
+        best = str(row["best_naive"])
+        best = best if len(best) <= 12 else "none"
+        score = float(row["skill"])
+        lines.append(
+            f"{row['series']:<27} {int(row['n_years']):>5} {_num(float(row['mae_model'])):>9} "
+            f"{_num(float(row['mae_persistence'])):>9} {_num(float(row['mae_trend'])):>9} "
+            f"{_num(float(row['mae_drivers'])):>9} {best:<12} "
+            f"{'-' if math.isnan(score) else f'{score:+.2f}':>6} "
+            f"{float(row['coverage_90']):>7.0%}"
+        )
+    lines += ["", headline(scores)]
+    return "\n".join(lines)
+
+
 def validate_and_report(
     targets_path: Path | None = None,
     replications: int = 8,
@@ -430,8 +459,9 @@ def validate_and_report(
     """Check the targets file and its CSVs first (no folder for a bad file), run each
     scenario the targets name, print the table, write CSV, Markdown and one plot per
     series to results/validate-<timestamp>/."""
-    from sim.catalog import resolve_scenario
-    from sim.experiments import validation
+    from sim.catalog import INPUTS_DIR, resolve_scenario
+    from sim.experiments import skill, validation
+    from sim.schema.inputs import driver_table
     from sim.schema.targets import load_targets
 
     path = Path(targets_path) if targets_path is not None else DEFAULT_TARGETS
@@ -456,15 +486,21 @@ def validate_and_report(
         f"against {path}"
     )
     print(format_validation(table, title))
+    units = {name: str(rows["unit"].iloc[0]) for name, rows in observed.items()}
+    scores, naive = skill.skill_table(table, units, driver_table(INPUTS_DIR))
+    print("\n" + format_skill(scores))
     folder = output.new_results_dir("validate", out)
     with output.partial_output(folder):
         output.write_csv(folder / "validation.csv", table)
+        output.write_csv(folder / "skill.csv", scores[skill.SKILL_COLUMNS])
         output.write_text(folder / "validation.md", validation_markdown(table, title))
         series = list(dict.fromkeys(table["series"]))
         for name in tqdm(series, desc="plots", unit="plot", leave=False):
             first = next(t for t in targets if t.series == name)
             base = next((t.base_year for t in targets if t.series == name and t.base_year), None)
-            fig = validation.series_figure(name, observed, table, runs[first.scenario], base)
+            fig = validation.series_figure(
+                name, observed, table, runs[first.scenario], base, naive.get(name)
+            )
             output.write_figure(folder / f"{name}.png", fig)
             plots.close([fig])
     return folder, table

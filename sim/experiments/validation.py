@@ -10,7 +10,10 @@ How a simulated value is made
     of the four quarters for shares and levels, the sum for flows (exports), the last
     quarter for stocks (year-end, as UNCTAD reports them) and rungs, a ratio of sums for
     a commodity's share of export value, the change of the year-end stock for FDI inflows
-    (the model has no flow output; the change is net of divestment). The table shows the
+    (the model has no flow output; the change is net of divestment). Money (bn USD at 2018
+    prices in the model) is turned into current USD with the US GDP deflator of
+    ``data/inputs`` (``current_usd``), the unit the observed money series are in. The
+    table shows the
     mean over replications and the central 90% band (5% and 95%). A series with no entry
     (gold, inside ``other_minerals``) is a row with the note "no model output", never
     dropped.
@@ -51,7 +54,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.catalog import INPUTS_DIR
 from sim.experiments.replicate import HIGH_Q, LOW_Q, Replications
+from sim.schema.inputs import deflator
 from sim.schema.targets import DATED_RULES, Observed, Target, date_quarter
 
 Aggregate = Literal["mean", "sum", "last", "ratio", "ahead", "change"]
@@ -86,6 +91,7 @@ class ModelOutput:
     columns: tuple[str, ...]
     how: Aggregate
     label: str
+    money: bool = False  # bn USD at 2018 prices in the model: compared in current USD
 
 
 # The one place that says what each observed series is compared with.
@@ -101,7 +107,8 @@ MODEL_OUTPUTS: dict[str, ModelOutput | None] = {
     "exports_total_bn_usd": ModelOutput(
         ("export_revenue_bn_usd",),
         "sum",
-        "exports in the year (bn USD; model at 2018 prices, observed in current USD)",
+        "exports in the year (bn USD, current)",
+        money=True,
     ),
     "mining_export_share": ModelOutput(
         ("mining_export_share",), "mean", "mining's share of exports"
@@ -131,12 +138,14 @@ MODEL_OUTPUTS: dict[str, ModelOutput | None] = {
     "fdi_inflows_bn_usd": ModelOutput(
         ("fdi_stock_bn_usd",),
         "change",
-        "change of the FDI stock in the year (bn USD; model at 2018 prices, observed current)",
+        "change of the FDI stock in the year (bn USD, current)",
+        money=True,
     ),
     "fdi_stock_bn_usd": ModelOutput(
         ("fdi_stock_bn_usd",),
         "last",
-        "FDI stock, year-end (bn USD; model at 2018 prices, observed current)",
+        "FDI stock, year-end (bn USD, current)",
+        money=True,
     ),
     "partnership_levels": ModelOutput(
         ("level.{partner}",), "last", "partnership level (0 initial ... 4 comp. strategic)"
@@ -153,8 +162,27 @@ def model_output(series: str) -> ModelOutput | None:
 # --- simulated years -------------------------------------------------------------------------
 
 
+def current_usd(years: pd.Index) -> pd.Series:
+    """The factor that turns the model's bn USD at 2018 prices into current bn USD in each
+    year: the shipped US GDP deflator relative to 2018 (``sim.schema.inputs``; the nearest
+    observed year outside the data)."""
+    ratio = deflator(INPUTS_DIR)
+    return pd.Series(
+        np.interp(years.to_numpy(float), ratio.index.to_numpy(float), ratio.to_numpy()),
+        index=years,
+    )
+
+
 def yearly(frame: pd.DataFrame, output: ModelOutput, partner: str | None = None) -> pd.Series:
-    """One replication's value for each calendar year (KeyError: a column the run lacks)."""
+    """One replication's value for each calendar year (KeyError: a column the run lacks);
+    money in current USD (``current_usd``), as the observed series are reported."""
+    values = _yearly(frame, output, partner)
+    if output.money:
+        values = values * current_usd(values.index)
+    return values
+
+
+def _yearly(frame: pd.DataFrame, output: ModelOutput, partner: str | None) -> pd.Series:
     run = frame[frame["step"] > 0]
     cols = [c.format(partner=partner) for c in output.columns]
     missing = [c for c in cols if c not in run.columns]
@@ -395,9 +423,12 @@ def series_figure(
     table: pd.DataFrame,
     reps: Replications,
     base_year: int | None = None,
+    naive: pd.DataFrame | None = None,
 ) -> Figure:
     """The simulated 90% band and mean over the years, the observed points with their
-    ranges: calibration rows filled, held-out rows hollow, rows no target checks grey."""
+    ranges: calibration rows filled, held-out rows hollow, rows no target checks grey;
+    ``naive``: the naive forecasts at the held-out years (``sim.experiments.skill``),
+    drawn as dashed lines beside the band."""
     fig = Figure(figsize=(8, 4.2))
     ax = fig.subplots()
     output = model_output(series)
@@ -460,6 +491,20 @@ def series_figure(
                 color=edge,
                 linestyle="none",
             )
+    styles = {"persistence": (":", "0.35"), "trend": ("--", "0.35"), "drivers": ("-.", "0.35")}
+    if naive is not None and base_year is None:
+        for name, forecast in naive.items():
+            if forecast.notna().any():
+                style, colour = styles[str(name)]
+                ax.plot(
+                    naive.index.to_numpy(dtype=float) + 0.5,
+                    forecast.to_numpy(dtype=float),
+                    linestyle=style,
+                    color=colour,
+                    marker=".",
+                    linewidth=1.0,
+                    label=f"naive: {name}",
+                )
     for marker, face, edge, text in (
         ("o", "black", "black", "observed, calibration"),
         ("o", "white", "black", "observed, held out"),

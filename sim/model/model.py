@@ -14,13 +14,14 @@ from typing import Any
 import mesa
 import numpy as np
 
-from sim.catalog import BASELINE
+from sim.catalog import BASELINE, INPUTS_DIR
 from sim.metrics import column_title, raw_metrics
 from sim.model import economy
 from sim.model.agents import Episode, Mongolia, Neighbour, Partner, ThirdNeighbour
 from sim.model.timeline import Timeline
 from sim.schema.base import UserError
 from sim.schema.fields import LEVELS
+from sim.schema.inputs import demand_growth, price_level
 from sim.schema.scenario import Scenario, load_scenario, validate
 
 
@@ -192,6 +193,9 @@ class BalanceModel(mesa.Model):
         )
         self.market_growth = np.array([1.0 + p.demand_growth_per_year for p in specs.values()])
         self.market_scale = np.ones(n)
+        self.demand_index = {
+            i: p.demand_index for i, p in enumerate(specs.values()) if p.demand_index
+        }
         self.economic_priority = np.array([p.economic_priority for p in specs.values()])
         self.goods_supply = np.array([p.goods_supply for p in specs.values()])
         self.fdi_appetite = np.array([p.fdi_appetite_bn_usd for p in specs.values()])
@@ -261,7 +265,10 @@ class BalanceModel(mesa.Model):
         self.is_mining = np.array([c.mining for c in goods.values()])
         self.price_volatility = np.array([c.price_volatility for c in goods.values()])
         self.price_persistence = np.array([c.price_persistence for c in goods.values()])
-        self.log_price = np.zeros(len(goods))
+        self.log_price = np.zeros(len(goods))  # the shock: AR(1) around the level below
+        self.price_index = [c.price_index for c in goods.values()]
+        self.fuel_price_index = config.trade.imports.fuel_price_index
+        self._observe_prices(config.start_year)
         self.market = np.array(
             [[p.demand.get(c, 0.0) for c in goods] for p in config.partners.values()]
         )
@@ -305,6 +312,15 @@ class BalanceModel(mesa.Model):
     def _relation(self) -> np.ndarray:
         bonus = 1.0 + self.settings.diplomacy.level_trade_bonus * self.level
         return self.base_relation * bonus * np.where(self.meetings_suspended, 0.8, 1.0)
+
+    def _observe_prices(self, year: int) -> None:
+        """The year's observed real price level (log, 2018 = 0) of each commodity that
+        follows a path (``price_index``), and of fuel; 0 (the 2018 price) for the rest."""
+        self.log_price_level = np.array(
+            [math.log(price_level(INPUTS_DIR, i, year)) if i else 0.0 for i in self.price_index]
+        )
+        index = self.fuel_price_index
+        self.fuel_price_level = price_level(INPUTS_DIR, index, year) if index else 1.0
 
     def _move_prices(self) -> None:
         log_price = self.log_price
@@ -363,7 +379,10 @@ class BalanceModel(mesa.Model):
         """Once a year, as import contracts and mine plans run: partners' markets grow,
         the capacity built with last year's investment opens and depletion takes its
         share."""
+        for i, index in self.demand_index.items():  # markets that follow an observed series
+            self.market_growth[i] = demand_growth(INPUTS_DIR, index, self.year)
         self.market_scale *= self.market_growth
+        self._observe_prices(self.year)
         depletion = self.settings.investment.capacity_depletion_per_year
         self.capacity = self.capacity * (1.0 - depletion * self.is_mining) + self.capacity_pipeline
         self.capacity_pipeline = np.zeros_like(self.capacity)
@@ -374,7 +393,7 @@ class BalanceModel(mesa.Model):
             self._allocate_trade()
         if self._volumes_key != self._volumes_version:
             self._move_volumes()
-        self.price = np.exp(self.log_price)
+        self.price = np.exp(self.log_price_level + self.log_price)
         # bn USD this quarter per bn USD a year at reference prices, by commodity
         self.quarter_value = per_quarter = self.price * self.rent / 4.0
         self.exports_by_commodity = self.volume_by_commodity * per_quarter
@@ -409,6 +428,7 @@ class BalanceModel(mesa.Model):
             self.border_cut.tobytes(),
             self.transit_fee.tobytes(),
             self.market.tobytes(),
+            self.fuel_price_level,
             self._settings_version,
         )
 
@@ -423,7 +443,9 @@ class BalanceModel(mesa.Model):
         self.fuel_imports = self._fuel(self.energy_markup, relation)
         self.fuel_share = economy.shares(self.fuel_imports)
         goods_share = economy.shares(self.goods_supply * relation)
-        self.imports_by_partner = self.fuel_imports + imports.goods_bn_usd / 4.0 * goods_share
+        # Fuel is valued at the year's oil price (the history's observed path; 1 elsewhere).
+        fuel_value = self.fuel_imports * self.fuel_price_level
+        self.imports_by_partner = fuel_value + imports.goods_bn_usd / 4.0 * goods_share
         self.import_share = economy.shares(self.imports_by_partner)
         # FDI offers per unit of attention: appetite, relationship, ladder (bn USD/quarter).
         self.offer_base = (

@@ -30,14 +30,17 @@ PROVENANCE_FILE = "provenance.toml"  # beside baseline.toml in the shipped scena
 # The commands that generate the two files (named in their headers; the tests rerun them).
 MARKDOWN_COMMAND = "python run.py describe --markdown --out docs/parameters.md"
 SWEEP_COMMAND = "python run.py describe --sweep --out scenarios/sweeps/assumptions.toml"
-Kind = Literal["sourced", "fitted", "assumed"]
+Kind = Literal["sourced", "fitted", "assumed", "observed input"]
 Value = bool | int | float | str
 
 
 class Entry(Strict):
     """One parameter, or a wildcard over several: where its value comes from."""
 
-    provenance: Kind = Field(description="sourced, fitted or assumed")
+    provenance: Kind = Field(
+        description="sourced, fitted, assumed, or observed input (a path the history runs "
+        "on, from data/inputs; never a target)"
+    )
     source: str | None = Field(None, description="sourced: document ids or a citation")
     fitted_to: str | None = Field(None, description="fitted: the targets it was tuned to")
     by: str | None = Field(None, description="fitted: how (command, or by hand)")
@@ -48,6 +51,11 @@ class Entry(Strict):
         None, description="assumed: plausible choices, for words and true/false"
     )
     reason: str | None = Field(None, description="assumed: why that range")
+    cites_held_out: str | None = Field(
+        None,
+        description="the held-out observations (data/observed/targets.toml) its value or "
+        "reason cites, and what was done about it (re-sourced, rows dropped, or kept: why)",
+    )
 
 
 class NotParameter(Strict):
@@ -138,7 +146,12 @@ def read_provenance(path: str | Path) -> ProvenanceFile:
 
 def _check_entry(path: Path, pattern: str, entry: Entry) -> None:
     key = f'parameters."{pattern}"'
-    needs = {"sourced": ("source",), "fitted": ("fitted_to", "by"), "assumed": ("reason",)}
+    needs = {
+        "sourced": ("source",),
+        "fitted": ("fitted_to", "by"),
+        "assumed": ("reason",),
+        "observed input": ("source",),
+    }
     for name in needs[entry.provenance]:
         if not getattr(entry, name):
             raise ScenarioError(
@@ -416,6 +429,8 @@ def provenance_text(entry: Entry) -> str:
         extent = "one of " + ", ".join(_word(v) for v in entry.values)
     if entry.provenance == "sourced":
         return f"**sourced**: {entry.source}"
+    if entry.provenance == "observed input":
+        return f"**observed input**: {entry.source}"
     if entry.provenance == "fitted":
         tail = f"; open over {extent}" if extent else ""
         return f"**fitted** to {entry.fitted_to}; by: {entry.by}{tail}"
@@ -450,7 +465,9 @@ def markdown(rows: list[Row], prov: ProvenanceFile, name: str, command: str) -> 
         "targets) or **assumed** (no document "
         "gives it: a plausible range and why). "
         f"Here: {counts['sourced']} sourced, {counts['fitted']} fitted, "
-        f"{counts['assumed']} assumed. The {varied} assumed parameters and fitted ones with "
+        f"{counts['assumed']} assumed, {counts['observed input']} observed inputs (paths the "
+        "history runs on, from data/inputs: inputs, never targets). The "
+        f"{varied} assumed parameters and fitted ones with "
         "a range are varied together by the Morris sweep "
         "`scenarios/sweeps/assumptions.toml`; what the conclusions owe to them is in "
         "[assumptions.md](assumptions.md).",
@@ -458,6 +475,27 @@ def markdown(rows: list[Row], prov: ProvenanceFile, name: str, command: str) -> 
         "The provenance is recorded in `scenarios/provenance.toml`; keys with `*` there "
         "cover every partner, commodity or red line unless a more specific key overrides "
         "them. Types and bounds: `python run.py describe`.",
+    ]
+    cited = [(k, e) for k, e in prov.parameters.items() if e.cites_held_out]
+    if cited:
+        lines += [
+            "",
+            "## Parameters that cite held-out observations",
+            "",
+            "The validation split (`data/observed/targets.toml`) holds out every observation "
+            "from 2013 on and the episodes the history does not schedule. These entries' "
+            "values or reasons cite such an observation; each says what was done about it: "
+            "re-sourced from calibration data, the held-out rows it decides dropped from the "
+            "split, or kept, and why (a weaker test).",
+            "",
+            "| key | provenance | held-out observation cited, and what was done |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{key}` | {entry.provenance} | {_cell(entry.cites_held_out)} |"
+            for key, entry in cited
+        ]
+    lines += [
         "",
         "## Not parameters",
         "",

@@ -26,6 +26,7 @@ from sim.schema.base import (
 )
 from sim.schema.events import Event, InvestmentCapChange, check_events, explain_error
 from sim.schema.fields import LEVELS, BnUsd, Elasticity, Fraction, Level, SafeName, Weight
+from sim.schema.inputs import DemandIndex, PriceIndex
 
 __all__ = [
     "LEVELS",
@@ -105,6 +106,11 @@ class Commodity(Strict):
         0.05, description="quarterly sd of the log price shock"
     )
     price_persistence: Fraction = Field(0.9, description="AR(1) persistence of the log price")
+    price_index: PriceIndex | None = Field(
+        None,
+        description="observed price path the price shocks move around (data/inputs/"
+        "<name>_price_usd.csv, real, 2018 = 1); none: around the 2018 price",
+    )
 
 
 class Imports(Strict):
@@ -115,6 +121,11 @@ class Imports(Strict):
     )
     fuel_price_elasticity: Elasticity = Field(
         4.0, description="elasticity of a supplier's share of fuel imports to its price"
+    )
+    fuel_price_index: PriceIndex | None = Field(
+        None,
+        description="observed price path that values fuel imports (data/inputs/"
+        "<name>_price_usd.csv, real, 2018 = 1); none: the 2018 price",
     )
     shortage_cost: Annotated[float, Field(ge=1.0, le=10.0)] = Field(
         2.0,
@@ -329,6 +340,11 @@ class Partner(Strict):
     )
     demand_growth_per_year: Annotated[float, Field(ge=-0.5, le=0.5)] = Field(
         0.0, description="yearly growth of this partner's import markets (1/year)"
+    )
+    demand_index: DemandIndex | None = Field(
+        None,
+        description="observed series its import markets grow with instead, year by year "
+        "(data/inputs, real); none: demand_growth_per_year",
     )
     fuel_supply: Weight = Field(0.0, description="weight as a source of fuel and power")
     fuel_capacity_bn_usd: BnUsd | None = Field(

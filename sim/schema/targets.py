@@ -34,7 +34,7 @@ Expect = Literal["about", "above", "largest", "pressure", "concession", "end"]
 class Target(Strict):
     """One check of the model against observed rows of one series."""
 
-    id: str = Field(description="short name shown in the table (F1, H-coal-volume, ...)")
+    id: str = Field(description="short name shown in the table (F1, H-coal-volume-from-2013, ...)")
     series: str = Field(description="observed series: data/observed/<series>.csv")
     years: list[int] | None = Field(None, description="years checked (year series)")
     dates: list[str] | None = Field(None, description="dates checked (dated series)")
