@@ -65,7 +65,12 @@ def test_table_csv_and_exit_status_agree(shipped):
         by_target = table[table["role"] == role].groupby("id")["pass"].all()
         assert (passed, total) == (by_target.sum(), len(by_target))
     # Held-out misses are shown, never hidden; every target of the file has rows.
-    assert set(table["id"]) >= {"F1", "C-exports-to-2012", "H-coal-volume-from-2013", "H-episode-2002"}
+    assert set(table["id"]) >= {
+        "F1",
+        "C-exports-to-2012",
+        "H-coal-volume-from-2013",
+        "H-episode-2002",
+    }
     assert (table["role"] == "held_out").sum() > 0
     markdown = (folder / "validation.md").read_text(encoding="utf-8")
     assert markdown.count("| pass |") + markdown.count("| MISS |") == len(table)
