@@ -718,3 +718,32 @@ def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path
     assert price < 1.0 and price == load_scenario(scenario).pressure.concession_price
     entry = prov.read_provenance(provenance).parameters[PRICE]
     assert entry.fitted_to == "F2 (baseline) and P1-concession (history_1990_2024)"
+
+
+def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore(tmp_path, case):
+    """calibrate --fit --identify's profile refits: fixing capacity per bn USD (which moves
+    F1-total both ways) elsewhere raises the sum of squares past chi-square's 95% point at
+    both values, while the fire-sale discount (read only under a strict cap; the baseline's
+    is leaky) changes nothing, so no value of it can be told apart."""
+    from sim.experiments.fit import CHI2_95_ONE_DOF, identifiability, profile_values
+
+    (tmp_path / "calibration.toml").write_text(case.calibration_text(), encoding="utf-8")
+    ignored = FitParameter(key="investment.cap.fire_sale_discount", low=0.05, high=0.6)
+    body = case.spec_body + (
+        f'\n[[parameter]]\nkey = "{ignored.key}"\nlow = {ignored.low}\nhigh = {ignored.high}\n'
+    )
+    spec = _spec(
+        tmp_path,
+        'targets = ["F1-total", "F2"]\nseeds = 3\n' + body,
+        targets_file=str(tmp_path / "calibration.toml"),
+    )
+    plan = load_plan(spec)
+    result = fit(plan.config, plan.targets, plan.spec.parameter, seeds=3, max_evals=8)
+    table = identifiability(plan, result, max_evals=6).set_index(["parameter", "fixed_at"])
+    assert profile_values(ignored) == [pytest.approx(0.1875), pytest.approx(0.4625)]
+    for value in profile_values(ignored):
+        row = table.loc[(ignored.key, value)]
+        assert abs(row["rise"]) < 1e-9 and not row["rejected"]
+    capacity = table.loc[CAPACITY]
+    assert (capacity["rise"] > CHI2_95_ONE_DOF).all() and capacity["identified"].all()
+    assert not table.loc[ignored.key, "identified"].any()

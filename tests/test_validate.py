@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,6 +76,37 @@ def test_table_csv_and_exit_status_agree(shipped):
     markdown = (folder / "validation.md").read_text(encoding="utf-8")
     assert markdown.count("| pass |") + markdown.count("| MISS |") == len(table)
     assert line in markdown
+
+
+@pytest.mark.slow
+def test_the_skill_table_is_printed_and_written_for_every_held_out_yearly_series(shipped):
+    """Issue 17: skill against naive forecasts, per held-out series, with the headline."""
+    done, folder, table = shipped
+    skill = pd.read_csv(folder / "skill.csv")
+    assert list(skill.columns) == [
+        "series",
+        "n_years",
+        "mae_model",
+        "mae_persistence",
+        "mae_trend",
+        "mae_drivers",
+        "best_naive",
+        "skill",
+        "coverage_90",
+    ]
+    held = table[(table["role"] == "held_out") & (table["date"] == "")]
+    assert set(skill["series"]) == set(held["series"])
+    assert (
+        skill["n_years"] == held.groupby("series")["year"].count()[skill["series"]].values
+    ).all()
+    scored = skill[skill["skill"].notna()]
+    best = scored[["mae_persistence", "mae_trend", "mae_drivers"]].min(axis=1)
+    assert np.allclose(scored["skill"], 1 - scored["mae_model"] / best)
+    assert skill["coverage_90"].between(0, 1).all()
+    headline = next(x for x in done.stdout.splitlines() if x.startswith("skill on "))
+    wins = int((scored["skill"] > 0).sum())
+    assert headline.startswith(f"skill on {wins} of {len(scored)} held-out series")
+    assert "band covers" in headline
 
 
 @pytest.mark.slow

@@ -14,9 +14,12 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sim.schema.base import OutputError, UserError
+
+if TYPE_CHECKING:
+    from sim.experiments.fit import FitResult, Plan
 
 DEFAULT_SCENARIO = "baseline"
 SCENARIO_HELP = (
@@ -137,6 +140,26 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         help="most objective evaluations, each running every seed (default: the spec's)",
     )
     fit.add_argument("--dry-run", action="store_true", help="fit and report, write nothing")
+    fit.add_argument(
+        "--identify",
+        action="store_true",
+        help="after the fit, fix each fitted parameter at 1/4 and 3/4 of its search range, "
+        "refit the others, and report whether the calibration error tells the values "
+        "apart (profile likelihood, chi-square 95%%); writes "
+        "results/identify-<timestamp>/identifiability.csv",
+    )
+    fit.add_argument(
+        "--identify-evals",
+        type=_positive,
+        default=40,
+        metavar="N",
+        help="most evaluations of each refit of --identify (default: 40)",
+    )
+    fit.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with --identify: parent folder of its results folder (default: results/)",
+    )
     cal.set_defaults(func=_cmd_calibrate)
     _add_validate_command(sub)
     _add_dashboard_command(sub)
@@ -275,6 +298,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             ("--spec", args.spec),
             ("--max-evals", args.max_evals),
             ("--dry-run", args.dry_run),
+            ("--identify", args.identify),
+            ("--out", args.out),
         )
         if given
     ]
@@ -288,6 +313,30 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     rows = calibrate(config, targets, seeds=seeds)
     print(format_report(rows, config, seeds))
     return 0 if all(row["passed"] for row in rows) else 1
+
+
+def _identify(plan: Plan, result: FitResult, max_evals: int, out: str | None) -> None:
+    """calibrate --fit --identify: profile refits, the table, identifiability.csv."""
+    from sim.cli import output
+    from sim.cli.report import format_identifiability
+    from sim.experiments.executor import ProgressBar
+    from sim.experiments.fit import PROFILE_FRACTIONS, identifiability
+
+    output.check_writable(out)
+    refits = len(plan.spec.parameter) * len(PROFILE_FRACTIONS)
+    print(f"\nidentifiability: {refits} refits of at most {max_evals} evaluations each")
+    with ProgressBar(total=refits, desc="identify", unit="refit", leave=False) as bar:
+
+        def progress(key: str, value: float) -> None:
+            bar.set_postfix_str(f"{key}={value:.4g}", refresh=False)
+            bar.update(1)
+
+        table = identifiability(plan, result, max_evals=max_evals, progress=progress)
+    print(format_identifiability(table))
+    folder = output.new_results_dir("identify", out)
+    with output.partial_output(folder):
+        output.write_csv(folder / "identifiability.csv", table)
+    print(f"results: {folder}")
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
@@ -361,6 +410,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             progress=progress,
         )
     print(format_fit(result))
+    if args.identify:
+        _identify(plan, result, args.identify_evals, args.out)
     today = datetime.date.today()
     if args.dry_run:
         print("\ndry run: nothing written")

@@ -422,6 +422,33 @@ def validation_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(out)
 
 
+def format_identifiability(table: pd.DataFrame) -> str:
+    """One line per parameter and fixed value, then which parameters are identified."""
+    from sim.experiments.fit import CHI2_95_ONE_DOF
+
+    lines = [
+        "identifiability: each parameter fixed elsewhere, the others refitted; the rise of "
+        f"the sum of squares (tolerance units) against chi-square 95% ({CHI2_95_ONE_DOF})",
+        f"{'parameter':<46} {'fitted':>9} {'fixed at':>9} {'rise':>9}  told apart",
+    ]
+    for row in table.to_dict("records"):
+        lines.append(
+            f"{row['parameter']:<46} {float(row['fitted']):>9.4g} {float(row['fixed_at']):>9.4g} "
+            f"{float(row['rise']):>+9.3g}  {'yes' if row['rejected'] else 'NO'}"
+        )
+    if not table.empty:
+        verdict = table.groupby("parameter", sort=False)["identified"].first()
+        named = [str(k) for k, v in verdict.items() if v]
+        loose = [str(k) for k, v in verdict.items() if not v]
+        lines += [
+            "",
+            f"identified by the calibration set ({len(named)} of {len(verdict)}): "
+            + (", ".join(named) or "none"),
+            "not identified (some other value fits as well): " + (", ".join(loose) or "none"),
+        ]
+    return "\n".join(lines)
+
+
 def format_skill(scores: pd.DataFrame) -> str:
     """The skill table (one row per held-out series) and the headline line under it."""
     from sim.experiments.skill import headline

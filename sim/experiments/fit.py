@@ -49,7 +49,7 @@ import datetime
 import math
 import tomllib
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -700,6 +700,93 @@ def fit(
         status=status,
         config=_with_values(config, base, parameters, chosen),
     )
+
+
+# --- identifiability: profile refits ------------------------------------------------------
+
+PROFILE_FRACTIONS = (0.25, 0.75)  # where in its (log) search range each parameter is fixed
+# The 95% quantile of chi-square with one degree of freedom: with residuals in units of each
+# observation's uncertainty (tolerances), a rise of the sum of squares above it when one
+# parameter is fixed elsewhere and the rest refitted rejects that value (profile likelihood;
+# Raue et al. 2009, Bioinformatics 25(15)); below it, the data cannot tell the two apart.
+CHI2_95_ONE_DOF = 3.841
+
+
+def profile_values(param: FitParameter, fractions: Sequence[float] = PROFILE_FRACTIONS):
+    """The values at ``fractions`` of the parameter's search range (log-scaled when ``log``)."""
+    if param.log:
+        lo, hi = math.log(param.low), math.log(param.high)
+        return [_round(math.exp(lo + f * (hi - lo))) for f in fractions]
+    return [_round(param.low + f * (param.high - param.low)) for f in fractions]
+
+
+def sum_of_squares(result: FitResult) -> float:
+    """The fit's sum of squared residuals (each in its target's tolerance units)."""
+    return float((result.targets["residual"].to_numpy(dtype=float) ** 2).sum())
+
+
+def _fixed(config: Scenario, values: Mapping[str, float]) -> Scenario:
+    data = config.model_dump(mode="json", exclude_none=True)
+    for key, value in values.items():
+        set_path(data, key, float(value))
+    return validate(data, "the profile's fixed values")
+
+
+def identifiability(
+    plan: Plan,
+    result: FitResult,
+    *,
+    max_evals: int = 40,
+    fractions: Sequence[float] = PROFILE_FRACTIONS,
+    progress: Callable[[str, float], object] | None = None,
+) -> pd.DataFrame:
+    """Which fitted parameters the calibration set identifies: each parameter is fixed at
+    ``fractions`` of its search range, the others are refitted from the full fit (same
+    seeds, same targets), and the rise of the sum of squares is compared with
+    ``CHI2_95_ONE_DOF``. One row per parameter and fixed value; ``identified`` is true for a
+    parameter only when every fixed value it was tried at is rejected."""
+    spec = plan.spec
+    base = sum_of_squares(result)
+    rows = []
+    for param in spec.parameter:
+        others = [p for p in spec.parameter if p.key != param.key]
+        for value in profile_values(param, fractions):
+            fixed = {**result.fitted, param.key: value}
+            checks = plan.validation
+            if checks is not None:
+                checks = replace(checks, config=_fixed(checks.config, fixed))
+            refit = fit(
+                _fixed(plan.config, fixed),
+                plan.targets,
+                others,
+                validation=checks,
+                seeds=spec.seeds,
+                max_evals=max_evals,
+                diff_step=spec.diff_step,
+                hinge_scale=spec.hinge_scale,
+                hinge_margin=spec.hinge_margin,
+                scan_tolerance=spec.scan_tolerance,
+            )
+            rise = sum_of_squares(refit) - base
+            rows.append(
+                {
+                    "parameter": param.key,
+                    "fitted": result.fitted[param.key],
+                    "fixed_at": value,
+                    "fit_error": refit.error,
+                    "sum_of_squares": base + rise,
+                    "rise": rise,
+                    "rejected": rise > CHI2_95_ONE_DOF,
+                    "evaluations": refit.evaluations,
+                    "refitted": "; ".join(f"{k}={v:.4g}" for k, v in refit.fitted.items()),
+                }
+            )
+            if progress is not None:  # after each refit
+                progress(param.key, value)
+    table = pd.DataFrame(rows)
+    if not table.empty:
+        table["identified"] = table.groupby("parameter")["rejected"].transform("all")
+    return table
 
 
 def _scan(
