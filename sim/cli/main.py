@@ -332,6 +332,7 @@ def _identify(plan: Plan, result: FitResult, max_evals: int, out: str | None) ->
             bar.update(1)
 
         table = identifiability(plan, result, max_evals=max_evals, progress=progress)
+
     print(format_identifiability(table))
     folder = output.new_results_dir("identify", out)
     with output.partial_output(folder):
@@ -804,8 +805,10 @@ def _add_validate_command(sub: argparse._SubParsersAction) -> None:
         "replications and check every target of data/observed/targets.toml: observed "
         "value and range, simulated mean and 90% band, pass or miss; calibration and "
         "held-out targets in their own sections. Writes results/validate-<timestamp>/ "
-        "(table as CSV and Markdown, one plot per series). Exit status 1 when a "
-        "calibration target misses; held-out misses are reported, not fatal.",
+        "(table as CSV and Markdown, one plot per series) and skill.csv: skill against "
+        "naive forecasts on the held-out years. Exit status 1 when a required calibration "
+        "target (a documented figure) misses; misses of calibration-window rows and of "
+        "held-out targets are reported, not fatal.",
     )
     val.add_argument(
         "--replications",
@@ -840,8 +843,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     print(f"\nresults: {folder}")
-    calibration = table[table["role"] == "calibration"]
-    return 0 if bool(calibration["pass"].all()) else 1
+    required = table[table["required"].astype(bool)]
+    missed = list(dict.fromkeys(required.loc[~required["pass"].astype(bool), "id"]))
+    if missed:
+        print(f"exit status 1: required calibration targets missed: {', '.join(missed)}")
+    return 1 if missed else 0
 
 
 # --- describe (sim.schema.provenance) --------------------------------------------------------

@@ -69,6 +69,7 @@ from sim.experiments.calibration import (
     passes,
     statistic,
 )
+from sim.experiments.executor import execute
 from sim.experiments.replicate import replicate
 from sim.experiments.seeds import run_seed
 from sim.metrics import INDEX_COLUMNS, REGISTRY, metrics_needed, model_frame
@@ -738,55 +739,85 @@ def identifiability(
     *,
     max_evals: int = 40,
     fractions: Sequence[float] = PROFILE_FRACTIONS,
+    workers: int | None = None,
     progress: Callable[[str, float], object] | None = None,
 ) -> pd.DataFrame:
     """Which fitted parameters the calibration set identifies: each parameter is fixed at
     ``fractions`` of its search range, the others are refitted from the full fit (same
     seeds, same targets), and the rise of the sum of squares is compared with
     ``CHI2_95_ONE_DOF``. One row per parameter and fixed value; ``identified`` is true for a
-    parameter only when every fixed value it was tried at is rejected."""
-    spec = plan.spec
+    parameter only when every fixed value it was tried at is rejected. The refits are
+    independent: they run on the one executor, one per chunk, on ``workers`` processes."""
     base = sum_of_squares(result)
+    chunks = [
+        (param.key, value)
+        for param in plan.spec.parameter
+        for value in profile_values(param, fractions)
+    ]
+    found: dict[tuple[str, float], dict[str, Any]] = {}
+
+    def on_result(chunk: tuple[str, float], row: dict[str, Any]) -> None:
+        found[chunk] = row
+        if progress is not None:
+            progress(*chunk)
+
+    execute(
+        _profile_refit,
+        (plan, result.fitted, max_evals),
+        lambda slots: chunks,
+        on_result,
+        workers=workers,
+        preload=("sim.experiments.fit",),
+    )
     rows = []
-    for param in spec.parameter:
-        others = [p for p in spec.parameter if p.key != param.key]
-        for value in profile_values(param, fractions):
-            fixed = {**result.fitted, param.key: value}
-            checks = plan.validation
-            if checks is not None:
-                checks = replace(checks, config=_fixed(checks.config, fixed))
-            refit = fit(
-                _fixed(plan.config, fixed),
-                plan.targets,
-                others,
-                validation=checks,
-                seeds=spec.seeds,
-                max_evals=max_evals,
-                diff_step=spec.diff_step,
-                hinge_scale=spec.hinge_scale,
-                hinge_margin=spec.hinge_margin,
-                scan_tolerance=spec.scan_tolerance,
-            )
-            rise = sum_of_squares(refit) - base
-            rows.append(
-                {
-                    "parameter": param.key,
-                    "fitted": result.fitted[param.key],
-                    "fixed_at": value,
-                    "fit_error": refit.error,
-                    "sum_of_squares": base + rise,
-                    "rise": rise,
-                    "rejected": rise > CHI2_95_ONE_DOF,
-                    "evaluations": refit.evaluations,
-                    "refitted": "; ".join(f"{k}={v:.4g}" for k, v in refit.fitted.items()),
-                }
-            )
-            if progress is not None:  # after each refit
-                progress(param.key, value)
+    for key, value in chunks:
+        row = found[(key, value)]
+        rise = row.pop("sum_of_squares") - base
+        rows.append(
+            {
+                "parameter": key,
+                "fitted": result.fitted[key],
+                "fixed_at": value,
+                **row,
+                "sum_of_squares": base + rise,
+                "rise": rise,
+                "rejected": rise > CHI2_95_ONE_DOF,
+            }
+        )
     table = pd.DataFrame(rows)
     if not table.empty:
         table["identified"] = table.groupby("parameter")["rejected"].transform("all")
     return table
+
+
+def _profile_refit(shared: tuple[Plan, dict[str, float], int], chunk: tuple[str, float]):
+    """One profile refit (a task of the executor): ``chunk``'s parameter fixed at its
+    value, the others refitted from the full fit's values."""
+    plan, fitted, max_evals = shared
+    key, value = chunk
+    spec = plan.spec
+    fixed = {**fitted, key: value}
+    checks = plan.validation
+    if checks is not None:
+        checks = replace(checks, config=_fixed(checks.config, fixed))
+    refit = fit(
+        _fixed(plan.config, fixed),
+        plan.targets,
+        [p for p in spec.parameter if p.key != key],
+        validation=checks,
+        seeds=spec.seeds,
+        max_evals=max_evals,
+        diff_step=spec.diff_step,
+        hinge_scale=spec.hinge_scale,
+        hinge_margin=spec.hinge_margin,
+        scan_tolerance=spec.scan_tolerance,
+    )
+    return {
+        "fit_error": refit.error,
+        "sum_of_squares": sum_of_squares(refit),
+        "evaluations": refit.evaluations,
+        "refitted": "; ".join(f"{k}={v:.4g}" for k, v in refit.fitted.items()),
+    }
 
 
 def _scan(

@@ -49,6 +49,11 @@ class Target(Strict):
     scenario: str = Field(
         DEFAULT_SCENARIO, description="scenario run for this target (file or shipped name)"
     )
+    required: bool = Field(
+        True,
+        description="a calibration target validate's exit status rests on (the documented "
+        "figures); false: calibration data the fit pulls towards, whose misses are reported",
+    )
 
     @property
     def points(self) -> list[int] | list[str]:
