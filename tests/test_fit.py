@@ -747,3 +747,20 @@ def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore
     capacity = table.loc[CAPACITY]
     assert (capacity["rise"] > CHI2_95_ONE_DOF).all() and capacity["identified"].all()
     assert not table.loc[ignored.key, "identified"].any()
+
+
+def test_a_fit_that_leaves_a_required_target_missing_writes_nothing(tmp_path, capsys, case):
+    """A documented figure the fitted values still miss (here F1-total set out of reach)
+    stops the write: exit 1, the misses named, every file as it was."""
+    files = _misset_copy(tmp_path, case)
+    total, f2 = case.targets
+    unreachable = total.model_copy(update={"value": 1000.0, "tolerance": 1.0})
+    (tmp_path / "calibration.toml").write_text(
+        tomli_w.dumps({"targets": [t.model_dump(exclude_none=True) for t in (unreachable, f2)]}),
+        encoding="utf-8",
+    )
+    contents = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["calibrate", "--fit", "--spec", str(files["spec"]), "--max-evals", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing written" in out and "F1-total (" in out
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == contents

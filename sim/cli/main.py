@@ -352,6 +352,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         format_fit,
         load_plan,
         provenance_text_with,
+        required_misses,
         scenario_text_with,
         source_line,
     )
@@ -421,6 +422,14 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if not moved:
         print("\nno parameter moved: nothing written")
         return 0
+    missed = required_misses(result)
+    if missed:
+        print(
+            "\nnothing written: at the fitted values these required calibration targets "
+            f"(documented figures) miss: {', '.join(missed)}. The calibration set asks for "
+            "more than these parameters can give; see the table above."
+        )
+        return 1
     comment = source_line(result, today)
     scenario_text = scenario_text_with(
         plan.scenario_path.read_text(encoding="utf-8"), moved, comment, plan.scenario_path

@@ -703,6 +703,14 @@ def fit(
     )
 
 
+def required_misses(result: FitResult) -> list[str]:
+    """The required calibration targets (documented figures) the fitted point misses, as
+    "id (scenario, point)": ``calibrate --fit`` writes nothing while there are any."""
+    rows = result.targets
+    missed = rows[rows["required"].astype(bool) & ~rows["passed"].astype(bool)]
+    return [f"{r['id']} ({r['scenario']}, {r['point']})" for r in missed.to_dict("records")]
+
+
 # --- identifiability: profile refits ------------------------------------------------------
 
 PROFILE_FRACTIONS = (0.25, 0.75)  # where in its (log) search range each parameter is fixed
@@ -887,6 +895,7 @@ def _target_labels(
         "kind": [t.kind for t in targets],
         "documented": [_documented(t) for t in targets],
         "value": [t.value for t in targets],
+        "required": [True] * len(targets),  # calibration.toml holds documented figures only
     }
     if validation is not None and rows is not None:
         kinds = {t.id: _validation_kind(t) for t in validation.targets}
@@ -898,6 +907,7 @@ def _target_labels(
             where = f" {row['partner']}" if row["partner"] else ""
             labels["documented"].append(f"{row['series']}{where}: {row['rule']}")
             labels["value"].append(row["observed"])
+            labels["required"].append(bool(row["required"]))
     return labels
 
 
