@@ -2,7 +2,9 @@
 
 tests/data/golden_*.csv were first recorded before the layers were moved (issue 10), and
 re-recorded on 2026-11-25 after Model 2 changed the model on purpose (issue 13; the
-last fit, calibrate --fit with master seed 126). These tests recompute them with today's
+last fit, calibrate --fit with master seed 126); the history's rows re-recorded on
+2026-12-08 when it began to run on observed prices and China's observed imports (issue
+17; the baseline's and strict_cap's rows unchanged). These tests recompute them with today's
 code: replications in this process and on the executor's pool (two workers), and the
 small sweep tests/data/golden_sweep.toml. Ids and seeds must match exactly, floats to a
 relative 1e-12. Re-record only for an intended change, and say so in the commit.
