@@ -590,3 +590,40 @@ def test_page_starts_from_the_scenarios_default_seed() -> None:
     config = load_scenario(BASELINE)
     assert DashboardModel(str(BASELINE)).seed_used == config.seed
     assert model_params(BASELINE, config)["seed"]["value"] == str(config.seed)
+
+
+def _extras_installed(command: str, extras: dict[str, list[str]]) -> set[str]:
+    """The optional extras a ``pip install -e '.[a,b]'`` command brings, extras of extras
+    included (``test`` names ``third-neighbour-sim[sweep,dashboard]``)."""
+    found: set[str] = set()
+    todo = [
+        name.strip()
+        for group in re.findall(r"\.\[([^\]]*)\]", command)
+        for name in group.split(",")
+    ]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for requirement in extras.get(name, []):
+            todo += [
+                n.strip() for g in re.findall(r"\[([^\]]*)\]", requirement) for n in g.split(",")
+            ]
+    return found
+
+
+def test_teaching_guides_install_brings_the_dashboard_extra() -> None:
+    """Issue 18: "Before class" installed `pip install -e .`, which cannot start the page."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    text = (REPO / "docs" / "teaching.md").read_text(encoding="utf-8")
+    before = text.split("## Before class", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```bash\n(.*?)```", before, re.S)
+    assert block, "teaching.md's 'Before class' has no bash block"
+    installs = [line for line in block.group(1).splitlines() if "pip install" in line]
+    assert installs and "run.py dashboard" in block.group(1)
+    assert any("dashboard" in _extras_installed(line, extras) for line in installs), installs
