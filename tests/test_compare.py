@@ -167,3 +167,70 @@ def test_list_command(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "scenarios/history_1990_2024.toml" in out and "scenarios/whatif/no_cap.toml" in out
+
+
+def test_rounding_noise_is_not_a_difference(short_baseline):
+    """Issue 18: the step-up what-if printed `FDI rejected by the cap ... +7.11e-15
+    [+8.35e-16, +1.34e-14] YES` (paired runs: an interval of pure rounding excludes 0)."""
+    a = replicate(short_baseline, 4, workers=1, progress=False)
+    b = replicate(short_baseline, 4, workers=1, progress=False)
+    for k, run in enumerate(b.runs):  # B - A is rounding noise, the same sign every run
+        run.summary["fdi_rejected_bn_usd_total"] += 5e-15 + 1e-15 * k
+        run.summary["autonomy_mean"] += 0.05 + 0.001 * k  # a real, practical difference
+    table = compare(a, b).set_index("metric")
+    noise = table.loc["fdi_rejected_bn_usd_total"]
+    assert noise["diff_low"] > 0 and noise["outside_noise"], "the interval excludes 0"
+    assert not noise["different"] and noise["min_effect"] > 1e-6
+    real = table.loc["autonomy_mean"]
+    assert real["different"] and real["difference"] > real["min_effect"] > 0
+    out = format_comparison(compare(a, b), "a", "b", 4)
+    line = next(x for x in out.splitlines() if x.startswith("FDI rejected by the cap"))
+    assert line.endswith("no") and "e-15" in line
+
+
+def test_comparison_fits_100_columns_and_wide_shows_everything(short_baseline):
+    a = replicate(short_baseline, 3, workers=1, progress=False)
+    b = replicate(load_scenario(STRICT, ["steps=24"]), 3, workers=1, progress=False)
+    table = compare(a, b)
+    narrow = format_comparison(table, "baseline", "strict_cap", 3)
+    assert max(len(line) for line in narrow.splitlines()) <= 100, narrow
+    for name in table["metric"]:  # every metric is there, its name whole (maybe wrapped)
+        assert summary_label(name).split()[0] in narrow
+    wide = format_comparison(table, "baseline", "strict_cap", 3, wide=True)
+    assert max(len(line) for line in wide.splitlines()) > 100
+    a_row = table.set_index("metric").loc["autonomy_mean"]
+    assert f"[{a_row['a_p05']:.3f}, {a_row['a_p95']:.3f}]" in wide
+    assert f"[{a_row['a_p05']:.3f}, {a_row['a_p95']:.3f}]" not in narrow
+
+
+def test_compare_shows_episode_lengths(short_baseline):
+    """Issue 18: the tutorial asks how long China keeps up the pressure; compare must say."""
+    from sim.experiments.compare import episode_lengths
+
+    a = replicate(load_scenario(BASELINE, ["steps=60"]), 4, workers=1, progress=False)
+    episodes = [e for run in a.runs for e in run.episodes]
+    assert episodes, "no pressure episode in 4 runs of 15 years: pick other steps"
+    table = episode_lengths({"A": a}).set_index("neighbour")
+    for neighbour in ("china", "russia"):
+        mine = [e["quarters"] for e in episodes if e["neighbour"] == neighbour]
+        row = table.loc[neighbour]
+        assert row["episodes_per_run"] == pytest.approx(len(mine) / 4)
+        if mine:
+            assert row["quarters_mean"] == pytest.approx(np.mean(mine))
+            assert row["quarters_max"] == max(mine)
+        assert row["conceded"] + row["resisted"] + row["under_way"] == len(mine)
+    out = format_comparison(compare(a, a), "A", "A", 4, episodes=episode_lengths({"A": a}))
+    assert "Pressure episodes" in out and "quarters: mean [min, max]" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def test_compare_plots_draw_the_cap_line(short_baseline):
+    from sim.cli.plots import band_figure
+
+    a = replicate(short_baseline, 2, workers=1, progress=False)
+    b = replicate(load_scenario(STRICT, ["steps=24"]), 2, workers=1, progress=False)
+    fig = band_figure({"a": a.frames, "b": b.frames}, "fdi_share.china", "FDI")
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert any(label.startswith("investment cap (0.33") for label in labels), labels
+    other = band_figure({"a": a.frames}, "autonomy", "autonomy")
+    assert not any("cap" in line.get_label() for line in other.axes[0].get_lines())

@@ -724,8 +724,9 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         description="Run two scenarios over N replications each and print every summary "
         "metric side by side: mean and 90% band of each, the difference of the means "
         "B - A with its 90% confidence interval (paired by seed, else Welch), and "
-        "'different? YES' when that interval excludes 0. Overlay plots with bands go to "
-        "results/compare-A-vs-B-<time>/.",
+        "'different? YES' when that interval excludes 0 and the difference is at least 1% "
+        "of the metric's scale; then the pressure episodes of each (how many, how long, "
+        "how they ended). Overlay plots with bands go to results/compare-A-vs-B-<time>/.",
     )
     comp.add_argument("scenario_a", metavar="A.toml", help="first scenario (A)")
     comp.add_argument("scenario_b", metavar="B.toml", help="second scenario (B)")
@@ -751,6 +752,12 @@ def _add_history_commands(sub: argparse._SubParsersAction) -> None:
         help="parent folder for the results folder (default: results/ in this folder)",
     )
     comp.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    comp.add_argument(
+        "--wide",
+        action="store_true",
+        help="every column on one line per metric: each scenario's 90%% band of single runs "
+        "and the smallest difference that counts (default: means only, fits 100 columns)",
+    )
     comp.set_defaults(func=_cmd_compare)
 
     lst = sub.add_parser(
@@ -791,6 +798,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         out=args.out,
         plots_wanted=not args.no_plots,
         workers=args.workers,
+        wide=args.wide,
     )
     print(f"\nresults: {folder}")
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.cli.palette import AUTONOMY, CONCESSIONS, GROUP_COLOURS, PRESSURE
@@ -74,6 +75,7 @@ def stacked_shares(
         )
     ax.set_ylim(0, 1)
     ax.set_xlim(t[0], t[-1])
+    ax.set_xlabel("year")
     ax.set_ylabel("share")
     ax.set_title(title)
     ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
@@ -182,10 +184,39 @@ def band_figure(
             alpha=0.25,
             label=f"{label} ({band:.0%} band)",
         )
+    if column.split(".", 1)[0] in CAPPED:
+        _band_cap_lines(ax, frames)
     ax.set_title(title)
     ax.set_xlabel("year")
     ax.legend(fontsize=8)
     return fig
+
+
+# Per-origin FDI shares: the investment cap applies to each of them.
+CAPPED = ("fdi_share", "largest_fdi_share")
+
+
+def _band_cap_lines(ax: Axes, frames: dict[str, list[pd.DataFrame]]) -> None:
+    """The investment cap in force each quarter (``cap_level``; 1 = none), dashed: once
+    when every label has the same cap, else one line per label."""
+    caps: dict[str, np.ndarray] = {}
+    for label, runs in frames.items():
+        if runs and "cap_level" in runs[0]:
+            level = runs[0]["cap_level"].to_numpy(dtype=float)
+            caps[label] = np.where(level < 1, level, np.nan)
+    caps = {label: level for label, level in caps.items() if np.isfinite(level).any()}
+    if not caps:
+        return
+    levels = list(caps.values())
+    same = all(np.array_equal(levels[0], other, equal_nan=True) for other in levels[1:])
+    styles = ["--", ":", "-."]
+    for k, (label, level) in enumerate(caps.items()):
+        t = time_axis(frames[label][0])
+        shown = ", ".join(f"{v:.2f}" for v in dict.fromkeys(level[np.isfinite(level)].round(4)))
+        name = f"investment cap ({shown})" if same else f"investment cap, {label} ({shown})"
+        ax.step(t, level, where="post", color="black", ls=styles[k % 3], lw=1.5, label=name)
+        if same:
+            break
 
 
 def close(figures: dict[str, Figure] | Iterable[Figure]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from tqdm import tqdm
 
 from sim.catalog import TARGETS
 from sim.cli import output, plots
-from sim.experiments.compare import compare, labels_for
+from sim.experiments.compare import MIN_EFFECT, compare, episode_lengths, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
 from sim.metrics import (
     band_plots,
@@ -237,33 +238,119 @@ def write_band_plots(folder: Path, frames: dict[str, list[pd.DataFrame]]) -> Non
         plots.close([fig])
 
 
-def format_comparison(table: pd.DataFrame, label_a: str, label_b: str, count: int) -> str:
+TERMINAL = 100  # columns the default comparison table fits (--wide: everything)
+
+
+def _short(x: float) -> str:
+    """A signed difference in at most 8 characters: 3 significant digits, exponent only
+    for tiny values (rounding noise then reads as what it is: +7.1e-15)."""
+    if not math.isfinite(x):
+        return "nan"
+    if x == 0:
+        return "+0"
+    if abs(x) >= 1000:
+        return f"{x:+.0f}"
+    if abs(x) >= 0.001:
+        return f"{x:+.3g}"
+    return f"{x:+.1e}"
+
+
+def _mean_cell(value: float) -> str:
+    """A mean in at most 8 characters (a mean of counts keeps its decimals)."""
+    return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.3g}"
+
+
+def format_comparison(
+    table: pd.DataFrame,
+    label_a: str,
+    label_b: str,
+    count: int,
+    wide: bool = False,
+    episodes: pd.DataFrame | None = None,
+) -> str:
+    """The comparison as a table: by default each mean and B - A with its interval, fitted
+    to a 100-column terminal (long metric names wrap); ``wide`` adds each scenario's band
+    of single runs and the smallest difference that counts, on one line per metric."""
     labels = [summary_label(m) for m in table["metric"]]
-    width = max(len(s) for s in labels)
-    cell = 27
-    diff = 30
-    head = (
-        f"{'':<{width}}  {label_a[:cell]:>{cell}}  {label_b[:cell]:>{cell}}  "
-        f"{'B - A [90% CI]':>{diff}}  different?"
-    )
-    lines = [
-        f"A = {label_a}, B = {label_b}: mean [5%, 95%] over {count} replications",
-        head,
-        "-" * len(head),
-    ]
-    for label, row in zip(labels, table.itertuples(), strict=True):
-        a = f"{row.a_mean:.3f} [{row.a_p05:.3f}, {row.a_p95:.3f}]"
-        b = f"{row.b_mean:.3f} [{row.b_p05:.3f}, {row.b_p95:.3f}]"
-        # Significant digits: a small but real difference must not print as +0.000.
-        d = f"{row.difference:+.3g} [{row.diff_low:+.3g}, {row.diff_high:+.3g}]"
-        mark = "YES" if row.different else "no"
-        lines.append(f"{label:<{width}}  {a:>{cell}}  {b:>{cell}}  {d:>{diff}}  {mark}")
     how = "paired by seed" if table["paired"].all() else "Welch"
-    lines.append(
-        f"different? YES: the 90% confidence interval of B - A ({how}) excludes 0; "
-        "no: the difference may be noise between seeds"
+    intro = f"A = {label_a}, B = {label_b}: "
+    if wide:
+        intro += f"mean [5%, 95%] over {count} replications"
+    else:
+        intro += f"mean over {count} replications (--wide: bands of single runs)"
+    lines = (
+        [intro]
+        if len(intro) <= TERMINAL or wide
+        else intro.replace(", B =", "\nB =", 1).split("\n")
     )
+    rows: list[str] = []
+    if wide:
+        width, cell, diff = max(len(s) for s in labels), 27, 34
+        head = (
+            f"{'':<{width}}  {label_a[:cell]:>{cell}}  {label_b[:cell]:>{cell}}  "
+            f"{'B - A [90% CI]':>{diff}}  {'counts from':>11}  different?"
+        )
+        for label, row in zip(labels, table.itertuples(), strict=True):
+            a = f"{row.a_mean:.3f} [{row.a_p05:.3f}, {row.a_p95:.3f}]"
+            b = f"{row.b_mean:.3f} [{row.b_p05:.3f}, {row.b_p95:.3f}]"
+            d = f"{row.difference:+.3g} [{row.diff_low:+.3g}, {row.diff_high:+.3g}]"
+            mark = "YES" if row.different else "no"
+            rows.append(
+                f"{label:<{width}}  {a:>{cell}}  {b:>{cell}}  {d:>{diff}}  "
+                f"{row.min_effect:>11.3g}  {mark}"
+            )
+    else:
+        width, cell, diff = 36, 8, 29  # the scenarios' names are in the line above
+        head = (
+            f"{'':<{width}}  {'A':>{cell}}  {'B':>{cell}}  {'B - A [90% CI]':>{diff}}  different?"
+        )
+        for label, rec in zip(labels, table.to_dict("records"), strict=True):
+            a, b = _mean_cell(rec["a_mean"]), _mean_cell(rec["b_mean"])
+            low, high = _short(rec["diff_low"]), _short(rec["diff_high"])
+            d = f"{_short(rec['difference'])} [{low}, {high}]"
+            mark = "YES" if rec["different"] else "no"
+            name, *rest = textwrap.wrap(label, width) or [""]
+            rows.append(f"{name:<{width}}  {a:>{cell}}  {b:>{cell}}  {d:>{diff}}  {mark}")
+            rows += [f"  {more}" for more in rest]
+    lines += [head, "-" * min(len(head), TERMINAL if not wide else len(head)), *rows]
+    lines += textwrap.wrap(
+        f"different? YES: the 90% confidence interval of B - A ({how}) excludes 0 and the "
+        f"difference is at least {MIN_EFFECT:.0%} of the metric's scale (a share or index: one "
+        "percentage point; an amount or count: of the larger mean or band); no: it may be "
+        "noise between seeds, or too small to matter",
+        TERMINAL,
+    )
+    if episodes is not None and len(episodes):
+        lines += ["", *format_episodes(episodes)]
     return "\n".join(lines)
+
+
+def format_episodes(episodes: pd.DataFrame) -> list[str]:
+    """Pressure episodes per scenario and neighbour: how many a run, how long (quarters),
+    how they ended; fits 100 columns."""
+    lines = [
+        "Pressure episodes, all runs: how many a run, how many quarters each lasted, how "
+        "they ended",
+        f"{'':<28}  {'a run':>6}  {'quarters: mean [min, max]':>26}  "
+        f"{'conceded':>8}  {'resisted':>8}  {'under way':>9}",
+    ]
+    records = episodes.to_dict("records")
+    scenarios = list(dict.fromkeys(str(rec["scenario"]) for rec in records))
+    letters = {label: "AB"[k] if k < 2 else str(k) for k, label in enumerate(scenarios)}
+    for rec in records:
+        scenario, neighbour = str(rec["scenario"]), str(rec["neighbour"])
+        who = f"{letters[scenario]} ({scenario[:14]}): {neighbour.title()}"
+        if rec["episodes_per_run"] == 0:
+            span = "-"
+        else:
+            span = (
+                f"{rec['quarters_mean']:.1f} [{rec['quarters_min']:.0f}, {rec['quarters_max']:.0f}]"
+            )
+        lines.append(
+            f"{who:<28}  {rec['episodes_per_run']:>6.2f}  {span:>26}  "
+            f"{rec['conceded']:>8}  {rec['resisted']:>8}  {rec['under_way']:>9}"
+        )
+    return lines
 
 
 def compare_and_report(
@@ -274,6 +361,7 @@ def compare_and_report(
     out: str | None = None,
     plots_wanted: bool = True,
     workers: int | None = None,
+    wide: bool = False,
 ) -> Path:
     """Validate both files first, run both, print the table, write the results folder."""
     config_a = load_scenario(path_a, overrides)
@@ -283,12 +371,14 @@ def compare_and_report(
     reps_a = replicate(config_a, replications, workers=workers, label=label_a)
     reps_b = replicate(config_b, replications, workers=workers, label=label_b)
     table = compare(reps_a, reps_b)
-    print(format_comparison(table, label_a, label_b, replications))
+    episodes = episode_lengths({label_a: reps_a, label_b: reps_b})
+    print(format_comparison(table, label_a, label_b, replications, wide, episodes))
     folder = output.new_results_dir(f"compare-{config_a.name}-vs-{config_b.name}", out)
     with output.partial_output(folder):
         output.write_text(folder / "a.toml", config_a.to_toml())
         output.write_text(folder / "b.toml", config_b.to_toml())
         output.write_csv(folder / "comparison.csv", table)
+        output.write_csv(folder / "episode_lengths.csv", episodes)
         output.write_json(
             folder / "comparison.json",
             {
@@ -296,7 +386,9 @@ def compare_and_report(
                 "b": {"label": label_b, "file": str(path_b), "master_seed": config_b.seed},
                 "replications": replications,
                 "band": BAND,
+                "min_effect": MIN_EFFECT,
                 "metrics": table.to_dict(orient="records"),
+                "episodes": episodes.to_dict(orient="records"),
             },
         )
         if plots_wanted:
