@@ -197,6 +197,73 @@ def test_sigterm_stops_like_ctrl_c_and_prints_the_resume_command(tmp_path):
     assert 0 < len(saved) < 400 and saved["run_id"].is_unique
 
 
+SLOW_PRELOAD = """
+import os, pathlib, time
+if os.getpid() != int(os.environ["MAIN_PID"]):  # the fork server, importing its preload
+    pathlib.Path(os.environ["PRELOADING"]).touch()
+    time.sleep(4)
+
+
+def task(shared, chunk):
+    return chunk
+"""
+EARLY_CTRL_C = """
+import multiprocessing, os, sys
+os.environ["MAIN_PID"] = str(os.getpid())
+from sim.experiments import executor
+import slow_preload
+
+
+def fork_server(preload):  # as on a machine where numpy already started threads
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([executor.SERVER_SETUP, *preload])
+    return context
+
+
+executor.start_context = fork_server
+if __name__ == "__main__":
+    try:
+        executor.execute(slow_preload.task, None, lambda slots: [[i] for i in range(8)],
+                         lambda chunk, result: None, workers=2, preload=["slow_preload"])
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    print("finished", file=sys.stderr)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_workers_start_prints_no_traceback(tmp_path):
+    """Issue 18: Ctrl-C early in a parallel `run --replications` or `compare` printed the
+    clean line, then a 20-35 line KeyboardInterrupt traceback of the fork server, which
+    was still importing its preload when the terminal's Ctrl-C reached it."""
+    (tmp_path / "slow_preload.py").write_text(SLOW_PRELOAD)
+    (tmp_path / "early.py").write_text(EARLY_CTRL_C)
+    flag = tmp_path / "preloading"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)]),
+        "PRELOADING": str(flag),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(tmp_path / "early.py")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not flag.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert flag.exists(), proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the whole group
+    _, stderr = proc.communicate(timeout=60)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert proc.returncode == 130 and stderr.strip() == "interrupted", stderr
+
+
 # --- 4. a dead worker does not stop a local sweep ----------------------------------------
 
 

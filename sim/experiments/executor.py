@@ -30,11 +30,13 @@ import concurrent.futures as cf
 import contextlib
 import ctypes
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -113,13 +115,18 @@ _SHARED: Any = None
 _PR_SET_PDEATHSIG = 1
 
 
-def _init_worker(shared: Any) -> None:
+def _init_worker(shared: Any, started: Any = None) -> None:
     """Once per local worker: ignore Ctrl-C (the parent decides), die with the parent,
-    keep the shared data, and keep long-lived objects out of garbage collections."""
+    keep the shared data, say it has started (``started``: a semaphore the parent waits
+    on), and keep long-lived objects out of garbage collections."""
     global _SHARED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # held back while it started (_StartUp)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent()
     _SHARED = shared
+    if started is not None:
+        started.release()
     # Objects alive now (modules, the shared data) live as long as the worker: keep them
     # out of every garbage collection (a few per cent of a run's time).
     gc.collect()
@@ -198,17 +205,27 @@ def _on_processes(
     window = workers * WINDOW_PER_WORKER
     context = start_context(preload)
 
+    started = context.Semaphore(0)
+
     def new_pool() -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(shared,),
+            initargs=(shared, started),
         )
 
     pool = new_pool()
     pending: dict[cf.Future, Any] = {}
     deaths = 0
+
+    def start(chunks: Iterable[Any]) -> None:
+        """Submit the first chunks of a new pool while its processes start, Ctrl-C held
+        back until they all have (see ``_StartUp``)."""
+        with _StartUp() as startup:
+            for chunk in chunks:
+                pending[pool.submit(_call, task, chunk)] = chunk
+            startup.wait_for(started, len(getattr(pool, "_processes", None) or ()))
 
     def drain() -> None:
         """Wait for a chunk; on a broken pool, start a new one and resubmit what was lost."""
@@ -227,11 +244,12 @@ def _on_processes(
             stacklevel=2,
         )
         pool = new_pool()
-        for chunk in lost:
-            pending[pool.submit(_call, task, chunk)] = chunk
+        start(lost)
 
     try:
-        for chunk in chunks_for(workers):
+        chunks = iter(chunks_for(workers))
+        start(itertools.islice(chunks, window))
+        for chunk in chunks:
             while len(pending) >= window:
                 drain()
             pending[pool.submit(_call, task, chunk)] = chunk
@@ -349,3 +367,50 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class _StartUp:
+    """Ctrl-C held back while worker processes start, then passed on.
+
+    A terminal's Ctrl-C reaches every process of the group. A worker that has not yet run
+    its initializer (which ignores it), or a fork server still importing its preload (a
+    second or two), would die of it with a 20-35 line KeyboardInterrupt traceback under
+    the clean "interrupted" line. So while the pool starts: SIGINT is blocked in this
+    thread, and processes started meanwhile inherit the block (across exec too) until they
+    ignore it; a Ctrl-C that reaches another thread of this process is only recorded.
+    Once every process has started (or after ``STARTUP_WAIT`` seconds), the block ends
+    and a Ctrl-C pressed meanwhile is raised here: late, never lost.
+    """
+
+    STARTUP_WAIT = 30.0
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.active = threading.current_thread() is threading.main_thread() and hasattr(
+            signal, "pthread_sigmask"
+        )
+
+    def __enter__(self) -> _StartUp:
+        if self.active:
+            self.handler = signal.signal(signal.SIGINT, self._record)
+            self.mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        return self
+
+    def _record(self, signum: int, frame: Any) -> None:
+        self.pressed = True
+
+    def wait_for(self, started: Any, count: int) -> None:
+        """Wait until ``count`` processes have released ``started`` (or the time is up)."""
+        deadline = time.monotonic() + self.STARTUP_WAIT
+        for _ in range(count):
+            if not started.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.active:
+            return
+        # Unblocking runs the handler of a Ctrl-C held meanwhile (``_record``) at once.
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
+        signal.signal(signal.SIGINT, self.handler)
+        if self.pressed and exc[0] is None:
+            raise KeyboardInterrupt
