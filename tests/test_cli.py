@@ -455,3 +455,63 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
         child.stdout.close()  # the reader leaves, as head does
         err = child.stderr.read()
         assert child.wait(timeout=60) == 0 and "Traceback" not in err, err
+
+
+# --- issue 18: messages a new user meets -----------------------------------------------------
+
+
+def test_a_bad_quarter_names_the_file_its_own_event_and_the_key(tmp_path, capsys):
+    """Was: `events.4: found a table; expected at = '2025Q5': a quarter like "2016Q3"`."""
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n[[events]]\nat = "2025Q5"\n'
+        'kind = "partnership"\npartner = "japan"\nlevel = "strategic"\n',
+        encoding="utf-8",
+    )
+    code, _, err = cli(capsys, "run", str(path), "--no-plots", "--out", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: {path}: events.0.at: found '2025Q5'; expected a quarter")
+    assert "found a table" not in err
+
+
+def test_a_misspelt_partner_table_suggests_the_partner(tmp_path, capsys):
+    """Was: `partners.japn.name: missing`, with no word of Japan."""
+    path = tmp_path / "mine.toml"
+    path.write_text(
+        f'extends = "{ROOT / "scenarios" / "baseline.toml"}"\n[partners.japn]\n'
+        'level = "strategic"\n',
+        encoding="utf-8",
+    )
+    code, _, err = cli(capsys, "run", str(path), "--no-plots", "--out", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{path}: partners.japn: unknown partner 'japn'; did you mean 'japan'?" in err
+
+
+@pytest.mark.parametrize("prog", ["third-neighbour", "python -m sim"])
+def test_help_examples_use_the_command_that_was_typed(capsys, prog):
+    """A wheel install has no run.py: its --help must not tell the user to type it."""
+    with pytest.raises(SystemExit):
+        main(["--help"], prog=prog)
+    out = capsys.readouterr().out
+    assert "run.py" not in out and f"  {prog} run scenarios/baseline.toml" in out
+
+
+def test_dashboard_on_a_busy_port_says_so_before_printing_an_address():
+    """Was: the page's address first, then 8.6 s later uvicorn's "Address already in use"."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "run.py", "dashboard", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2 and done.stdout == "", done.stdout
+    assert done.stderr.count("\n") == 1 and f"port {port}" in done.stderr
+    assert "already in use" in done.stderr and f"--port {port + 1}" in done.stderr

@@ -51,12 +51,21 @@ EPILOG = """examples:
 """
 
 
+def command_name(prog: str | None) -> str:
+    """What a user types to run us, for examples and hints: ``python run.py`` in the
+    checkout, else as started (``third-neighbour``, ``python -m sim``): a wheel has no
+    run.py."""
+    if not prog or prog == "run.py":
+        return "python run.py"
+    return prog
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Mongolia between Russia, China and its third neighbours: "
         "an agent-based model (Mesa).",
-        epilog=EPILOG,
+        epilog=EPILOG.replace("python run.py", command_name(prog)),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -245,8 +254,10 @@ def _default_prog() -> str:
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    parser = build_parser(prog or _default_prog())
+    prog = prog or _default_prog()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
+    args.invoked = command_name(prog)
     try:
         return args.func(args) or 0
     except UserError as exc:
@@ -497,6 +508,28 @@ def _port(text: str) -> int:
     return value
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """One line now if the server could not listen there (another dashboard, most often)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"dashboard: port {port} on {host} is already in use (another dashboard "
+                    f"is running?); stop it, or use another port: --port {port + 1}"
+                ) from None
+            raise UserError(
+                f"dashboard: cannot listen on {host} port {port} ({exc.strerror or exc}); "
+                "expected an address of this machine, e.g. --host 127.0.0.1"
+            ) from None
+
+
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -508,6 +541,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     require_extra("dashboard", "dashboard")
     scenario = scenario_path(args.scenario).resolve()
     load_scenario(scenario)  # a bad file fails here, with the same one line as `run`
+    _check_port_free(args.host, args.port)  # now, not 8 s later under the page's address
     from sim.app import ENV_SCENARIO  # after the check: importing the page is slow
 
     app = Path(__file__).resolve().parent.parent / "app.py"  # sim/app.py
@@ -653,7 +687,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     except SweepInterrupted as stop:
         command = " ".join(
             [
-                "python run.py sweep",
+                f"{args.invoked} sweep",
                 args.sweep_file,
                 "--out",
                 str(stop.folder),
@@ -680,7 +714,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             f"and their runs run again ({', '.join(outcome.damaged[:3])})",
             file=sys.stderr,
         )
-    print(f"analyze with: python run.py analyze {outcome.folder}")
+    print(f"analyze with: {args.invoked} analyze {outcome.folder}")
     return 0
 
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.schema.base import ScenarioError, Strict, close_match
 from sim.schema.fields import Fraction, Level
@@ -30,12 +30,18 @@ class EventBase(Strict):
     at: str | None = Field(None, description="quarter the event happens, e.g. '2016Q3'")
     source: str = Field("", description="id of the documented figure or event (F1.., P1.., C)")
 
+    @field_validator("at")
+    @classmethod
+    def _a_quarter(cls, value: str | None) -> str | None:
+        """A bad quarter is an error of the key ``at`` (file, event, key, found, expected)."""
+        if value is not None and not QUARTER.match(value):
+            raise ValueError('a quarter like "2016Q3": the year, Q, then 1 to 4')
+        return value
+
     @model_validator(mode="after")
     def _one_date(self):
         if (self.year is None) == (self.at is None):
             raise ValueError('exactly one date: year = 2016 or at = "2016Q3"')
-        if self.at is not None and not QUARTER.match(self.at):
-            raise ValueError(f'at = {self.at!r}: a quarter like "2016Q3"')
         return self
 
     @property
@@ -450,6 +456,9 @@ def explain_error(
     about = f" ({info.description})" if info is not None and info.description else ""
     found = err.get("input")
     shown = f"found {found!r}" if not isinstance(found, dict) else "found a table"
+    if isinstance(found, dict) and not rest:  # a rule about the whole event: its date
+        dates = [f"{k} = {found[k]!r}" for k in ("year", "at") if k in found]
+        shown = f"found {' and '.join(dates)}" if dates else "found no date"
     expected = err["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
     return ScenarioError(source, key, shown, f"{expected}{about}{more}")
 

@@ -433,13 +433,31 @@ def validate(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _explain(exc, path, origin) from None
+        raise _explain(exc, path, origin, data) from None
     try:
         _check_references(scenario, path)
     except ScenarioError as exc:  # name the file that set the offending key
         source = _source_of(tuple(exc.key.split(".")), origin, str(path))
-        raise ScenarioError(source, exc.key, exc.found, exc.expected) from None
+        key = _own_event_key(exc.key, source, origin)
+        raise ScenarioError(source, key, exc.found, exc.expected) from None
     return scenario
+
+
+def _own_event_key(key: str, source: str, origin: dict[tuple, str]) -> str:
+    """``events.N...`` counts the events of every file in the ``extends`` chain; a student
+    counts the events of the file the message names. The events of one file are one block
+    of the merged list, so its own index is N less the index of the block's first."""
+    parts = key.split(".")
+    if len(parts) < 2 or parts[0] != "events" or not parts[1].isdigit():
+        return key
+    mine = [
+        int(k[1])
+        for k, src in origin.items()
+        if len(k) == 2 and k[0] == "events" and k[1].isdigit() and src == source
+    ]
+    if not mine:
+        return key
+    return ".".join(["events", str(int(parts[1]) - min(mine)), *parts[2:]])
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -526,13 +544,45 @@ def _source_of(loc: tuple, origin: dict[tuple, str], default: str) -> str:
     return default
 
 
-def _explain(exc: ValidationError, path: str | Path, origin: dict[tuple, str]) -> ScenarioError:
+def _misspelt_partner(
+    errors: list, data: dict, origin: dict[tuple, str], path: str
+) -> ScenarioError | None:
+    """``[partners.japn]`` meant to change Japan is a new partner with no name: say that
+    it is new and which partner it is close to, not "partners.japn.name: missing"."""
+    err = errors[0]
+    loc = tuple(str(part) for part in err["loc"])
+    if err["type"] != "missing" or len(loc) != 3 or loc[0] != "partners":
+        return None
+    partners = data.get("partners", {})
+    others = [pid for pid in partners if pid != loc[1]]
+    hint = close_match(loc[1], others)
+    if not hint:
+        return None
+    source = _source_of(loc[:2], origin, path)
+    return ScenarioError(
+        source,
+        f"partners.{loc[1]}",
+        f"unknown partner '{loc[1]}'{hint}",
+        "the id of an existing partner (to change it), or a new partner's full table "
+        f"(its '{loc[2]}' is missing); partners: {', '.join(others)}",
+    )
+
+
+def _explain(
+    exc: ValidationError, path: str | Path, origin: dict[tuple, str], data: dict
+) -> ScenarioError:
     """One clear message about the first problem, naming the file that set the key."""
     errors = exc.errors(include_url=False)
     loc = tuple(str(part) for part in errors[0]["loc"])
     if loc[:1] == ("events",):
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        return explain_error(errors[0], loc, _source_of(loc, origin, str(path)), more, errors)
+        source = _source_of(loc, origin, str(path))
+        found = explain_error(errors[0], loc, source, more, errors)
+        key = _own_event_key(found.key, found.file, origin)
+        return ScenarioError(found.file, key, found.found, found.expected)
+    new_partner = _misspelt_partner(errors, data, origin, str(path))
+    if new_partner is not None:
+        return new_partner
     return explain(
         exc, path, Scenario, source_of=lambda where: _source_of(where, origin, str(path))
     )
