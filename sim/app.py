@@ -383,7 +383,7 @@ def _figure(title: str, size: ChartSize, left: float = 0.08, right: float = 0.97
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(size.width, size.height), dpi=100)
-    bottom = 0.1 if size.height > 3 else 0.14
+    bottom = 0.15 if size.height > 3 else 0.2  # room for the year axis's label
     fig.subplots_adjust(left=left, right=right, top=0.88, bottom=bottom)
     ax = fig.subplots()
     ax.set_title(title, fontsize=size.title, loc="left")
@@ -411,6 +411,7 @@ def export_chart(snap: Snapshot, size: ChartSize = STANDARD):
     )
     ax.set_ylim(0, 1)
     _x_range(ax, snap)
+    ax.set_xlabel("year", fontsize=size.text)
     ax.legend(loc="lower left", fontsize=size.text, framealpha=0.9)
     return fig
 
@@ -437,6 +438,7 @@ def fdi_chart(snap: Snapshot, size: ChartSize = STANDARD):
         ax.step(years, levels, where="post", color="black", ls="--", lw=1.5, label=snap.settings[0])
     ax.set_ylim(0, 1)
     _x_range(ax, snap)
+    ax.set_xlabel("year", fontsize=size.text)
     ax.legend(loc="upper right", fontsize=size.text - 1, framealpha=0.9, ncol=2)
     return fig
 

@@ -627,3 +627,23 @@ def test_teaching_guides_install_brings_the_dashboard_extra() -> None:
     installs = [line for line in block.group(1).splitlines() if "pip install" in line]
     assert installs and "run.py dashboard" in block.group(1)
     assert any("dashboard" in _extras_installed(line, extras) for line in installs), installs
+
+
+def test_share_charts_label_their_year_axis() -> None:
+    """Issue 18: the share plots (page and report) had no x-axis label."""
+    from sim.app import PROJECTOR, DashboardModel, export_chart, fdi_chart, snapshot
+    from sim.cli.plots import run_figures
+    from sim.metrics import model_frame
+
+    model = DashboardModel(str(BASELINE))
+    for _ in range(6):
+        model.step()
+    snap = snapshot(model)
+    for chart in (export_chart, fdi_chart):
+        assert chart(snap).axes[0].get_xlabel() == "year"
+        assert chart(snap, PROJECTOR).axes[0].get_xlabel() == "year"
+    third = [p for p, t in zip(model.partner_ids, model.is_third, strict=True) if t]
+    other = [p for p in model.partner_ids if p not in third and p not in ("china", "russia")]
+    figures = run_figures(model_frame(model), third, other)
+    for name in ("export_shares.png", "fdi_shares.png"):
+        assert figures[name].axes[0].get_xlabel() == "year", name
