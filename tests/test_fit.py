@@ -722,8 +722,8 @@ def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path
 
 def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore(tmp_path, case):
     """calibrate --fit --identify's profile refits: fixing capacity per bn USD (which moves
-    F1-total both ways) elsewhere raises the sum of squares past chi-square's 95% point at
-    both values, while the fire-sale discount (read only under a strict cap; the baseline's
+    F1-total both ways) a quarter of its range either side of the fit raises the sum of
+    squares past chi-square's 95% point at both values, while the fire-sale discount (read only under a strict cap; the baseline's
     is leaky) changes nothing, so no value of it can be told apart."""
     from sim.experiments.fit import CHI2_95_ONE_DOF, identifiability, profile_values
 
@@ -740,8 +740,10 @@ def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore
     plan = load_plan(spec)
     result = fit(plan.config, plan.targets, plan.spec.parameter, seeds=3, max_evals=8)
     table = identifiability(plan, result, max_evals=6).set_index(["parameter", "fixed_at"])
-    assert profile_values(ignored) == [pytest.approx(0.1875), pytest.approx(0.4625)]
-    for value in profile_values(ignored):
+    discount = result.fitted[ignored.key]  # unmoved: the baseline's 0.3
+    assert discount == pytest.approx(0.3)
+    assert profile_values(ignored, discount) == [pytest.approx(0.1625), pytest.approx(0.4375)]
+    for value in profile_values(ignored, discount):
         row = table.loc[(ignored.key, value)]
         assert abs(row["rise"]) < 1e-9 and not row["rejected"]
     capacity = table.loc[CAPACITY]
@@ -764,3 +766,17 @@ def test_a_fit_that_leaves_a_required_target_missing_writes_nothing(tmp_path, ca
     out = capsys.readouterr().out
     assert "nothing written" in out and "F1-total (" in out
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == contents
+
+
+def test_profile_values_sit_a_quarter_of_the_range_from_the_fit_inside_the_bounds():
+    from sim.experiments.fit import profile_values
+
+    linear = FitParameter(key="x", low=0.0, high=1.0)
+    assert profile_values(linear, 0.5) == [pytest.approx(0.25), pytest.approx(0.75)]
+    assert profile_values(linear, 0.1) == [pytest.approx(0.35), pytest.approx(0.6)]  # no room below
+    assert profile_values(linear, 1.0) == [pytest.approx(0.5), pytest.approx(0.75)]  # at the top
+    logged = FitParameter(key="y", low=0.01, high=1.0, log=True)
+    assert profile_values(logged, 0.1) == [
+        pytest.approx(0.0316, rel=1e-3),
+        pytest.approx(0.316, rel=1e-3),
+    ]

@@ -152,9 +152,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     fit.add_argument(
         "--identify",
         action="store_true",
-        help="after the fit, fix each fitted parameter at 1/4 and 3/4 of its search range, "
-        "refit the others, and report whether the calibration error tells the values "
-        "apart (profile likelihood, chi-square 95%%); writes "
+        help="after the fit, fix each fitted parameter at two other values (a quarter of "
+        "its search range from the fit), refit the others, and report whether the "
+        "calibration error tells the values apart (profile likelihood, chi-square 95%%); "
+        "writes "
         "results/identify-<timestamp>/identifiability.csv",
     )
     fit.add_argument(
@@ -331,10 +332,10 @@ def _identify(plan: Plan, result: FitResult, max_evals: int, out: str | None) ->
     from sim.cli import output
     from sim.cli.report import format_identifiability
     from sim.experiments.executor import ProgressBar
-    from sim.experiments.fit import PROFILE_FRACTIONS, identifiability
+    from sim.experiments.fit import identifiability
 
     output.check_writable(out)
-    refits = len(plan.spec.parameter) * len(PROFILE_FRACTIONS)
+    refits = 2 * len(plan.spec.parameter)
     print(f"\nidentifiability: {refits} refits of at most {max_evals} evaluations each")
     with ProgressBar(total=refits, desc="identify", unit="refit", leave=False) as bar:
 

@@ -713,7 +713,7 @@ def required_misses(result: FitResult) -> list[str]:
 
 # --- identifiability: profile refits ------------------------------------------------------
 
-PROFILE_FRACTIONS = (0.25, 0.75)  # where in its (log) search range each parameter is fixed
+PROFILE_STEP = 0.25  # how far from the fit each parameter is fixed: a quarter of its range
 # The 95% quantile of chi-square with one degree of freedom: with residuals in units of each
 # observation's uncertainty (tolerances), a rise of the sum of squares above it when one
 # parameter is fixed elsewhere and the rest refitted rejects that value (profile likelihood;
@@ -721,12 +721,21 @@ PROFILE_FRACTIONS = (0.25, 0.75)  # where in its (log) search range each paramet
 CHI2_95_ONE_DOF = 3.841
 
 
-def profile_values(param: FitParameter, fractions: Sequence[float] = PROFILE_FRACTIONS):
-    """The values at ``fractions`` of the parameter's search range (log-scaled when ``log``)."""
-    if param.log:
-        lo, hi = math.log(param.low), math.log(param.high)
-        return [_round(math.exp(lo + f * (hi - lo))) for f in fractions]
-    return [_round(param.low + f * (param.high - param.low)) for f in fractions]
+def profile_values(param: FitParameter, fitted: float, step: float = PROFILE_STEP) -> list:
+    """Two other values in the parameter's search range, ``step`` of the range (log-scaled
+    when ``log``) below and above the fitted value; where one side has no room, both on
+    the other side (``step`` and ``2 * step`` away)."""
+    scale = math.log if param.log else float
+    lo, hi = scale(param.low), scale(param.high)
+    u = (scale(fitted) - lo) / (hi - lo)
+    points = [u - step, u + step]
+    if points[0] < 0.0:
+        points = [u + step, u + 2 * step]
+    elif points[1] > 1.0:
+        points = [u - 2 * step, u - step]
+    points = [min(max(p, 0.0), 1.0) for p in points]
+    values = [lo + p * (hi - lo) for p in points]
+    return [_round(math.exp(v) if param.log else v) for v in values]
 
 
 def sum_of_squares(result: FitResult) -> float:
@@ -746,21 +755,23 @@ def identifiability(
     result: FitResult,
     *,
     max_evals: int = 40,
-    fractions: Sequence[float] = PROFILE_FRACTIONS,
+    step: float = PROFILE_STEP,
     workers: int | None = None,
     progress: Callable[[str, float], object] | None = None,
 ) -> pd.DataFrame:
     """Which fitted parameters the calibration set identifies: each parameter is fixed at
-    ``fractions`` of its search range, the others are refitted from the full fit (same
-    seeds, same targets), and the rise of the sum of squares is compared with
-    ``CHI2_95_ONE_DOF``. One row per parameter and fixed value; ``identified`` is true for a
-    parameter only when every fixed value it was tried at is rejected. The refits are
-    independent: they run on the one executor, one per chunk, on ``workers`` processes."""
+    two other values (``profile_values``: ``step`` of its range from the fit), the others
+    are refitted from the full fit (same seeds, same targets), and the rise of the sum of
+    squares is compared with ``CHI2_95_ONE_DOF``. One row per parameter and fixed value;
+    ``identified`` is true for a parameter only when both values are rejected. A negative
+    rise means the refit found a better point than the full fit (a local optimum there).
+    The refits are independent: they run on the one executor, one per chunk, on
+    ``workers`` processes."""
     base = sum_of_squares(result)
     chunks = [
         (param.key, value)
         for param in plan.spec.parameter
-        for value in profile_values(param, fractions)
+        for value in profile_values(param, result.fitted[param.key], step)
     ]
     found: dict[tuple[str, float], dict[str, Any]] = {}
 
