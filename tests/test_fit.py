@@ -723,8 +723,9 @@ def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path
 def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore(tmp_path, case):
     """calibrate --fit --identify's profile refits: fixing capacity per bn USD (which moves
     F1-total both ways) a quarter of its range either side of the fit raises the sum of
-    squares past chi-square's 95% point at both values, while the fire-sale discount (read only under a strict cap; the baseline's
-    is leaky) changes nothing, so no value of it can be told apart."""
+    squares past chi-square's 95% point at both values, while the fire-sale discount (read
+    only under a strict cap; the baseline's is leaky) changes nothing, so no value of it can
+    be told apart."""
     from sim.experiments.fit import CHI2_95_ONE_DOF, identifiability, profile_values
 
     (tmp_path / "calibration.toml").write_text(case.calibration_text(), encoding="utf-8")
