@@ -109,6 +109,7 @@ def test_the_skill_table_is_printed_and_written_for_every_held_out_yearly_series
     wins = int((scored["skill"] > 0).sum())
     assert headline.startswith(f"skill on {wins} of {len(scored)} held-out series")
     assert "band covers" in headline
+    assert headline in (folder / "validation.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow

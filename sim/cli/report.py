@@ -612,7 +612,8 @@ def validate_and_report(
     with output.partial_output(folder):
         output.write_csv(folder / "validation.csv", table)
         output.write_csv(folder / "skill.csv", scores[skill.SKILL_COLUMNS])
-        output.write_text(folder / "validation.md", validation_markdown(table, title))
+        skill_text = "\n## Skill on the held-out years\n\n```\n" + format_skill(scores) + "\n```\n"
+        output.write_text(folder / "validation.md", validation_markdown(table, title) + skill_text)
         series = list(dict.fromkeys(table["series"]))
         for name in tqdm(series, desc="plots", unit="plot", leave=False):
             first = next(t for t in targets if t.series == name)
