@@ -519,8 +519,12 @@ def format_identifiability(table: pd.DataFrame) -> str:
     from sim.experiments.fit import CHI2_95_ONE_DOF
 
     lines = [
-        "identifiability: each parameter fixed elsewhere, the others refitted; the rise of "
-        f"the sum of squares (tolerance units) against chi-square 95% ({CHI2_95_ONE_DOF})",
+        "identifiability screen: each parameter fixed a quarter of its range from the fit, "
+        "the others refitted; the rise of the sum of squares (tolerance units) against "
+        f"{CHI2_95_ONE_DOF} (chi-square 95%, one degree of freedom). A screen, not a test: "
+        "residuals are not standardised errors and the refits have a smaller budget, so "
+        "'yes' is optimistic; 'NO' (another value fits as well) is the robust finding; a "
+        "negative rise: the refit found a better point than the fit",
         f"{'parameter':<46} {'fitted':>9} {'fixed at':>9} {'rise':>9}  told apart",
     ]
     for row in table.to_dict("records"):
@@ -541,7 +545,11 @@ def format_identifiability(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def format_skill(scores: pd.DataFrame) -> str:
+def _share(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.0%}"
+
+
+def format_skill(scores: pd.DataFrame, replications: int | None = None) -> str:
     """The skill table (one row per held-out series) and the headline line under it."""
     from sim.experiments.skill import headline
 
@@ -563,9 +571,9 @@ def format_skill(scores: pd.DataFrame) -> str:
             f"{_num(float(row['mae_persistence'])):>9} {_num(float(row['mae_trend'])):>9} "
             f"{_num(float(row['mae_drivers'])):>9} {best:<12} "
             f"{'-' if math.isnan(score) else f'{score:+.2f}':>6} "
-            f"{float(row['coverage_90']):>7.0%}"
+            f"{_share(float(row['coverage_90'])):>7}"
         )
-    lines += ["", headline(scores)]
+    lines += ["", headline(scores, replications)]
     return "\n".join(lines)
 
 
@@ -607,12 +615,16 @@ def validate_and_report(
     print(format_validation(table, title))
     units = {name: str(rows["unit"].iloc[0]) for name, rows in observed.items()}
     scores, naive = skill.skill_table(table, units, driver_table(INPUTS_DIR))
-    print("\n" + format_skill(scores))
+    print("\n" + format_skill(scores, replications))
     folder = output.new_results_dir("validate", out)
     with output.partial_output(folder):
         output.write_csv(folder / "validation.csv", table)
         output.write_csv(folder / "skill.csv", scores[skill.SKILL_COLUMNS])
-        skill_text = "\n## Skill on the held-out years\n\n```\n" + format_skill(scores) + "\n```\n"
+        skill_text = (
+            "\n## Skill on the held-out years\n\n```\n"
+            + format_skill(scores, replications)
+            + "\n```\n"
+        )
         output.write_text(folder / "validation.md", validation_markdown(table, title) + skill_text)
         series = list(dict.fromkeys(table["series"]))
         for name in tqdm(series, desc="plots", unit="plot", leave=False):

@@ -714,10 +714,11 @@ def required_misses(result: FitResult) -> list[str]:
 # --- identifiability: profile refits ------------------------------------------------------
 
 PROFILE_STEP = 0.25  # how far from the fit each parameter is fixed: a quarter of its range
-# The 95% quantile of chi-square with one degree of freedom: with residuals in units of each
-# observation's uncertainty (tolerances), a rise of the sum of squares above it when one
-# parameter is fixed elsewhere and the rest refitted rejects that value (profile likelihood;
-# Raue et al. 2009, Bioinformatics 25(15)); below it, the data cannot tell the two apart.
+# The 95% quantile of chi-square with one degree of freedom, the profile-likelihood rule of
+# Raue et al. (2009, Bioinformatics 25(15)): with residuals that were standardised errors, a
+# rise of the sum of squares above it when one parameter is fixed elsewhere and the rest
+# refitted would reject that value. Here residuals are in tolerances, zero inside an
+# observed range and with hinge margins, so it is a screen's yardstick, not a 95% test.
 CHI2_95_ONE_DOF = 3.841
 
 

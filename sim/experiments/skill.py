@@ -17,7 +17,8 @@ forecast; Murphy 1988, Hyndman and Koehler 2006):
                  degree of freedom (``n - 2`` for ``n`` observations), none below three.
 
 Shares and indicators are clipped to [0, 1]. A forecast that cannot be built (one
-observation has no trend) is missing, not zero.
+observation has no trend) is missing, not zero. The calibration rows a forecast uses are
+those before the series' first held-out year (``skill_table`` says which are left out).
 
 The error of a forecast in a year is its distance to the observed interval, exactly as
 ``validate``'s pass rule measures it: 0 inside ``[low, high]``, else to the nearer end (a
@@ -149,17 +150,34 @@ def skill_table(
     """One row per held-out yearly series of ``validate``'s table (``SKILL_COLUMNS``), and
     per series the naive forecasts at its held-out years (for the plots). ``units``: each
     series' unit (a share or an indicator is clipped to [0, 1]); ``drivers``: years x
-    driver columns (``SERIES_DRIVERS`` names them)."""
+    driver columns (``SERIES_DRIVERS`` names them).
+
+    - The naive forecasts use the series' calibration rows from before its first held-out
+      year (a forecast made then), and of those only rows with a value: a row that gives
+      only a bound ("more than 0.6") is left out of the fits. With none, the series gets
+      no skill ("none").
+    - An indicator's model forecast is its majority over replications (an even split is
+      0.5), as ``validate``'s pass rule reads it; indicators are left out of the band
+      coverage, whose 0/1 band widens to [0, 1] as soon as a few runs differ.
+    - Rows compared as an index (``compare = "index"``) are left out: their naive
+      forecasts would be in levels.
+    - A series with no model output stays, with no skill and nothing covered.
+    - A best naive forecast with no error makes the model's skill -inf if the model has
+      any (a loss, never hidden), 0 if it has none (a tie)."""
     rows, lines = [], {}
-    yearly = table[(table["date"].astype(str) == "") & table["sim_mean"].notna()]
+    yearly = table[
+        (table["date"].astype(str) == "") & ~table["rule"].astype(str).str.startswith("index")
+    ]
     for series, part in yearly.groupby("series", sort=False):
         test = part[part["role"] == "held_out"].drop_duplicates(["year", "partner"])
         if test.empty:
             continue
-        calib = part[part["role"] == "calibration"].drop_duplicates(["year", "partner"])
         years = test["year"].to_numpy(dtype=int)
+        calib = part[(part["role"] == "calibration") & (part["year"] < years.min())]
+        calib = calib[~_bound_only(calib)].drop_duplicates(["year", "partner"])
         unit = units.get(str(series), "")
-        bounded = "share" in unit or "indicator" in unit
+        indicator = "indicator" in unit
+        bounded = "share" in unit or indicator
         named = [d for d in SERIES_DRIVERS.get(str(series), ()) if drivers is not None]
         table_drivers = drivers[named] if drivers is not None and named else None
         naive = naive_forecasts(
@@ -171,15 +189,22 @@ def skill_table(
         )
         value, low, high = (test[c].to_numpy(dtype=float) for c in ("observed", "low", "high"))
         model = test["sim_mean"].to_numpy(dtype=float)
-        mae = {"model": float(interval_error(model, value, low, high).mean())}
+        if indicator:
+            model = np.where(model > 0.5, 1.0, np.where(model < 0.5, 0.0, 0.5))
+        errors = interval_error(model, value, low, high)
+        no_output = bool(np.isnan(model).all())
+        mae = {"model": float(errors.mean()) if not no_output else math.nan}
         for name, forecast in naive.items():
-            errors = interval_error(forecast, value, low, high)
-            mae[name] = float(errors.mean()) if not np.isnan(errors).any() else math.nan
+            err = interval_error(forecast, value, low, high)
+            mae[name] = float(err.mean()) if not np.isnan(err).any() else math.nan
         built = {n: mae[n] for n in NAIVE if not math.isnan(mae[n])}
         best = min(built, key=lambda n: built[n]) if built else ""
         skill = math.nan
-        if best and built[best] > 0:
-            skill = 1.0 - mae["model"] / built[best]
+        if best and not no_output:
+            if built[best] > 0:
+                skill = 1.0 - mae["model"] / built[best]
+            else:
+                skill = -math.inf if mae["model"] > 0 else 0.0
         inside = covered(
             test["sim_p05"].to_numpy(dtype=float),
             test["sim_p95"].to_numpy(dtype=float),
@@ -187,6 +212,7 @@ def skill_table(
             low,
             high,
         )
+        label = "no model output" if no_output else best or "none (no calibration data)"
         rows.append(
             {
                 "series": series,
@@ -195,27 +221,35 @@ def skill_table(
                 "mae_persistence": mae["persistence"],
                 "mae_trend": mae["trend"],
                 "mae_drivers": mae["drivers"],
-                "best_naive": best or "none (no calibration data)",
+                "best_naive": label,
                 "skill": skill,
-                "coverage_90": float(inside.mean()),
-                "_inside": int(inside.sum()),
+                "coverage_90": math.nan if indicator else float(inside.mean()),
+                "_inside": 0 if indicator else int(inside.sum()),
+                "_banded": 0 if indicator else len(test),
             }
         )
         lines[str(series)] = pd.DataFrame(naive, index=years)
-    frame = pd.DataFrame(rows, columns=[*SKILL_COLUMNS, "_inside"])
+    frame = pd.DataFrame(rows, columns=[*SKILL_COLUMNS, "_inside", "_banded"])
     return frame, lines
 
 
-def headline(skill: pd.DataFrame) -> str:
+def _bound_only(rows: pd.DataFrame) -> pd.Series:
+    """Rows that give only a lower or only an upper bound, not a value."""
+    return rows["low"].notna() != rows["high"].notna()
+
+
+def headline(skill: pd.DataFrame, replications: int | None = None) -> str:
     """ "skill on K of N held-out series; band covers P% of held-out observations"."""
     scored = skill[skill["skill"].notna()]
     wins = int((scored["skill"] > 0).sum())
-    observations = int(skill["n_years"].sum())
+    observations = int(skill["_banded"].sum()) if "_banded" in skill else 0
     inside = int(skill["_inside"].sum()) if "_inside" in skill else 0
     share = inside / observations if observations else math.nan
     unscored = len(skill) - len(scored)
-    extra = f" ({unscored} more with no naive forecast)" if unscored else ""
+    extra = f" ({unscored} more not scored: no naive forecast or no model output)"
+    over = f", over {replications} replications" if replications else ""
     return (
-        f"skill on {wins} of {len(scored)} held-out series{extra}; "
-        f"band covers {share:.0%} of held-out observations ({inside} of {observations})"
+        f"skill on {wins} of {len(scored)} held-out series{extra if unscored else ''}; "
+        f"band covers {share:.0%} of held-out observations ({inside} of {observations}; "
+        f"indicators aside){over}"
     )

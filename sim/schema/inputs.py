@@ -17,8 +17,10 @@ same CSV format as ``data/observed``; ``data/inputs/README.md``). From them:
 - ``driver_table``: real prices and China's real imports by year, the exogenous inputs of
   the naive "drivers" forecast (``sim.experiments.skill``).
 
-Years outside a series take its nearest observed year (a run past the data holds the
-last price). Read once per process and folder (``functools.cache``).
+A price outside the data takes its nearest observed year (a run past 2024 holds the 2024
+price, one before 1990 the 1990 price); a market that follows China's imports holds its
+level outside the data. Scenarios that run outside 1990-2024 therefore see a flat world
+there: the baseline names no path. Read once per process and folder (``functools.cache``).
 """
 
 from __future__ import annotations
@@ -70,10 +72,11 @@ def deflator(folder: Path) -> pd.Series:
 
 
 @cache
-def price_paths(folder: Path, first: int = 1990, last: int = 2024) -> pd.DataFrame:
-    """Years x price indices: the real price relative to 2018 (nominal / deflator)."""
+def price_paths(folder: Path) -> pd.DataFrame:
+    """Years x price indices: the real price relative to 2018 (nominal / deflator), over
+    the years the deflator covers (a gap in a price series is filled log-linearly)."""
     ratio = deflator(folder)
-    years = range(first, last + 1)
+    years = range(int(ratio.index.min()), int(ratio.index.max()) + 1)
     columns = {}
     for name in PRICE_INDICES:
         nominal = _read(folder, f"{name}_price_usd")
@@ -95,16 +98,19 @@ def price_level(folder: Path, index: str, year: int) -> float:
 
 
 @cache
-def demand_paths(folder: Path, first: int = 1990, last: int = 2024) -> pd.DataFrame:
-    """Years x demand indices: China's merchandise imports deflated to 2018 USD (bn USD)."""
+def demand_paths(folder: Path) -> pd.DataFrame:
+    """Years x demand indices: China's merchandise imports deflated to 2018 USD (bn USD),
+    over the years both series cover."""
     imports = _read(folder, CHINA_IMPORTS)
     real = (imports / deflator(folder).reindex(imports.index)).dropna()
-    return pd.DataFrame({"china_imports": _filled(real, range(first, last + 1))})
+    years = range(int(real.index.min()), int(real.index.max()) + 1)
+    return pd.DataFrame({"china_imports": _filled(real, years)})
 
 
 def demand_growth(folder: Path, index: str, year: int) -> float:
-    """The growth factor of a demand index from ``year - 1`` to ``year`` (1 outside the
-    data: a run past it holds the last level)."""
+    """The growth factor of a demand index from ``year - 1`` to ``year``; 1 outside the
+    data: a market that follows the index holds its level before the first and after the
+    last observed year (it does not fall back to ``demand_growth_per_year``)."""
     paths = demand_paths(folder)
     first, last = int(paths.index[0]), int(paths.index[-1])
     if not first < year <= last:
@@ -115,8 +121,9 @@ def demand_growth(folder: Path, index: str, year: int) -> float:
 
 @cache
 def driver_table(folder: Path) -> pd.DataFrame:
-    """Years x drivers for the naive regression: ``<name>_price`` (real index, 2018 = 1)
-    and ``china_imports`` (real, bn USD at 2018 prices), observed years only."""
+    """Years x drivers for the naive regression: ``<name>_price`` (real index, 2018 = 1;
+    the price paths above, gaps filled) and ``china_imports`` (real, bn USD at 2018
+    prices; nan where the deflator or the imports have no row)."""
     paths = price_paths(folder)
     table = paths.rename(columns={n: f"{n}_price" for n in PRICE_INDICES})
     try:
