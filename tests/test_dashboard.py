@@ -647,3 +647,17 @@ def test_share_charts_label_their_year_axis() -> None:
     figures = run_figures(model_frame(model), third, other)
     for name in ("export_shares.png", "fdi_shares.png"):
         assert figures[name].axes[0].get_xlabel() == "year", name
+
+
+def test_page_log_shows_a_strict_caps_forced_sale() -> None:
+    """Issue 18: the page's event log did not say that a strict cap made China sell."""
+    from sim.app import DashboardModel, event_log_html, snapshot
+    from sim.catalog import SCENARIO_DIR
+
+    model = DashboardModel(str(SCENARIO_DIR / "whatif" / "strict_cap.toml"))
+    model.step()
+    assert model.fdi_divested_bn_usd > 0.1, "strict_cap sells China's excess at once"
+    html = event_log_html(snapshot(model))
+    sold = f"China {model.fdi_divested_bn_usd:.2f} bn USD"
+    assert "forced sale under the strict 33% cap" in html and sold in html, html
+    assert re.search(r"<li><b>[^<]*forced sale", html), "this quarter's sale is in bold"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -598,3 +599,26 @@ def test_the_staleness_check_catches_a_forgotten_version_bump(bump, lone):
     stale, _ = stale_quarters(model)
     missed = lone - {entry.rsplit(" ", 1)[0] for entry in stale}
     assert not missed, f"a forgotten {bump} went unnoticed in {sorted(missed)}"
+
+
+def test_strict_cap_events_forced_sale_is_in_the_event_log(baseline):
+    """Issue 18: a strict cap's forced sale moved the FDI stock but said nothing in the
+    event log (the page's log showed the cap change, then nothing about the sale)."""
+    cfg = with_events(baseline, {"kind": "investment_cap", "at": "2015Q1", "enforcement": "strict"})
+    model = run_to(cfg, 2015, 1)
+    assert model.fdi_divested_bn_usd > 0.1, "the test needs a sale: China is above the cap"
+    sales = [line for line in model.event_log if "forced sale" in line]
+    assert len(sales) == 1, model.event_log
+    (line,) = sales
+    assert line.startswith("2015 Q1: "), line
+    sellers = re.search(r"sold \(([^)]*)\)", line)
+    assert sellers, line
+    sold = {
+        name: float(value)
+        for name, value in re.findall(r"([^,]+?) (\d+\.\d\d) bn USD", sellers.group(1))
+    }
+    assert sold.get("China") == pytest.approx(model.fdi_divested_bn_usd, abs=0.006), line
+    assert f"fire-sale loss of {model.fire_sale_loss_bn_usd:.2f} bn USD" in line
+    assert "33%" in line and "strict" in line
+    model.step()
+    assert [line for line in model.event_log if "forced sale" in line] == sales, "one sale"

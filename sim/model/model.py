@@ -579,11 +579,27 @@ class BalanceModel(mesa.Model):
         )
         self.fdi_divested_bn_usd = sold
         self.fire_sale_loss_bn_usd = sold * cap.fire_sale_discount
+        if sold > 0.0:
+            self._log_forced_sale(divested, cap.level)
         self.fdi_rejected_bn_usd = turned_away - redirected
         self.fdi_redirected_bn_usd = redirected
         self.fdi_stock_bn_usd = total = economy.total(self.fdi_stock)
         self.fdi_share = self.fdi_stock / total if total > 0 else np.zeros_like(stock)
         self.fdi_inflow_share = accepted / inflow if inflow > 0 else np.zeros_like(accepted)
+
+    def _log_forced_sale(self, divested: np.ndarray, level: float) -> None:
+        """One event-log line for a strict cap's forced sale: who sold how much, and the
+        fire-sale loss (text only: the numbers are the ones ``_invest`` recorded)."""
+        sellers = ", ".join(
+            f"{self.partner_names[i]} {value:.2f} bn USD"
+            for i, value in enumerate(divested.tolist())
+            if value >= 0.005
+        )
+        self.log(
+            f"forced sale under the strict {level:.0%} cap: holdings above it sold "
+            f"({sellers or f'{self.fdi_divested_bn_usd:.3f} bn USD in all'}), "
+            f"a fire-sale loss of {self.fire_sale_loss_bn_usd:.2f} bn USD"
+        )
 
     def _measure_dependence(self) -> None:
         """Exposure to each neighbour, pooled by alignment into effective leverage."""
