@@ -99,14 +99,51 @@ def derived(
     unit: str = "",
     by: By = "step",
     band_plots: tuple[tuple[str, str], ...] = (),
+    definition: str = "",
 ) -> Metric:
     """Computed after the run from recorded arrays (all steps at once)."""
-    return Metric(name, label, unit, "derived", by, needs, derive, band_plots=band_plots)
+    return Metric(
+        name,
+        label,
+        unit,
+        "derived",
+        by,
+        needs,
+        derive,
+        band_plots=band_plots,
+        definition=definition,
+    )
 
 
-def summary(name: str, label: str, of: str, how: How, unit: str = "") -> Metric:
+def summary(
+    name: str, label: str, of: str, how: How, unit: str = "", definition: str = ""
+) -> Metric:
     """One number per run: the per-step column ``of`` reduced by ``how``."""
-    return Metric(name, label, unit, "summary", "step", (of.split(".", 1)[0],), None, of, how)
+    return Metric(
+        name,
+        label,
+        unit,
+        "summary",
+        "step",
+        (of.split(".", 1)[0],),
+        None,
+        of,
+        how,
+        definition=definition,
+    )
+
+
+# Effective leverage is exposure in this quarter's flows, chosen so (not a counterfactual
+# loss) because it scales the tools a neighbour presses with and the autonomy index; the
+# words travel with the metric so a reader of compare or a plot is not surprised that
+# closing a neighbour's border lowers that neighbour's leverage (issue 18).
+LEVERAGE_MEANING = (
+    "effective leverage = how much of Mongolia's economy runs through that neighbour in "
+    "this quarter's flows (shares of exports, transit, fuel, FDI stock, debt; plus the "
+    "other neighbour's, times the alignment), not what Mongolia stands to lose: a "
+    "neighbour that closes its border or stops buying cuts those flows, so its leverage "
+    "goes down while Mongolia loses revenue (see export revenue and the cost of pressure)"
+)
 
 
 def _hhi(share: str) -> Derive:
@@ -187,7 +224,7 @@ METRICS: tuple[Metric, ...] = (
     raw("level", "partnership level (0 to 4)", by="partner"),
     raw("attention", "economic attention to Mongolia", by="partner"),
     raw("political_tie", "political and security tie with Mongolia", by="partner"),
-    raw("effective_leverage", "effective leverage", by="partner"),
+    raw("effective_leverage", "effective leverage", by="partner", definition=LEVERAGE_MEANING),
     # --- raw, by commodity -------------------------------------------------------------
     raw("exports_by_commodity", "exports", QUARTERLY, by="commodity"),
     raw("commodity_to_china", "exports to China", QUARTERLY, by="commodity"),
@@ -238,12 +275,14 @@ METRICS: tuple[Metric, ...] = (
         "China's effective leverage",
         ("effective_leverage",),
         lambda a, s: a["effective_leverage"][:, s.CHINA],
+        definition=LEVERAGE_MEANING,
     ),
     derived(
         "leverage_russia",
         "Russia's effective leverage",
         ("effective_leverage",),
         lambda a, s: a["effective_leverage"][:, s.RUSSIA],
+        definition=LEVERAGE_MEANING,
     ),
     derived(
         "china_commodity_share",
@@ -357,9 +396,19 @@ METRICS: tuple[Metric, ...] = (
     summary("concessions", "concessions", "concessions", "last", "count"),
     summary("autonomy_mean", "autonomy index (mean)", "autonomy", "mean"),
     summary("autonomy_final", "autonomy index (final)", "autonomy", "last"),
-    summary("leverage_china_mean", "China's effective leverage (mean)", "leverage_china", "mean"),
     summary(
-        "leverage_russia_mean", "Russia's effective leverage (mean)", "leverage_russia", "mean"
+        "leverage_china_mean",
+        "China's effective leverage (mean)",
+        "leverage_china",
+        "mean",
+        definition=LEVERAGE_MEANING,
+    ),
+    summary(
+        "leverage_russia_mean",
+        "Russia's effective leverage (mean)",
+        "leverage_russia",
+        "mean",
+        definition=LEVERAGE_MEANING,
     ),
 )
 

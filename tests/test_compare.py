@@ -234,3 +234,22 @@ def test_compare_plots_draw_the_cap_line(short_baseline):
     assert any(label.startswith("investment cap (0.33") for label in labels), labels
     other = band_figure({"a": a.frames}, "autonomy", "autonomy")
     assert not any("cap" in line.get_label() for line in other.axes[0].get_lines())
+
+
+def test_compare_says_what_leverage_measures(short_baseline):
+    """Issue 18: a student closing China's border saw "China's effective leverage" go down
+    and read it backwards. Wherever leverage is shown, the words say it is exposure in this
+    quarter's flows (not what Mongolia stands to lose), so cutting a flow lowers it."""
+    from sim.metrics import REGISTRY, SUMMARIES
+
+    for name in ("effective_leverage", "leverage_china", "leverage_china_mean"):
+        meaning = {**REGISTRY, **SUMMARIES}[name].definition
+        assert "this quarter's" in meaning and "not what Mongolia stands to lose" in meaning
+    a = replicate(short_baseline, 2, workers=1, progress=False)
+    out = format_comparison(compare(a, a), "A", "B", 2)
+    assert max(len(line) for line in out.splitlines()) <= 100, out
+    flat = " ".join(out.split())
+    assert "not what Mongolia stands to lose" in flat and "border" in flat, out
+    assert flat.count("not what Mongolia stands to lose") == 1, "once, not per neighbour"
+    words = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert "not what Mongolia stands to lose" in words

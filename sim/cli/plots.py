@@ -147,6 +147,13 @@ def autonomy_figure(frame: pd.DataFrame) -> Figure:
     ax.set_xlabel("year")
     ax.set_title(f"{column_title('autonomy')}: {REGISTRY['autonomy'].definition}")
     ax.legend(fontsize=8)
+    # Leverage is this quarter's exposure: a closed border lowers it (issue 18).
+    fig.subplots_adjust(bottom=0.2)
+    ax.set_xlabel(
+        "year (leverage = exposure in this quarter's flows, not what Mongolia stands to "
+        "lose: a closed border lowers it)",
+        fontsize=8,
+    )
     return fig
 
 

@@ -15,6 +15,7 @@ from sim.cli import output, plots
 from sim.experiments.compare import MIN_EFFECT, compare, episode_lengths, labels_for
 from sim.experiments.replicate import BAND, Replications, replicate
 from sim.metrics import (
+    SUMMARIES,
     band_plots,
     column_title,
     format_value,
@@ -320,6 +321,10 @@ def format_comparison(
         "noise between seeds, or too small to matter",
         TERMINAL,
     )
+    meanings = dict.fromkeys(SUMMARIES[m].definition for m in table["metric"] if m in SUMMARIES)
+    for meaning in meanings:
+        if meaning:  # what a metric measures, once, where it could read backwards
+            lines += textwrap.wrap(meaning, TERMINAL)
     if episodes is not None and len(episodes):
         lines += ["", *format_episodes(episodes)]
     return "\n".join(lines)
