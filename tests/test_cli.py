@@ -62,6 +62,7 @@ def one_error_line(err: str) -> str:
 # --- a run and its folder ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_run_writes_a_complete_results_folder(tmp_path, capsys):
     code, out, err = cli(
         capsys,
@@ -169,6 +170,7 @@ def test_help_explains_every_command(capsys):
         assert code == 0 and "--set KEY=VALUE" in out
 
 
+@pytest.mark.slow
 def test_run_py_reports_a_user_error_in_one_line_and_exit_2(tmp_path):
     result = run_py("run", str(tmp_path / "nope.toml"))
     assert result.returncode == 2 and "file not found" in result.stderr
@@ -387,6 +389,7 @@ def test_readme_links_point_to_files_that_exist(readme):
         assert (path.parent / target).exists(), f"{readme}: {target}"
 
 
+@pytest.mark.slow
 def test_readmes_list_every_file_of_a_replications_run(tmp_path, capsys):
     code, _, err = cli(
         capsys, "run", "baseline", "--steps", "4", "--replications", "2", "--workers", "1",
@@ -403,6 +406,7 @@ def test_readmes_list_every_file_of_a_replications_run(tmp_path, capsys):
         assert f"`{name}`" in block or (name.endswith(".png") and "`*.png`" in block), name
 
 
+@pytest.mark.slow
 def test_readme_explains_each_column_compare_prints(tmp_path, capsys):
     code, out, err = cli(
         capsys, "compare", "baseline", "whatif/strict_cap", "--replications", "2",
@@ -441,6 +445,7 @@ def test_the_report_draws_the_cap_only_where_a_cap_exists():
     assert np.allclose(level[years >= 2010.25], 1 / 3)
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_gets_no_traceback():
     """`run.py list | head -1` printed a BrokenPipeError traceback (audit)."""
     for _ in range(4):
@@ -496,6 +501,7 @@ def test_help_examples_use_the_command_that_was_typed(capsys, prog):
     assert "run.py" not in out and f"  {prog} run scenarios/baseline.toml" in out
 
 
+@pytest.mark.slow
 def test_dashboard_on_a_busy_port_says_so_before_printing_an_address():
     """Was: the page's address first, then 8.6 s later uvicorn's "Address already in use"."""
     import socket

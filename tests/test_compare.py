@@ -27,6 +27,7 @@ def short_baseline():
     return load_scenario(BASELINE, ["steps=24"])
 
 
+@pytest.mark.slow
 def test_replications_do_not_depend_on_workers_or_chunks(short_baseline):
     serial = replicate(short_baseline, 5, workers=1, progress=False)
     parallel = replicate(short_baseline, 5, workers=2, progress=False, min_chunk_steps=1)
@@ -104,6 +105,7 @@ def test_compare_sees_the_strict_cap(short_baseline):
     assert row["different"] and row["diff_high"] < 0 and row["paired"]
 
 
+@pytest.mark.slow
 def test_run_with_replications_writes_bands(tmp_path, capsys):
     code = main(
         ["run", str(BASELINE), "--replications", "3", "--steps", "8", "--out", str(tmp_path)]
@@ -121,6 +123,7 @@ def test_run_with_replications_writes_bands(tmp_path, capsys):
     assert load_scenario(folder / "scenario.toml").steps == 8
 
 
+@pytest.mark.slow
 def test_compare_command_prints_table_and_writes_overlays(tmp_path, capsys):
     code = main(
         [

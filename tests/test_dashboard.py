@@ -433,6 +433,7 @@ def test_slider_values_show_at_rest_and_no_empty_tab(page) -> None:
     assert "Page 0" not in _page_text(page) and "PAGE 0" not in _page_text(page)
 
 
+@pytest.mark.slow
 def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folder: Path) -> None:
     dash = _cli("dashboard", str(scenario_folder / "broken.toml"), "--port", "1")
     run = _cli("run", str(scenario_folder / "broken.toml"), "--no-plots")
@@ -443,6 +444,7 @@ def test_dashboard_command_rejects_a_bad_scenario_before_starting(scenario_folde
 # --- the page's logic without a browser ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_picker_lists_scenarios_but_not_calibration_targets_or_sweeps(
     scenario_folder: Path,
 ) -> None:

@@ -53,6 +53,7 @@ def test_a_scenario_file_given_to_sweep_says_so_in_one_line(capsys):
 # --- 2. one writer per folder; duplicates never counted twice -----------------------------
 
 
+@pytest.mark.slow
 def test_a_second_sweep_on_a_locked_folder_exits_2_naming_the_holder(tmp_path, capsys):
     path = small_sweep(tmp_path)
     out = tmp_path / "out"
@@ -82,6 +83,7 @@ def test_a_second_sweep_on_a_locked_folder_exits_2_naming_the_holder(tmp_path, c
     assert main(["sweep", str(path), "--out", str(out), "--no-progress", "--workers", "1"]) == 0
 
 
+@pytest.mark.slow
 def test_duplicate_run_ids_are_dropped_once_and_reported(tmp_path):
     outcome = run_sweep(
         load_sweep(small_sweep(tmp_path)), tmp_path / "out", workers=1, progress=False, chunk_runs=4
@@ -284,6 +286,7 @@ def die_always(marker: str, chunk: list[int]) -> list[int]:
     return chunk
 
 
+@pytest.mark.slow
 def test_a_worker_killed_once_is_replaced_and_its_chunk_rerun(tmp_path):
     got: list[int] = []
     with pytest.warns(UserWarning, match="a worker process died"):  # said, not silent (audit)
@@ -298,6 +301,7 @@ def test_a_worker_killed_once_is_replaced_and_its_chunk_rerun(tmp_path):
     assert sorted(got) == sorted([*range(12), *range(100, 112)])  # every chunk exactly once
 
 
+@pytest.mark.slow
 def test_workers_that_keep_dying_give_up_with_one_line(tmp_path):
     with pytest.raises(executor.WorkersDied) as caught, pytest.warns(UserWarning, match="died"):
         executor.execute(

@@ -276,6 +276,7 @@ def test_residuals_by_kind_in_tolerances_and_hinge_scales():
 # --- (b) a fit from mis-set parameters ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_fit_from_misset_parameters_lowers_the_error_and_restores_the_targets(case):
     config = load_scenario(BASELINE, [f"{k}={v}" for k, v in case.misset.items()])
     result = fit(config, case.targets, case.parameters, seeds=3, max_evals=12)
@@ -363,6 +364,7 @@ def _misset_copy(folder: Path, case: Case) -> dict[str, Path]:
     return {"scenario": scenario, "provenance": provenance, "spec": spec}
 
 
+@pytest.mark.slow
 def test_fit_writes_values_with_their_source_and_keeps_every_other_line(
     tmp_path, capsys, case, baseline
 ):
@@ -412,6 +414,7 @@ def test_fit_writes_values_with_their_source_and_keeps_every_other_line(
     }
 
 
+@pytest.mark.slow
 def test_dry_run_writes_nothing(tmp_path, capsys, case):
     files = _misset_copy(tmp_path, case)
     contents = {p: p.read_bytes() for p in tmp_path.iterdir()}
@@ -445,6 +448,7 @@ def test_a_key_set_only_by_extends_is_added_to_its_table(tmp_path):
     assert load_scenario(path).investment.cap.leak == 0.6
 
 
+@pytest.mark.slow
 def test_a_key_covered_by_a_wildcard_gets_its_own_provenance_entry(tmp_path, baseline):
     key = "partners.japan.fdi_appetite_bn_usd"
     path = _provenance_for(baseline, tmp_path / "provenance.toml")
@@ -636,6 +640,7 @@ def test_the_episode_share_pulls_towards_the_price_that_concedes(tmp_path):
     assert scores[0.01][1] == 0.0 and scores[1.0][1] > 1.0  # passes; misses
 
 
+@pytest.mark.slow
 def test_a_scan_finds_the_price_the_2016_concession_needs(tmp_path):
     """From a price at which no run concedes in 2016 least squares sees no slope and stays;
     the scan finds a price where the share passes, and goes no further than needed."""
@@ -678,6 +683,7 @@ def test_dry_run_prints_the_validation_rows_under_their_scenario(tmp_path, capsy
     assert "dry run: nothing written" in out
 
 
+@pytest.mark.slow
 def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path, capsys):
     """The whole write on copies: the baseline with a price at which nobody concedes, the
     history extending it, validate's targets with P1-concession checked on that copy."""
@@ -720,6 +726,7 @@ def test_a_fit_with_validation_targets_writes_them_into_the_source_line(tmp_path
     assert entry.fitted_to == "F2 (baseline) and P1-concession (history_1990_2024)"
 
 
+@pytest.mark.slow
 def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore(tmp_path, case):
     """calibrate --fit --identify's profile refits: fixing capacity per bn USD (which moves
     F1-total both ways) a quarter of its range either side of the fit raises the sum of
@@ -752,6 +759,7 @@ def test_identifiability_tells_a_parameter_the_targets_need_from_one_they_ignore
     assert not table.loc[ignored.key, "identified"].any()
 
 
+@pytest.mark.slow
 def test_a_fit_that_leaves_a_required_target_missing_writes_nothing(tmp_path, capsys, case):
     """A documented figure the fitted values still miss (here F1-total set out of reach)
     stops the write: exit 1, the misses named, every file as it was."""

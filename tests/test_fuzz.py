@@ -81,6 +81,7 @@ def scenarios(draw, base):
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+@pytest.mark.slow
 @given(data=st.data(), seed=st.integers(0, 2**32 - 1))
 def test_every_scenario_fails_clearly_or_runs_finite(base, data, seed):
     scenario = data.draw(scenarios(base))

@@ -202,6 +202,7 @@ def _demand_bound(config, import_need: float = 0.0):
     return bound
 
 
+@pytest.mark.slow
 def test_the_chance_of_conceding_rises_with_exposure_to_the_coercer(quiet):
     """The same pressure (tools, stake) at six levels of exposure, 60 seeds each, with
     the baseline's fitted price of conceding: the more Mongolia trades with China and

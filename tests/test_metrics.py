@@ -170,6 +170,7 @@ def test_the_model_checks_registry_metrics_and_names_them_by_their_titles(baseli
     assert column_title("fdi_stock_bn_usd") in str(caught.value)
 
 
+@pytest.mark.slow
 def test_band_plots_are_chosen_by_the_registry_with_the_same_file_names(tmp_path, short_run):
     from sim.cli.report import write_band_plots
 

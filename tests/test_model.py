@@ -58,6 +58,7 @@ draws = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(draw=draws, seed=st.integers(0, 2**32))
 def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
@@ -90,6 +91,7 @@ def test_shares_sum_to_one_and_stocks_stay_non_negative(draw, seed):
 @given(
     cap=st.floats(0.12, 0.9), seed=st.integers(0, 2**32), basis=st.sampled_from(["stock", "inflow"])
 )
+@pytest.mark.slow
 def test_strict_cap_never_exceeded_at_any_step(cap, seed, basis):
     config = load_scenario(
         BASELINE,
@@ -480,6 +482,7 @@ def test_a_non_finite_value_stops_the_run_naming_quarter_and_quantity(baseline):
     assert len(model.datacollector.model_vars["autonomy"]) == 2  # nothing recorded
 
 
+@pytest.mark.slow
 def test_the_default_seed_is_a_typical_draw(baseline):
     """Issue 11: the former default seed (2010) was unusually calm (1 concession against a
     mean of 4.8, revenue above every other seed). The default's run lies inside the central

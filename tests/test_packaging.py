@@ -40,6 +40,7 @@ def test_every_package_under_sim_is_listed_for_the_wheel():
     }
 
 
+@pytest.mark.slow
 def test_run_needs_no_optional_extra_and_sweep_says_how_to_get_it(tmp_path):
     """Optional packages hidden: `run` works, `sweep` and `dashboard` exit 2 in one line."""
     hide = f"""
@@ -84,6 +85,7 @@ for command in {commands!r}:
         assert "pip install -e '.[" in stderr, (command, stderr)
 
 
+@pytest.mark.slow
 def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
     code = (
         "import matplotlib; before = matplotlib.get_backend(); import sys\n"
@@ -101,6 +103,7 @@ def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+@pytest.mark.slow
 def test_python_dash_m_sim_runs_from_any_folder(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "sim", "list"], capture_output=True, text=True, cwd=tmp_path

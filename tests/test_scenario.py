@@ -231,6 +231,7 @@ def mutated(draw):
     return data
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=mutated())
 def test_generated_scenarios_never_crash_the_loader(data, tmp_path_factory):

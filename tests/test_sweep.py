@@ -268,6 +268,7 @@ SMALL = (
 )
 
 
+@pytest.mark.slow
 def test_local_and_dask_give_identical_tables(tmp_path):
     from dask.distributed import LocalCluster
 
@@ -375,6 +376,7 @@ def test_sigkill_midway_then_resume_runs_every_run_exactly_once(tmp_path):
     pd.testing.assert_frame_equal(runs.drop(columns="seconds"), reference)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
     path = sweep_file(tmp_path, '[sampler]\nmethod = "random"\nsamples = 400\n' + RANGES, steps=40)
     out = tmp_path / "stopped"
@@ -401,6 +403,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path):
 # --- analysis --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_analyze_a_small_sobol_sweep_writes_finite_indices(tmp_path, capsys):
     path = sweep_file(
         tmp_path,
@@ -429,6 +432,7 @@ def test_analyze_a_small_sobol_sweep_writes_finite_indices(tmp_path, capsys):
     assert len(means) == 80 and means["replications"].eq(2).all()
 
 
+@pytest.mark.slow
 def test_analyze_a_grid_writes_main_effects_heatmaps_and_lines(tmp_path):
     body = """[sampler]
 method = "grid"
@@ -458,6 +462,7 @@ summary = ["leverage_russia_mean", "fdi_rejected_bn_usd_total"]
     } <= names
 
 
+@pytest.mark.slow
 def test_a_halton_sweep_runs_and_analyze_writes_its_main_effects(tmp_path, capsys):
     """A sampler added as one registry entry: designed, run and analysed like lhs."""
     path = sweep_file(
@@ -493,7 +498,9 @@ def test_every_sweep_file_key_is_documented():
     assert not missing
 
 
-@pytest.mark.parametrize("name", ["cap_grid", "sobol_policy", "morris_screening"])
+@pytest.mark.parametrize(
+    "name", ["cap_grid", pytest.param("sobol_policy", marks=pytest.mark.slow), "morris_screening"]
+)
 def test_shipped_sweeps_load_and_every_point_is_valid(name):
     from sim.experiments.sampling import validate_points
 

@@ -84,7 +84,14 @@ def test_list_shows_every_whatif_with_its_description():
     assert not any("calibration.toml" in x for x in lines)
 
 
-@pytest.mark.parametrize("name", ["strict_cap", "us_trade_deal", "resist_2016"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("strict_cap", marks=pytest.mark.slow),
+        "us_trade_deal",
+        pytest.param("resist_2016", marks=pytest.mark.slow),
+    ],
+)
 def test_whatif_shares_the_base_seed(name):
     """Common random numbers: a what-if runs on the same replication seeds as its base."""
     base, what = pair(name)
@@ -205,6 +212,7 @@ def _conceded_2016_17(run: Replication) -> int:
     return sum(line.startswith(window) and "concedes to China" in line for line in run.events)
 
 
+@pytest.mark.slow
 def test_resisting_in_2016_means_no_concession_and_never_shorter_pressure():
     """From the visit to the end of 2017 Mongolia never concedes, so China's 2016 episode
     lasts at least as long as in the history, run by run (pressure that outlasts 2017
