@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from mesa.visualization.utils import update_counter  # noqa: E402  (3.3 and 3.5 
 ENV_SCENARIO = "SIM_DASHBOARD_SCENARIO"
 
 EVENT_LOG_LINES = 200  # newest first, in a scroll box
+DRAW_WAIT_S = 5.0  # longest a step waits for a redraw under way (see DashboardModel.step)
 
 
 # --- the model the page drives ----------------------------------------------------------
@@ -93,6 +95,26 @@ class DashboardModel(BalanceModel):
         )
         self.scenario_file = scenario_file
         self.seed_used = parsed
+        # Set while no redraw of the page is under way (see ``step`` and ``Charts``).
+        self.page_drawn = threading.Event()
+        self.page_drawn.set()
+
+    def step(self) -> None:
+        """One quarter, but never while the page is drawing the last one.
+
+        With Mesa's "Use Threads" one thread steps the model (a batch of "render
+        interval" quarters, a pause of the play interval, and again) while another
+        redraws the page. Unchecked, the stepping ran ahead of the drawing by 12-14
+        quarters a redraw, and a press on pause, which waits for the redraw under way,
+        came 24 quarters late. So a step waits here while a redraw is under way
+        (``Charts`` clears ``page_drawn`` as it starts and sets it once on the page):
+        each redraw shows one batch more, and pausing stops within one redraw. Mesa
+        3.3 and 3.5 run threaded play alike (``ModelController``), so this holds on both. Without
+        threads the same thread steps and draws, one after the other, and never waits.
+        The wait is bounded, so a page that stops drawing (a closed tab) cannot hang it.
+        """
+        self.page_drawn.wait(timeout=DRAW_WAIT_S)
+        super().step()
 
 
 def parse_seed(text: str | int | None, default: int) -> tuple[int, str]:
@@ -588,7 +610,12 @@ def Charts(model: solara.Reactive[BalanceModel], projector: bool):
     """Event log and five charts from one snapshot, redrawn whenever Mesa steps the model
     (Mesa's ``update_counter``) or replaces it on Reset (``model``)."""
     update_counter.get()
-    snap = snapshot(model.value)
+    current = model.value
+    drawn = getattr(current, "page_drawn", None)
+    if drawn is not None:  # the model waits to step until this redraw is on the page
+        drawn.clear()
+    solara.use_effect(lambda: drawn.set() if drawn is not None else None, None)
+    snap = snapshot(current)
     size = PROJECTOR if projector else STANDARD
     solara.Style(STYLE)
     with solara.Div(classes=["dash-grid", "projector" if projector else "standard"]):

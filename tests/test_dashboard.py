@@ -343,30 +343,56 @@ def _page_text(page) -> str:
 CRASH_SIGNS = ("Traceback", "same first dimension", "error in step", "error in visualization")
 
 
+QUARTER_JS = (
+    "() => Number((document.querySelector('.event-log')?.innerText"
+    ".match(/quarter (\\d+) of/) || [0, -1])[1])"
+)
+
+
 @pytest.mark.browser
-def test_use_threads_and_play_run_without_an_error(page) -> None:
+def test_use_threads_play_redraws_each_batch_and_pauses_within_one_redraw(page) -> None:
     """Mesa's "Use Threads" steps the model on another thread while the page draws; the
-    page once read the model twice per chart and crashed within seconds."""
+    page once read the model twice per chart and crashed within seconds. Issue 18: the
+    stepping ran 12-14 quarters ahead of each redraw, and a pause stopped the model 24
+    quarters past the quarter on the screen. At render interval 1 every redraw must now
+    show the next quarter, and the model must stop within the redraw under way when the
+    pause arrives and at most one more quarter."""
     _wait_quarter(page, 0)
     charts_before = _charts(page)
     page.get_by_text("Use Threads", exact=True).click()  # Vuetify's ripple covers the box
     page.get_by_text("Increase play interval").wait_for()  # Mesa's note: threads are on
     page.get_by_role("button", name="▶").click()
     page.get_by_role("button", name="❚❚").wait_for()
-    seen: list[int] = []
-    for _ in range(20):  # ten seconds of play, looking twice a second
-        page.wait_for_timeout(500)
+    seen: list[int] = [0]
+    deadline = time.monotonic() + 60
+    while seen[-1] < 6 and time.monotonic() < deadline:  # look ten times a second
+        page.wait_for_timeout(100)
         text = _page_text(page)
         crashed = [sign for sign in CRASH_SIGNS if sign in text]
-        assert not crashed, f"the page shows {crashed} after {len(seen) / 2:.1f} s:\n{text}"
+        assert not crashed, f"the page shows {crashed} after quarters {seen}:\n{text}"
         match = re.search(r"quarter (\d+) of", text)
         assert match, f"the event log is gone:\n{text}"
-        seen.append(int(match.group(1)))
+        if int(match.group(1)) != seen[-1]:
+            seen.append(int(match.group(1)))
+    assert seen[-1] >= 6, f"the model did not advance: {seen}"
+    assert seen == sorted(seen), f"the page went back in time: {seen}"
+    jumps = [b - a for a, b in zip(seen, seen[1:], strict=False)]
+    assert max(jumps) == 1, f"a redraw skipped quarters at render interval 1: {seen}"
+
     pause = page.get_by_role("button", name="❚❚")
     assert pause.count() == 1, f"not playing any more after {seen}:\n{_page_text(page)}"
+    on_screen = page.evaluate(QUARTER_JS)
     pause.click()
-    assert seen[-1] > seen[0] and seen[-1] >= 4, f"the model did not advance: {seen}"
-    assert seen == sorted(seen), f"the page went back in time: {seen}"
+    page.get_by_role("button", name="▶").wait_for()
+    page.wait_for_timeout(1500)  # a redraw under way ends
+    stopped = page.evaluate(QUARTER_JS)
+    page.wait_for_timeout(1500)
+    assert page.evaluate(QUARTER_JS) == stopped, "the model went on after the pause"
+    # Step once: the page then shows the model's own quarter plus one.
+    assert _step(page) == stopped + 1, "the page did not show where the model stopped"
+    assert stopped - on_screen <= 2, (
+        f"paused with quarter {on_screen} on the screen, the model stopped at {stopped}"
+    )
     charts_after = _charts(page)
     assert sum(a != b for a, b in zip(charts_before, charts_after, strict=True)) >= 4
 
