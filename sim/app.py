@@ -556,9 +556,51 @@ STYLE = """
 .dash-grid.projector { grid-template-rows: repeat(3, calc((100vh - 64px - 40px) / 3));
     gap: 6px; padding: 4px 8px; }
 .dash-grid.projector img { max-height: 100%; width: auto; margin: 0 auto; }
-.dash-grid.projector .event-log { height: 100%; font-size: 12px; }
-.dash-grid.projector .event-log h3 { font-size: 15px; margin: 0; }
-.event-log { display: flex; flex-direction: column; gap: 4px; padding: 6px 14px; }
+.dash-grid.projector .event-log { height: 100%; font-size: 14px; line-height: 1.3; }
+.dash-grid.projector .event-log h3 { font-size: 16px; margin: 0; }
+.event-log { display: flex; flex-direction: column; gap: 4px; padding: 6px 14px;
+    font-size: 16px; }
+.dash-grid.standard img { max-height: max(300px, calc((100vh - 64px - 60px) / 3));
+    width: auto; margin: 0 auto; }
+.dash-grid.standard .event-log { height: max(300px, calc((100vh - 64px - 60px) / 3)); }
+/* The sidebar in two columns (scenario and controls | sliders), so that every control
+   is on the screen: always in the projector layout, on wide screens in the other. Mesa's
+   "Information" card repeats the event log's quarter and is left out there. */
+body:has(.dash-grid.projector) .v-navigation-drawer { width: 580px !important; }
+
+body:has(.dash-grid.projector) .v-navigation-drawer__content > div {
+    display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+    grid-template-rows: auto 1fr; align-items: start; }
+body:has(.dash-grid.projector) .v-navigation-drawer__content > div > .v-sheet.d-flex {
+    display: contents !important; }
+body:has(.dash-grid.projector) .v-navigation-drawer__content > div > .v-card:first-child {
+    grid-column: 1; grid-row: 1; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(1) {
+    grid-column: 1; grid-row: 2; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(2) {
+    grid-column: 2; grid-row: 1 / span 2; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(3) {
+    display: none; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-card__title { font-size: 16px;
+    padding: 6px 12px; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-card__text,
+body:has(.dash-grid.projector) .v-navigation-drawer .v-card > div:not(.v-card__title) {
+    padding-top: 0; padding-bottom: 6px; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-card { margin: 4px !important; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider { padding-top: 20px;
+    margin-top: 0; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input { margin-top: 0; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-messages { min-height: 0; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slot { margin-bottom: 0; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider .v-input__slot {
+    flex-wrap: wrap; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider label {
+    width: 100%; max-width: 100%; font-size: 14px; height: auto; margin-bottom: 18px; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-btn { font-size: 12px; }
+body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider .v-slider {
+    margin-left: 0; }
+body:has(.dash-grid.projector) .v-main,
+body:has(.dash-grid.projector) main { padding-left: 580px !important; }
 .event-log .event-lines { flex: 1 1 0; overflow-y: auto; min-height: 0;
     border-top: 1px solid #ddd; }
 .event-log ul { margin: 4px 0; padding-left: 18px; }

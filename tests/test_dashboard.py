@@ -422,6 +422,23 @@ def test_projector_layout_fits_all_five_charts_in_1280x720(browser, dashboard: s
         ]
         assert not outside, f"charts outside the 1280x720 screen: {outside}"
         assert min(box["height"] for box in boxes if box) > 150, "charts too small to read"
+        # Issue 18: the sidebar's sliders and seed fell below the fold.
+        drawer = page.locator(".v-navigation-drawer")
+        controls = [
+            *drawer.locator(".v-input__slider").all(),
+            *drawer.locator("input").all(),
+            *drawer.get_by_role("button").all(),
+        ]
+        assert len(controls) >= 12, "sliders, select, seed and buttons"
+        hidden = [
+            (c.inner_text() or c.get_attribute("aria-label") or "?", box)
+            for c in controls
+            if (box := c.bounding_box()) is not None
+            and (box["y"] < 0 or box["y"] + box["height"] > 720 or box["x"] + box["width"] > 1280)
+        ]
+        assert not hidden, f"sidebar controls outside the 1280x720 screen: {hidden}"
+        seed = page.get_by_label("Seed (Enter, then Reset)").bounding_box()
+        assert seed is not None and seed["y"] + seed["height"] <= 720
         # The address can ask for it too, for a bookmark on the classroom machine.
         page.goto(dashboard + "?layout=projector")
         page.locator(".dash-grid.projector").wait_for()

@@ -547,7 +547,13 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
     app = Path(__file__).resolve().parent.parent / "app.py"  # sim/app.py
     # Offline: no version check or telemetry calls out of the machine.
-    env = {**os.environ, ENV_SCENARIO: str(scenario), "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    env = {
+        **os.environ,
+        ENV_SCENARIO: str(scenario),
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+        # Solara's "This website runs on Solara" badge covered a corner of a chart.
+        "SOLARA_THEME_SHOW_BANNER": "False",
+    }
     command = [
         sys.executable,
         "-m",
