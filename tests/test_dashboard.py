@@ -384,10 +384,19 @@ def test_use_threads_play_redraws_each_batch_and_pauses_within_one_redraw(page) 
     on_screen = page.evaluate(QUARTER_JS)
     pause.click()
     page.get_by_role("button", name="▶").wait_for()
-    page.wait_for_timeout(1500)  # a redraw under way ends
-    stopped = page.evaluate(QUARTER_JS)
-    page.wait_for_timeout(1500)
-    assert page.evaluate(QUARTER_JS) == stopped, "the model went on after the pause"
+    # The redraw under way ends: wait until the quarter shown has not changed for 3 s (a
+    # loaded machine draws slowly; a fixed wait made this flaky), at most 30 s.
+    stopped, still_since, deadline = (
+        page.evaluate(QUARTER_JS),
+        time.monotonic(),
+        time.monotonic() + 30,
+    )
+    while time.monotonic() - still_since < 3.0 and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        now = page.evaluate(QUARTER_JS)
+        if now != stopped:
+            stopped, still_since = now, time.monotonic()
+    assert time.monotonic() - still_since >= 3.0, "the model went on after the pause"
     # Step once: the page then shows the model's own quarter plus one.
     assert _step(page) == stopped + 1, "the page did not show where the model stopped"
     assert stopped - on_screen <= 2, (
