@@ -563,48 +563,63 @@ STYLE = """
 .dash-grid.standard img { max-height: max(300px, calc((100vh - 64px - 60px) / 3));
     width: auto; margin: 0 auto; }
 .dash-grid.standard .event-log { height: max(300px, calc((100vh - 64px - 60px) / 3)); }
-/* The sidebar in two columns (scenario and controls | sliders), so that every control
-   is on the screen: always in the projector layout, on wide screens in the other. Mesa's
-   "Information" card repeats the event log's quarter and is left out there. */
-body:has(.dash-grid.projector) .v-navigation-drawer { width: 580px !important; }
-
-body:has(.dash-grid.projector) .v-navigation-drawer__content > div {
-    display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
-    grid-template-rows: auto 1fr; align-items: start; }
-body:has(.dash-grid.projector) .v-navigation-drawer__content > div > .v-sheet.d-flex {
-    display: contents !important; }
-body:has(.dash-grid.projector) .v-navigation-drawer__content > div > .v-card:first-child {
-    grid-column: 1; grid-row: 1; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(1) {
-    grid-column: 1; grid-row: 2; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(2) {
-    grid-column: 2; grid-row: 1 / span 2; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(3) {
-    display: none; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-card__title { font-size: 16px;
-    padding: 6px 12px; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-card__text,
-body:has(.dash-grid.projector) .v-navigation-drawer .v-card > div:not(.v-card__title) {
-    padding-top: 0; padding-bottom: 6px; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-card { margin: 4px !important; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider { padding-top: 20px;
-    margin-top: 0; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input { margin-top: 0; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-messages { min-height: 0; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slot { margin-bottom: 0; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider .v-input__slot {
-    flex-wrap: wrap; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider label {
-    width: 100%; max-width: 100%; font-size: 14px; height: auto; margin-bottom: 18px; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-btn { font-size: 12px; }
-body:has(.dash-grid.projector) .v-navigation-drawer .v-input__slider .v-slider {
-    margin-left: 0; }
-body:has(.dash-grid.projector) .v-main,
-body:has(.dash-grid.projector) main { padding-left: 580px !important; }
 .event-log .event-lines { flex: 1 1 0; overflow-y: auto; min-height: 0;
     border-top: 1px solid #ddd; }
 .event-log ul { margin: 4px 0; padding-left: 18px; }
 """
+
+# The sidebar in two columns (scenario and controls | sliders), so that every control is
+# on the screen: always in the projector layout, and in the default layout when the
+# window is at least 1600 px wide (at 1920x1080 one column was 1218 px tall and
+# scrolled). Mesa's "Information" card repeats the event log's quarter and is left out.
+# Each slider's label sits above its track, with room between them for the value's
+# bubble (it covered the label). "&" stands for the layout's selector; Solara caps
+# the sidebar at 600 px.
+SIDEBAR_TWO_COLUMNS = """
+& .v-navigation-drawer { width: WIDTHpx !important; max-width: none !important; }
+& .v-navigation-drawer__content > div {
+    display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+    grid-template-rows: auto 1fr; align-items: start; }
+& .v-navigation-drawer__content > div > .v-sheet.d-flex { display: contents !important; }
+& .v-navigation-drawer__content > div > .v-card:first-child { grid-column: 1; grid-row: 1; }
+& .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(1) { grid-column: 1; grid-row: 2; }
+& .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(2) {
+    grid-column: 2; grid-row: 1 / span 2; }
+& .v-navigation-drawer .v-sheet.d-flex > .v-card:nth-child(3) { display: none; }
+& .v-navigation-drawer .v-input__slider { padding-top: 4px; margin-top: 0; }
+& .v-navigation-drawer .v-input__slider .v-input__slot { flex-wrap: wrap; }
+& .v-navigation-drawer .v-input__slider label {
+    width: 100%; max-width: 100%; height: auto; margin-bottom: 38px; }
+& .v-navigation-drawer .v-input__slider .v-slider { margin-left: 0; }
+& .v-main, & main { padding-left: WIDTHpx !important; }
+"""
+
+# Tighter still in the projector layout, for a 1280x720 screen.
+PROJECTOR_SIDEBAR = """
+& .v-navigation-drawer .v-card__title { font-size: 16px; padding: 6px 12px; }
+& .v-navigation-drawer .v-card__text,
+& .v-navigation-drawer .v-card > div:not(.v-card__title) {
+    padding-top: 0; padding-bottom: 6px; }
+& .v-navigation-drawer .v-card { margin: 4px !important; }
+& .v-navigation-drawer .v-input { margin-top: 0; }
+& .v-navigation-drawer .v-messages { min-height: 0; }
+& .v-navigation-drawer .v-input__slot { margin-bottom: 0; }
+& .v-navigation-drawer .v-input__slider label { font-size: 14px; }
+& .v-navigation-drawer .v-btn { font-size: 12px; }
+"""
+
+
+def _scoped(rules: str, selector: str, width: int = 0) -> str:
+    return rules.replace("&", selector).replace("WIDTH", str(width))
+
+
+STYLE += _scoped(SIDEBAR_TWO_COLUMNS, "body:has(.dash-grid.projector)", 580)
+STYLE += _scoped(PROJECTOR_SIDEBAR, "body:has(.dash-grid.projector)")
+STYLE += (
+    "@media (min-width: 1600px) {"
+    + _scoped(SIDEBAR_TWO_COLUMNS, "body:has(.dash-grid.standard)", 680)
+    + "}\n"
+)
 
 
 def _label(name: str) -> str:

@@ -6,7 +6,8 @@ checks that the charts and the event log changed; saves a screenshot in pytest's
 temporary folder (never in the user's results/). A broken scenario picked on the page
 must show the command line's own error line while the page keeps working. Mesa's
 "Use Threads" must not crash the page, the projector layout must fit a 1280x720
-screen, and the page must ask for no file the server cannot serve (it runs offline).
+screen and the default layout a 1920x1080 one (charts and every sidebar control), and
+the page must ask for no file the server cannot serve (it runs offline).
 
 Without chromium or playwright the browser tests skip locally, but fail when
 CI=true: there .ci/run installs both, so a skip would hide a broken setup.
@@ -406,6 +407,32 @@ def test_use_threads_play_redraws_each_batch_and_pauses_within_one_redraw(page) 
     assert sum(a != b for a, b in zip(charts_before, charts_after, strict=True)) >= 4
 
 
+LABEL_JS = "e => (e.labels && e.labels.length ? e.labels[0].innerText : e.type) || '?'"
+
+
+def _sidebar_controls_off_screen(page, width: int, height: int) -> list[tuple[str, dict]]:
+    """The sidebar's sliders, inputs (scenario picker, layout switch, Use Threads, seed)
+    and buttons that lie outside a ``width`` x ``height`` screen, as (label, box)."""
+    drawer = page.locator(".v-navigation-drawer")
+    controls = [
+        *drawer.locator(".v-input__slider").all(),
+        *drawer.locator("input").all(),
+        *drawer.get_by_role("button").all(),
+    ]
+    assert len(controls) >= 12, "sliders, select, seed and buttons"
+    return [
+        (c.inner_text() or c.get_attribute("aria-label") or c.evaluate(LABEL_JS), box)
+        for c in controls
+        if (box := c.bounding_box()) is not None  # None: not drawn (a hidden input)
+        and (
+            box["y"] < 0
+            or box["x"] < 0
+            or box["y"] + box["height"] > height
+            or box["x"] + box["width"] > width
+        )
+    ]
+
+
 @pytest.mark.browser
 def test_projector_layout_fits_all_five_charts_in_1280x720(browser, dashboard: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 720})
@@ -432,25 +459,49 @@ def test_projector_layout_fits_all_five_charts_in_1280x720(browser, dashboard: s
         assert not outside, f"charts outside the 1280x720 screen: {outside}"
         assert min(box["height"] for box in boxes if box) > 150, "charts too small to read"
         # Issue 18: the sidebar's sliders and seed fell below the fold.
-        drawer = page.locator(".v-navigation-drawer")
-        controls = [
-            *drawer.locator(".v-input__slider").all(),
-            *drawer.locator("input").all(),
-            *drawer.get_by_role("button").all(),
-        ]
-        assert len(controls) >= 12, "sliders, select, seed and buttons"
-        hidden = [
-            (c.inner_text() or c.get_attribute("aria-label") or "?", box)
-            for c in controls
-            if (box := c.bounding_box()) is not None
-            and (box["y"] < 0 or box["y"] + box["height"] > 720 or box["x"] + box["width"] > 1280)
-        ]
+        hidden = _sidebar_controls_off_screen(page, 1280, 720)
         assert not hidden, f"sidebar controls outside the 1280x720 screen: {hidden}"
         seed = page.get_by_label("Seed (Enter, then Reset)").bounding_box()
         assert seed is not None and seed["y"] + seed["height"] <= 720
         # The address can ask for it too, for a bookmark on the classroom machine.
         page.goto(dashboard + "?layout=projector")
         page.locator(".dash-grid.projector").wait_for()
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+def test_default_layout_fits_sidebar_and_charts_in_1920x1080(browser, dashboard: str) -> None:
+    """Issue 18: at 1920x1080 in the default layout the sidebar scrolled (about 1218 px of
+    cards): its seed and last sliders were below the fold."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    try:
+        page.goto(dashboard)
+        page.get_by_role("button", name="Step").wait_for()
+        page.locator(".dash-grid.standard img").nth(4).wait_for()
+        page.wait_for_timeout(500)  # images settle to their size
+        boxes = [img.bounding_box() for img in page.locator("img").all()]
+        assert len(boxes) == 5
+        outside = [
+            box
+            for box in boxes
+            if box is None
+            or box["y"] < 0
+            or box["x"] < 0
+            or box["y"] + box["height"] > 1080
+            or box["x"] + box["width"] > 1920
+        ]
+        assert not outside, f"charts outside the 1920x1080 screen: {outside}"
+        assert min(box["height"] for box in boxes if box) > 250, "charts smaller than before"
+        hidden = _sidebar_controls_off_screen(page, 1920, 1080)
+        assert not hidden, f"sidebar controls outside the 1920x1080 screen: {hidden}"
+        scroll = page.evaluate(
+            "() => { const c = document.querySelector('.v-navigation-drawer__content');"
+            " return [c.scrollHeight, c.clientHeight]; }"
+        )
+        assert scroll[0] <= scroll[1], f"the sidebar scrolls: {scroll} (content, shown)"
     finally:
         context.close()
 
