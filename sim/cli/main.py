@@ -366,6 +366,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         provenance_text_with,
         required_misses,
         scenario_text_with,
+        search_settings,
         source_line,
     )
     from sim.files import write_text
@@ -415,13 +416,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
             plan.targets,
             spec.parameter,
             validation=checks,
-            seeds=spec.seeds,
             max_evals=max_evals,
-            diff_step=spec.diff_step,
-            hinge_scale=spec.hinge_scale,
-            hinge_margin=spec.hinge_margin,
-            scan_tolerance=spec.scan_tolerance,
             progress=progress,
+            **search_settings(spec),
         )
     print(format_fit(result))
     if args.identify:

@@ -744,6 +744,18 @@ def sum_of_squares(result: FitResult) -> float:
     return float((result.targets["residual"].to_numpy(dtype=float) ** 2).sum())
 
 
+def search_settings(spec: FitSpec) -> dict[str, Any]:
+    """The spec's settings of the search, as ``fit``'s keyword arguments (one place for
+    ``calibrate --fit`` and the identifiability refits)."""
+    return {
+        "seeds": spec.seeds,
+        "diff_step": spec.diff_step,
+        "hinge_scale": spec.hinge_scale,
+        "hinge_margin": spec.hinge_margin,
+        "scan_tolerance": spec.scan_tolerance,
+    }
+
+
 def _fixed(config: Scenario, values: Mapping[str, float]) -> Scenario:
     data = config.model_dump(mode="json", exclude_none=True)
     for key, value in values.items():
@@ -825,12 +837,8 @@ def _profile_refit(shared: tuple[Plan, dict[str, float], int], chunk: tuple[str,
         plan.targets,
         [p for p in spec.parameter if p.key != key],
         validation=checks,
-        seeds=spec.seeds,
         max_evals=max_evals,
-        diff_step=spec.diff_step,
-        hinge_scale=spec.hinge_scale,
-        hinge_margin=spec.hinge_margin,
-        scan_tolerance=spec.scan_tolerance,
+        **search_settings(spec),
     )
     return {
         "fit_error": refit.error,
